@@ -1,0 +1,1 @@
+//! placeholder: DICOM audit messages and syslog transport (issue 3).

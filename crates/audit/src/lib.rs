@@ -1,0 +1,1 @@
+//! placeholder: the audit trail (issue 3).

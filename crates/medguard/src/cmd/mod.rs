@@ -1,0 +1,15 @@
+//! One module per subcommand group.
+
+pub mod audit;
+pub mod key;
+pub mod profile;
+
+use std::io::Write as _;
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The `medguard` command. Each subcommand parses its arguments, calls one library, and
+//! prints the result as text or JSON. No domain logic lives here.
+//!
+//! Exit codes follow ripgrep's convention: 0 nothing found (clean), 1 something found
+//! (deviations, tampering, alerts), 2 error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod progress;
+
+#[derive(Debug, Parser)]
+#[command(name = "medguard", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ed25519 signing keys.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCommand),
+    /// Signed system profiles: the validated directory structure of a device.
+    #[command(subcommand)]
+    Profile(cmd::profile::ProfileCommand),
+    /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Key(c) => cmd::key::run(c),
+        Command::Profile(c) => cmd::profile::run(c),
+        Command::Audit(c) => cmd::audit::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("medguard: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
