@@ -1,1 +1,123 @@
-//! placeholder
+//! Signed system profiles: the complete directory structure of a validated device.
+//!
+//! A system profile records every entry of a tree (type, mode, owner, size, link target,
+//! device numbers, hard-link identity, extended attributes such as file capabilities, and a
+//! BLAKE3 content digest, SHA-256 too when asked) under rules that say what matters where.
+//! It is signed with the vendor's Ed25519 key; a device verifies its tree against it and
+//! reports every added, removed and changed entry. Profiles can be exported as BSD mtree
+//! specs, and trees can be verified against mtree specs that libarchive writes.
+//!
+//! This crate owns walking, recording, comparing and the two file formats. It must not
+//! print, and it must not trust a profile read from disk: only [`UnverifiedProfile::verify`]
+//! turns one into a [`VerifiedProfile`].
+#![forbid(unsafe_code)]
+
+mod compare;
+mod create;
+mod entry;
+pub mod escape;
+mod format;
+pub mod mtree;
+mod progress;
+mod report;
+mod rules;
+mod walk;
+
+use std::path::PathBuf;
+
+pub use compare::{Baseline, diff, verify_tree};
+pub use create::{CreateOptions, create};
+pub use entry::{Attribute, AttributeSet, Entry, EntryKind, Extra, Meta};
+pub use format::{
+    FormatError, ProfileHeader, SIGNING_CONTEXT, SystemProfile, UnverifiedProfile,
+    VerifiedProfile, load,
+};
+pub use progress::Progress;
+pub use report::{Change, Deviation, DeviationKind, Report, Summary, display_path};
+pub use rules::{Decision, Rule, Rules, RulesError};
+pub use walk::{EntryProblem, ProblemKind, WalkOptions};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// A file or the tree could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A profile file was refused.
+    #[error("{path}: {source}")]
+    Format {
+        /// The profile file.
+        path: PathBuf,
+        /// Why.
+        source: FormatError,
+    },
+    /// An mtree spec was refused.
+    #[error("{path}: {source}")]
+    Mtree {
+        /// The spec file.
+        path: PathBuf,
+        /// Why.
+        source: mtree::MtreeError,
+    },
+    /// A rules file was refused.
+    #[error("{path}: {source}")]
+    Rules {
+        /// The rules file.
+        path: PathBuf,
+        /// Why.
+        source: RulesError,
+    },
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed,
+/// so a crash or a full disk never leaves a half-written profile behind.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ProfileError> {
+    use std::io::Write as _;
+    let io = |source| ProfileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile_in(dir).map_err(io)?;
+    let result = tmp
+        .1
+        .write_all(bytes)
+        .and_then(|()| tmp.1.sync_all())
+        .and_then(|()| std::fs::rename(&tmp.0, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp.0);
+        return Err(io(e));
+    }
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn tempfile_in(dir: &std::path::Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let pid = std::process::id();
+    for n in 0..100u32 {
+        let p = dir.join(format!(".medguard-tmp-{pid}-{n}"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&p)
+        {
+            Ok(f) => return Ok((p, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("cannot create a temporary file"))
+}
