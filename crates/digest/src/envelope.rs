@@ -182,7 +182,8 @@ fn parse_trailer(line: &[u8], line_no: usize) -> Result<SignatureLine, EnvelopeE
         return Err(bad("unsupported signature algorithm"));
     }
     let key_id = KeyId::from_hex(id).ok_or_else(|| bad("key id is not 32 hex digits"))?;
-    let signature = Signature::from_base64(sig).ok_or_else(|| bad("signature is not base64 of 64 bytes"))?;
+    let signature =
+        Signature::from_base64(sig).ok_or_else(|| bad("signature is not base64 of 64 bytes"))?;
     Ok(SignatureLine { key_id, signature })
 }
 
@@ -235,23 +236,34 @@ mod tests {
         let doc = sign_document("ctx", b"a\n", &k);
 
         let unsigned = UnverifiedDocument::parse(b"a\n").unwrap();
-        assert_eq!(unsigned.verify("ctx", &trusted).unwrap_err(), EnvelopeError::Unsigned);
+        assert_eq!(
+            unsigned.verify("ctx", &trusted).unwrap_err(),
+            EnvelopeError::Unsigned
+        );
 
         let by_other = sign_document("ctx", b"a\n", &other);
         assert!(matches!(
-            UnverifiedDocument::parse(&by_other).unwrap().verify("ctx", &trusted),
+            UnverifiedDocument::parse(&by_other)
+                .unwrap()
+                .verify("ctx", &trusted),
             Err(EnvelopeError::UntrustedSigner { .. })
         ));
 
         let mut altered = doc.clone();
         altered[0] = b'b';
         assert_eq!(
-            UnverifiedDocument::parse(&altered).unwrap().verify("ctx", &trusted).unwrap_err(),
+            UnverifiedDocument::parse(&altered)
+                .unwrap()
+                .verify("ctx", &trusted)
+                .unwrap_err(),
             EnvelopeError::Altered(k.public_key().id())
         );
 
         assert_eq!(
-            UnverifiedDocument::parse(&doc).unwrap().verify("other-kind", &trusted).unwrap_err(),
+            UnverifiedDocument::parse(&doc)
+                .unwrap()
+                .verify("other-kind", &trusted)
+                .unwrap_err(),
             EnvelopeError::Altered(k.public_key().id())
         );
 

@@ -24,12 +24,12 @@ const ED25519_SPKI_PREFIX: [u8; 12] = [
 #[non_exhaustive]
 pub enum KeyError {
     /// A key file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A key file exists already; keys are never overwritten silently.
     #[error("{0}: already exists; refusing to overwrite a key")]
@@ -131,8 +131,8 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// A fresh random key, with its PKCS#8 encoding.
     pub fn generate() -> Result<(Self, Vec<u8>), KeyError> {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| KeyError::Random)?;
+        let pkcs8 =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Random)?;
         let bytes = pkcs8.as_ref().to_vec();
         let key = Self::from_pkcs8(&bytes, Path::new("<generated>"))?;
         Ok((key, bytes))
@@ -246,7 +246,12 @@ impl PublicKey {
     }
 
     /// Checks `signature` over `message` under `context`.
-    pub fn verify(&self, context: &str, message: &[u8], signature: &Signature) -> Result<(), KeyError> {
+    pub fn verify(
+        &self,
+        context: &str,
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<(), KeyError> {
         let msg = contextualise(context, message);
         UnparsedPublicKey::new(&ED25519, &self.raw)
             .verify(&msg, &signature.0)
@@ -275,7 +280,11 @@ pub fn generate_key_pair(name: &Path) -> Result<(PathBuf, PathBuf, KeyId), KeyEr
         }
     }
     let (key, pkcs8) = SigningKey::generate()?;
-    write_new(&key_path, pem_encode(&pkcs8, "PRIVATE KEY").as_bytes(), 0o600)?;
+    write_new(
+        &key_path,
+        pem_encode(&pkcs8, "PRIVATE KEY").as_bytes(),
+        0o600,
+    )?;
     write_new(&pub_path, key.public_key().to_pem().as_bytes(), 0o644)?;
     Ok((key_path, pub_path, key.public_key().id()))
 }
@@ -287,9 +296,9 @@ fn with_suffix(name: &Path, suffix: &str) -> PathBuf {
 }
 
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
+    let io = |error| KeyError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -308,9 +317,9 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
 }
 
 fn read(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+    std::fs::read_to_string(path).map_err(|error| KeyError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -372,30 +381,42 @@ mod tests {
     fn rejects_non_ed25519_material() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.pub");
-        std::fs::write(&p, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap();
+        std::fs::write(
+            &p,
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        )
+        .unwrap();
         assert!(matches!(PublicKey::load(&p), Err(KeyError::NotPem { .. })));
         std::fs::write(&p, "garbage").unwrap();
         assert!(matches!(PublicKey::load(&p), Err(KeyError::NotPem { .. })));
         let k = dir.path().join("x.key");
-        std::fs::write(&k, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
-        assert!(matches!(SigningKey::load(&k), Err(KeyError::NotEd25519 { .. })));
+        std::fs::write(
+            &k,
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            SigningKey::load(&k),
+            Err(KeyError::NotEd25519 { .. })
+        ));
     }
 
     /// RFC 8032 section 7.1, test 1: the public key of the all-zero-prefix secret, as SPKI.
     #[test]
     fn rfc8032_public_key_round_trips_through_pem() {
-        let raw: [u8; 32] = hex::decode(
-            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-        )
-        .unwrap()
-        .try_into()
-        .unwrap();
+        let raw: [u8; 32] =
+            hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+                .unwrap()
+                .try_into()
+                .unwrap();
         let k = PublicKey::from_raw(raw);
         let back = PublicKey::from_pem(&k.to_pem()).unwrap();
         assert_eq!(back, k);
         // The RFC's signature of the empty message, checked without our context prefix
         // through aws-lc directly, proves the raw key is used as-is.
         let sig = hex::decode("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b").unwrap();
-        UnparsedPublicKey::new(&ED25519, back.raw()).verify(b"", &sig).unwrap();
+        UnparsedPublicKey::new(&ED25519, back.raw())
+            .verify(b"", &sig)
+            .unwrap();
     }
 }

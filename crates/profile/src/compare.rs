@@ -15,7 +15,7 @@ use crate::format::{SystemProfile, VerifiedProfile};
 use crate::progress::Progress;
 use crate::report::{Change, Deviation, DeviationKind, Report, display_path};
 use crate::rules::{Decision, Rules};
-use crate::walk::{self, EntryProblem, Found, ObserveWhat, ProblemKind, WalkOptions};
+use crate::walk::{self, EntryProblem, Found, HardLinks, ObserveWhat, ProblemKind, WalkOptions};
 
 /// What a tree is checked against: entries with the attributes to check for each, and the
 /// rules for paths the baseline does not list.
@@ -112,15 +112,23 @@ fn differing(expected: &Entry, actual: &Entry, checks: AttributeSet) -> Attribut
     match e.kind {
         EntryKind::File => {
             if checks.growing() {
-                check(Attribute::Size, a.size < e.size);
+                // "May grow" is itself a size check, whatever else the rule ignores.
+                if a.size < e.size {
+                    out.insert(Attribute::Size);
+                }
             } else {
                 check(Attribute::Size, a.size != e.size);
                 let content_differs = a.size != e.size || content_mismatch(expected, actual);
                 check(Attribute::Content, content_differs);
             }
         }
-        EntryKind::Symlink => check(Attribute::Target, expected.extra().target != actual.extra().target),
-        EntryKind::BlockDevice | EntryKind::CharDevice => check(Attribute::Device, e.rdev != a.rdev),
+        EntryKind::Symlink => check(
+            Attribute::Target,
+            expected.extra().target != actual.extra().target,
+        ),
+        EntryKind::BlockDevice | EntryKind::CharDevice => {
+            check(Attribute::Device, e.rdev != a.rdev)
+        }
         EntryKind::Dir | EntryKind::Fifo | EntryKind::Socket => {}
     }
     out
@@ -208,7 +216,7 @@ pub fn verify_tree(
         .collect();
     let report = Mutex::new(Report::default());
     let unlisted: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
-    let links: Mutex<Vec<((u64, u64), Box<[u8]>)>> = Mutex::new(Vec::new());
+    let links = HardLinks::default();
     let actual_entries = std::sync::atomic::AtomicU64::new(0);
     let push = |d: Deviation| {
         if let Ok(mut r) = report.lock() {
@@ -220,63 +228,67 @@ pub fn verify_tree(
             r.unverifiable.push(p);
         }
     };
-    walk::walk(root, &baseline.rules, options, progress, &|found| match found {
-        Found::Problem(p) => {
-            if matches!(p.problem, ProblemKind::Unlisted(_)) {
-                if let Ok(mut u) = unlisted.lock() {
+    walk::walk(
+        root,
+        &baseline.rules,
+        options,
+        progress,
+        &|found| match found {
+            Found::Problem(p) => {
+                if matches!(p.problem, ProblemKind::Unlisted(_))
+                    && let Ok(mut u) = unlisted.lock()
+                {
                     u.push(p.path.clone());
                 }
-            }
-            problem(p);
-        }
-        Found::Entry(v) => {
-            actual_entries.fetch_add(1, Ordering::Relaxed);
-            let Some(i) = baseline.index_of(v.rel) else {
-                push(deviation(v.rel, DeviationKind::Added));
-                return;
-            };
-            if let Some(s) = seen.get(i) {
-                s.store(true, Ordering::Relaxed);
-            }
-            let (Some(expected), Some(&checks)) = (baseline.entries.get(i), baseline.checks.get(i))
-            else {
-                return;
-            };
-            let meta = walk::meta_of(v.meta);
-            let content = checks.contains(Attribute::Content)
-                && !checks.growing()
-                && expected.meta.kind == EntryKind::File
-                && meta.kind == EntryKind::File
-                && meta.size == expected.meta.size;
-            let what = ObserveWhat {
-                blake3: content && expected.blake3.is_some(),
-                sha256: content && expected.blake3.is_none() && expected.extra().sha256.is_some(),
-                xattrs: checks.contains(Attribute::Xattrs),
-            };
-            let (actual, trouble) = walk::observe(&v, what, progress);
-            let had_trouble = trouble.is_some();
-            if let Some(p) = trouble {
                 problem(p);
             }
-            if actual.meta.nlink > 1 && actual.meta.kind != EntryKind::Dir {
-                use std::os::unix::fs::MetadataExt as _;
-                if let Ok(mut l) = links.lock() {
-                    l.push(((v.meta.dev(), v.meta.ino()), actual.path.clone()));
+            Found::Entry(v) => {
+                actual_entries.fetch_add(1, Ordering::Relaxed);
+                let Some(i) = baseline.index_of(v.rel) else {
+                    push(deviation(v.rel, DeviationKind::Added));
+                    return;
+                };
+                if let Some(s) = seen.get(i) {
+                    s.store(true, Ordering::Relaxed);
+                }
+                let (Some(expected), Some(&checks)) =
+                    (baseline.entries.get(i), baseline.checks.get(i))
+                else {
+                    return;
+                };
+                let meta = walk::meta_of(v.meta);
+                let content = checks.contains(Attribute::Content)
+                    && !checks.growing()
+                    && expected.meta.kind == EntryKind::File
+                    && meta.kind == EntryKind::File
+                    && meta.size == expected.meta.size;
+                let what = ObserveWhat {
+                    blake3: content && expected.blake3.is_some(),
+                    sha256: content
+                        && expected.blake3.is_none()
+                        && expected.extra().sha256.is_some(),
+                    xattrs: checks.contains(Attribute::Xattrs),
+                };
+                let (actual, trouble) = walk::observe(&v, what, progress);
+                let had_trouble = trouble.is_some();
+                if let Some(p) = trouble {
+                    problem(p);
+                }
+                links.record(v.meta, v.rel);
+                let mut diff = differing(expected, &actual, checks);
+                if had_trouble && content && !diff.contains(Attribute::Size) {
+                    // Unread content is unverifiable, not changed.
+                    diff.remove(Attribute::Content);
+                }
+                if !diff.is_empty() {
+                    push(changed(expected, &actual, diff));
                 }
             }
-            let mut diff = differing(expected, &actual, checks);
-            if had_trouble && content && !diff.contains(Attribute::Size) {
-                // Unread content is unverifiable, not changed.
-                diff.remove(Attribute::Content);
-            }
-            if !diff.is_empty() {
-                push(changed(expected, &actual, diff));
-            }
-        }
-    })
-    .map_err(|source| crate::ProfileError::Io {
+        },
+    )
+    .map_err(|error| crate::ProfileError::Io {
         path: root.to_owned(),
-        source,
+        error,
     })?;
 
     let mut report = report.into_inner().unwrap_or_default();
@@ -292,10 +304,11 @@ pub fn verify_tree(
         if unlisted.iter().any(|d| is_below(&e.path, d)) {
             continue;
         }
-        report.deviations.push(deviation(&e.path, DeviationKind::Removed));
+        report
+            .deviations
+            .push(deviation(&e.path, DeviationKind::Removed));
     }
-    let groups = links.into_inner().unwrap_or_default();
-    check_hardlinks(baseline, &seen, groups, &mut report);
+    check_hardlinks(baseline, &seen, links, &mut report);
     report.summary.expected_entries = baseline.entries.len() as u64;
     report.summary.actual_entries = actual_entries.into_inner();
     report.summary.bytes_hashed = progress.bytes();
@@ -308,20 +321,19 @@ pub fn verify_tree(
 fn check_hardlinks(
     baseline: &Baseline,
     seen: &[AtomicBool],
-    mut links: Vec<((u64, u64), Box<[u8]>)>,
+    links: HardLinks,
     report: &mut Report,
 ) {
-    links.sort();
-    let mut actual: HashMap<&[u8], &[u8]> = HashMap::new();
-    for group in links.chunk_by(|a, b| a.0 == b.0) {
-        if let Some((_, first)) = group.first() {
-            for (_, p) in group.iter().skip(1) {
-                actual.insert(p, first);
-            }
-        }
-    }
+    let first_links = links.into_first_links();
+    let actual: HashMap<&[u8], &[u8]> = first_links
+        .iter()
+        .map(|(p, first)| (&**p, &**first))
+        .collect();
     for (i, e) in baseline.entries.iter().enumerate() {
-        let checked = baseline.checks.get(i).is_some_and(|c| c.contains(Attribute::Hardlink));
+        let checked = baseline
+            .checks
+            .get(i)
+            .is_some_and(|c| c.contains(Attribute::Hardlink));
         let was_seen = seen.get(i).is_some_and(|s| s.load(Ordering::Relaxed));
         if !checked || !was_seen {
             continue;
@@ -333,7 +345,12 @@ fn check_hardlinks(
             d.details.insert(
                 Attribute::Hardlink,
                 Change {
-                    expected: e.extra().hardlink.as_deref().map(display_path).unwrap_or_default(),
+                    expected: e
+                        .extra()
+                        .hardlink
+                        .as_deref()
+                        .map(display_path)
+                        .unwrap_or_default(),
                     actual: found.map(display_path).unwrap_or_default(),
                 },
             );
@@ -344,7 +361,9 @@ fn check_hardlinks(
 
 /// Joins two "changed" deviations of one path into one.
 fn merge_changes(report: &mut Report) {
-    report.deviations.sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
+    report
+        .deviations
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.kind.cmp(&b.kind)));
     report.deviations.dedup_by(|later, earlier| {
         if later.path == earlier.path
             && later.kind == DeviationKind::Changed
@@ -384,17 +403,21 @@ pub fn diff(old: &Baseline, new: &SystemProfile) -> Report {
         };
         match next {
             std::cmp::Ordering::Less => {
-                if let Some((i, e)) = o.next() {
-                    if !old.optional.get(i).copied().unwrap_or(false) {
-                        report.deviations.push(deviation(&e.path, DeviationKind::Removed));
-                    }
+                if let Some((i, e)) = o.next()
+                    && !old.optional.get(i).copied().unwrap_or(false)
+                {
+                    report
+                        .deviations
+                        .push(deviation(&e.path, DeviationKind::Removed));
                 }
             }
             std::cmp::Ordering::Greater => {
-                if let Some(e) = n.next() {
-                    if !matches!(old.rules.classify(&e.path), Decision::Skip) {
-                        report.deviations.push(deviation(&e.path, DeviationKind::Added));
-                    }
+                if let Some(e) = n.next()
+                    && !matches!(old.rules.classify(&e.path), Decision::Skip)
+                {
+                    report
+                        .deviations
+                        .push(deviation(&e.path, DeviationKind::Added));
                 }
             }
             std::cmp::Ordering::Equal => {

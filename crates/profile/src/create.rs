@@ -1,14 +1,13 @@
 //! Making a system profile from a tree.
 
-use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::entry::{Attribute, Entry, EntryKind};
+use crate::entry::{Attribute, Entry};
 use crate::format::{ProfileHeader, SystemProfile};
 use crate::progress::Progress;
 use crate::rules::Rules;
-use crate::walk::{self, EntryProblem, Found, ObserveWhat, WalkOptions};
+use crate::walk::{self, EntryProblem, Found, HardLinks, ObserveWhat, WalkOptions};
 
 /// How to make a profile.
 #[derive(Debug, Clone, Default)]
@@ -33,55 +32,50 @@ pub fn create(
 ) -> Result<(SystemProfile, Vec<EntryProblem>), crate::ProfileError> {
     let entries: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
     let problems: Mutex<Vec<EntryProblem>> = Mutex::new(Vec::new());
-    let links: Mutex<Vec<((u64, u64), Box<[u8]>)>> = Mutex::new(Vec::new());
-    walk::walk(root, &options.rules, options.walk, progress, &|found| match found {
-        Found::Problem(p) => {
-            if let Ok(mut v) = problems.lock() {
-                v.push(p);
-            }
-        }
-        Found::Entry(v) => {
-            let content = v.checks.contains(Attribute::Content);
-            let what = ObserveWhat {
-                blake3: content,
-                sha256: content && options.sha256,
-                xattrs: v.checks.contains(Attribute::Xattrs),
-            };
-            let (entry, problem) = walk::observe(&v, what, progress);
-            if entry.meta.nlink > 1 && entry.meta.kind != EntryKind::Dir {
-                if let Ok(mut l) = links.lock() {
-                    l.push(((v.meta.dev(), v.meta.ino()), entry.path.clone()));
-                }
-            }
-            if let Ok(mut e) = entries.lock() {
-                e.push(entry);
-            }
-            if let Some(p) = problem {
+    let links = HardLinks::default();
+    walk::walk(
+        root,
+        &options.rules,
+        options.walk,
+        progress,
+        &|found| match found {
+            Found::Problem(p) => {
                 if let Ok(mut v) = problems.lock() {
                     v.push(p);
                 }
             }
-        }
-    })
-    .map_err(|source| crate::ProfileError::Io {
+            Found::Entry(v) => {
+                let content = v.checks.contains(Attribute::Content);
+                let what = ObserveWhat {
+                    blake3: content,
+                    sha256: content && options.sha256,
+                    xattrs: v.checks.contains(Attribute::Xattrs),
+                };
+                let (entry, problem) = walk::observe(&v, what, progress);
+                links.record(v.meta, v.rel);
+                if let Ok(mut e) = entries.lock() {
+                    e.push(entry);
+                }
+                if let Some(p) = problem
+                    && let Ok(mut v) = problems.lock()
+                {
+                    v.push(p);
+                }
+            }
+        },
+    )
+    .map_err(|error| crate::ProfileError::Io {
         path: root.to_owned(),
-        source,
+        error,
     })?;
     let mut entries = entries.into_inner().unwrap_or_default();
     entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     entries.shrink_to_fit();
-    let mut links = links.into_inner().unwrap_or_default();
-    links.sort();
-    for group in links.chunk_by(|a, b| a.0 == b.0) {
-        let Some((_, first)) = group.first() else {
-            continue;
-        };
-        for (_, path) in group.iter().skip(1) {
-            if let Ok(i) = entries.binary_search_by(|e| (*e.path).cmp(path)) {
-                if let Some(e) = entries.get_mut(i) {
-                    e.extra_mut().hardlink = Some(first.clone());
-                }
-            }
+    for (path, first) in links.into_first_links() {
+        if let Ok(i) = entries.binary_search_by(|e| (*e.path).cmp(&path))
+            && let Some(e) = entries.get_mut(i)
+        {
+            e.extra_mut().hardlink = Some(first);
         }
     }
     let mut problems = problems.into_inner().unwrap_or_default();

@@ -73,22 +73,22 @@ impl EntryKind {
     }
 }
 
-/// One attribute of an entry that a profile can check.
+/// One attribute of an entry that a profile can check, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Attribute {
     /// File, directory, link, device...
     Type,
+    /// Content digest (regular files).
+    Content,
+    /// Size in bytes (regular files).
+    Size,
     /// Permission bits including setuid, setgid and sticky.
     Mode,
     /// Owner.
     Uid,
     /// Group.
     Gid,
-    /// Size in bytes (regular files).
-    Size,
-    /// Content digest (regular files).
-    Content,
     /// Symbolic link target.
     Target,
     /// Major and minor device numbers (device files).
@@ -209,7 +209,9 @@ impl AttributeSet {
 
     /// The attributes in the set, in report order.
     pub fn iter(self) -> impl Iterator<Item = Attribute> {
-        Attribute::ALL.into_iter().filter(move |a| self.contains(*a))
+        Attribute::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
     }
 
     /// Whether nothing is in the set.
@@ -263,6 +265,9 @@ pub struct Meta {
     pub nlink: u64,
 }
 
+/// An extended attribute: name and value, both bytes.
+pub type Xattr = (Box<[u8]>, Box<[u8]>);
+
 /// The rarer parts of an entry, boxed so a plain entry stays small in memory.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Extra {
@@ -271,7 +276,7 @@ pub struct Extra {
     /// Symbolic link target.
     pub target: Option<Box<[u8]>>,
     /// Extended attributes, sorted by name.
-    pub xattrs: Vec<(Box<[u8]>, Box<[u8]>)>,
+    pub xattrs: Vec<Xattr>,
     /// The first path (in byte order) of the entry's hard-link group, when it is not this
     /// entry itself.
     pub hardlink: Option<Box<[u8]>>,
@@ -333,7 +338,11 @@ mod tests {
     #[test]
     fn entry_stays_small() {
         // Memory per entry is a benchmark target (under 300 bytes with the path).
-        assert!(std::mem::size_of::<Entry>() <= 128, "{}", std::mem::size_of::<Entry>());
+        assert!(
+            std::mem::size_of::<Entry>() <= 128,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 
     #[test]

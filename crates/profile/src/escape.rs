@@ -69,6 +69,18 @@ pub fn unescape(text: &[u8]) -> Result<Vec<u8>, UnescapeError> {
             Some(b'f') => (0x0c, 2),
             Some(b'v') => (0x0b, 2),
             Some(b'#') => (b'#', 2),
+            // vis(3) meta and control escapes, as NetBSD `mtree -c` writes them.
+            Some(b'M') => match (text.get(i + 2).copied(), text.get(i + 3).copied()) {
+                (Some(b'-'), Some(c)) => (c | 0x80, 4),
+                (Some(b'^'), Some(b'?')) => (0xff, 4),
+                (Some(b'^'), Some(c)) => ((c & 0x1f) | 0x80, 4),
+                _ => return Err(UnescapeError::BadEscape(i)),
+            },
+            Some(b'^') => match text.get(i + 2).copied() {
+                Some(b'?') => (0x7f, 3),
+                Some(c) => (c & 0x1f, 3),
+                None => return Err(UnescapeError::BadEscape(i)),
+            },
             Some(b'=') => (b'=', 2),
             _ => return Err(UnescapeError::BadEscape(i)),
         };
@@ -88,6 +100,11 @@ mod tests {
         assert_eq!(escape(b"a b\n#=\\"), "a\\040b\\012\\043\\075\\134");
         assert_eq!(escape("é".as_bytes()), "\\303\\251");
         assert_eq!(unescape(b"a\\sb\\040c").unwrap(), b"a b c");
+        // NetBSD mtree's vis(3) output for the bytes ff fe, DEL and ^A.
+        assert_eq!(
+            unescape(b"\\M^?\\M-~\\^?\\^A").unwrap(),
+            b"\xff\xfe\x7f\x01"
+        );
         assert!(unescape(b"a\\q").is_err());
         assert!(unescape(b"a\\").is_err());
         assert!(unescape(b"\\47").is_err());

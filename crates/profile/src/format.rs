@@ -131,7 +131,11 @@ fn write_entry(out: &mut String, e: &Entry) {
     if m.kind != EntryKind::Dir {
         let _ = write!(out, " size={}", m.size);
     }
-    let _ = write!(out, " mtime={}.{:09} nlink={}", m.mtime, m.mtime_nsec, m.nlink);
+    let _ = write!(
+        out,
+        " mtime={}.{:09} nlink={}",
+        m.mtime, m.mtime_nsec, m.nlink
+    );
     if matches!(m.kind, EntryKind::BlockDevice | EntryKind::CharDevice) {
         let _ = write!(out, " device={},{}", m.rdev.0, m.rdev.1);
     }
@@ -234,22 +238,22 @@ pub fn load(
     trusted: &[PublicKey],
     allow_unsigned: bool,
 ) -> Result<VerifiedProfile, crate::ProfileError> {
-    let bytes = std::fs::read(path).map_err(|source| crate::ProfileError::Io {
+    let bytes = std::fs::read(path).map_err(|error| crate::ProfileError::Io {
         path: path.to_owned(),
-        source,
+        error,
     })?;
-    let un = UnverifiedProfile::parse(&bytes).map_err(|source| crate::ProfileError::Format {
+    let un = UnverifiedProfile::parse(&bytes).map_err(|error| crate::ProfileError::Format {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     let res = if allow_unsigned && (un.signers().is_empty() || trusted.is_empty()) {
         un.accept_unsigned()
     } else {
         un.verify(trusted)
     };
-    res.map_err(|source| crate::ProfileError::Format {
+    res.map_err(|error| crate::ProfileError::Format {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
@@ -267,13 +271,13 @@ fn parse_body(body: &[u8]) -> Result<SystemProfile, FormatError> {
             line: line_no,
             reason: reason.to_owned(),
         };
-        if line.is_empty() {
-            continue;
-        }
         if i == 0 {
             if line != MAGIC.as_bytes() {
                 return Err(FormatError::NotAProfile);
             }
+            continue;
+        }
+        if line.is_empty() {
             continue;
         }
         if let Some(rest) = line.strip_prefix(b"#") {
@@ -292,17 +296,19 @@ fn parse_body(body: &[u8]) -> Result<SystemProfile, FormatError> {
                     profile.header.created_unix =
                         value.parse().map_err(|_| err("bad creation time"))?;
                 }
-                "rule" => rules.push(Rules::parse_header_rule(value).ok_or_else(|| err("bad rule"))?),
+                "rule" => {
+                    rules.push(Rules::parse_header_rule(value).ok_or_else(|| err("bad rule"))?)
+                }
                 // Comments and headers of later versions are ignored.
                 _ => {}
             }
             continue;
         }
         let entry = parse_entry(line).map_err(|reason| err(&reason))?;
-        if let Some(prev) = profile.entries.last() {
-            if *prev.path >= *entry.path {
-                return Err(err("entries are not sorted by path or a path repeats"));
-            }
+        if let Some(prev) = profile.entries.last()
+            && *prev.path >= *entry.path
+        {
+            return Err(err("entries are not sorted by path or a path repeats"));
         }
         profile.entries.push(entry);
     }
@@ -437,19 +443,28 @@ mod tests {
         let p = sample();
         let signed = p.to_signed_text(&key);
         let trusted = [key.public_key().clone()];
-        let v = UnverifiedProfile::parse(&signed).unwrap().verify(&trusted).unwrap();
+        let v = UnverifiedProfile::parse(&signed)
+            .unwrap()
+            .verify(&trusted)
+            .unwrap();
         assert_eq!(v.profile(), &p);
         assert_eq!(v.signer(), Some(key.public_key().id()));
 
         let unsigned = p.to_text();
         assert!(matches!(
-            UnverifiedProfile::parse(&unsigned).unwrap().verify(&trusted),
+            UnverifiedProfile::parse(&unsigned)
+                .unwrap()
+                .verify(&trusted),
             Err(FormatError::Signature(EnvelopeError::Unsigned))
         ));
         let by_other = p.to_signed_text(&other);
         assert!(matches!(
-            UnverifiedProfile::parse(&by_other).unwrap().verify(&trusted),
-            Err(FormatError::Signature(EnvelopeError::UntrustedSigner { .. }))
+            UnverifiedProfile::parse(&by_other)
+                .unwrap()
+                .verify(&trusted),
+            Err(FormatError::Signature(
+                EnvelopeError::UntrustedSigner { .. }
+            ))
         ));
         let mut altered = signed.clone();
         let pos = altered.windows(8).position(|w| w == b"mode=064").unwrap();
@@ -472,10 +487,15 @@ mod tests {
         ];
         for (text, line) in cases {
             match parse_body(text) {
-                Err(FormatError::Line { line: l, .. }) => assert_eq!(l, *line, "{}", String::from_utf8_lossy(text)),
+                Err(FormatError::Line { line: l, .. }) => {
+                    assert_eq!(l, *line, "{}", String::from_utf8_lossy(text))
+                }
                 other => panic!("{other:?} for {}", String::from_utf8_lossy(text)),
             }
         }
-        assert!(matches!(UnverifiedProfile::parse(b"hello"), Err(FormatError::NotAProfile)));
+        assert!(matches!(
+            UnverifiedProfile::parse(b"hello"),
+            Err(FormatError::NotAProfile)
+        ));
     }
 }

@@ -29,8 +29,8 @@ pub use compare::{Baseline, diff, verify_tree};
 pub use create::{CreateOptions, create};
 pub use entry::{Attribute, AttributeSet, Entry, EntryKind, Extra, Meta};
 pub use format::{
-    FormatError, ProfileHeader, SIGNING_CONTEXT, SystemProfile, UnverifiedProfile,
-    VerifiedProfile, load,
+    FormatError, ProfileHeader, SIGNING_CONTEXT, SystemProfile, UnverifiedProfile, VerifiedProfile,
+    load,
 };
 pub use progress::Progress;
 pub use report::{Change, Deviation, DeviationKind, Report, Summary, display_path};
@@ -42,36 +42,36 @@ pub use walk::{EntryProblem, ProblemKind, WalkOptions};
 #[non_exhaustive]
 pub enum ProfileError {
     /// A file or the tree could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A profile file was refused.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Format {
         /// The profile file.
         path: PathBuf,
         /// Why.
-        source: FormatError,
+        error: FormatError,
     },
     /// An mtree spec was refused.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Mtree {
         /// The spec file.
         path: PathBuf,
         /// Why.
-        source: mtree::MtreeError,
+        error: mtree::MtreeError,
     },
     /// A rules file was refused.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Rules {
         /// The rules file.
         path: PathBuf,
         /// Why.
-        source: RulesError,
+        error: RulesError,
     },
 }
 
@@ -79,9 +79,9 @@ pub enum ProfileError {
 /// so a crash or a full disk never leaves a half-written profile behind.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ProfileError> {
     use std::io::Write as _;
-    let io = |source| ProfileError::Io {
+    let io = |error| ProfileError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let dir = path
         .parent()

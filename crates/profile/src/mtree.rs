@@ -20,6 +20,11 @@ use crate::escape::{escape, unescape};
 use crate::format::VerifiedProfile;
 use crate::rules::{Decision, Rule, Rules};
 
+/// Keyword values by keyword name.
+type Keywords = BTreeMap<String, Vec<u8>>;
+/// Entries found so far: keywords and the line that named each path first.
+type Found = BTreeMap<Vec<u8>, (Keywords, usize)>;
+
 /// Why a spec was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -97,9 +102,9 @@ fn glob_escape(path: &[u8]) -> Vec<u8> {
 
 /// Parses an mtree spec.
 pub fn parse(text: &[u8]) -> Result<MtreeSpec, MtreeError> {
-    let mut defaults: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut defaults = Keywords::new();
     let mut cwd: Vec<u8> = Vec::new(); // "" = above the root, "/" = the root
-    let mut found: BTreeMap<Vec<u8>, (BTreeMap<String, Vec<u8>>, usize)> = BTreeMap::new();
+    let mut found = Found::new();
     let mut joined = Vec::new();
     let mut first_line = 0;
     for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
@@ -147,9 +152,9 @@ pub fn parse(text: &[u8]) -> Result<MtreeSpec, MtreeError> {
 fn parse_line(
     line: &[u8],
     line_no: usize,
-    defaults: &mut BTreeMap<String, Vec<u8>>,
+    defaults: &mut Keywords,
     cwd: &mut Vec<u8>,
-    found: &mut BTreeMap<Vec<u8>, (BTreeMap<String, Vec<u8>>, usize)>,
+    found: &mut Found,
 ) -> Result<(), MtreeError> {
     let err = |reason: &str| MtreeError::Line {
         line: line_no,
@@ -164,18 +169,19 @@ fn parse_line(
     if first.starts_with(b"#") {
         return Ok(());
     }
-    let keywords = |words: &mut dyn Iterator<Item = &[u8]>| -> Result<Vec<(String, Vec<u8>)>, MtreeError> {
-        let mut out = Vec::new();
-        for w in words {
-            let text = std::str::from_utf8(w).map_err(|_| err("keyword is not UTF-8"))?;
-            let (k, v) = text.split_once('=').unwrap_or((text, ""));
-            if k.is_empty() {
-                return Err(err("empty keyword"));
+    let keywords =
+        |words: &mut dyn Iterator<Item = &[u8]>| -> Result<Vec<(String, Vec<u8>)>, MtreeError> {
+            let mut out = Vec::new();
+            for w in words {
+                let text = std::str::from_utf8(w).map_err(|_| err("keyword is not UTF-8"))?;
+                let (k, v) = text.split_once('=').unwrap_or((text, ""));
+                if k.is_empty() {
+                    return Err(err("empty keyword"));
+                }
+                out.push((k.to_ascii_lowercase(), v.as_bytes().to_vec()));
             }
-            out.push((k.to_ascii_lowercase(), v.as_bytes().to_vec()));
-        }
-        Ok(out)
-    };
+            Ok(out)
+        };
     match first {
         b"/set" => {
             for (k, v) in keywords(&mut words)? {
@@ -274,7 +280,7 @@ struct Flags {
 
 fn to_entry(
     path: Vec<u8>,
-    kw: &BTreeMap<String, Vec<u8>>,
+    kw: &Keywords,
     unchecked: &mut BTreeSet<String>,
 ) -> Result<(Entry, AttributeSet, Flags), String> {
     let mut meta = Meta {
@@ -451,11 +457,22 @@ mod tests {
         )
         .unwrap();
         let paths: Vec<_> = spec.entries.iter().map(|e| e.path.to_vec()).collect();
-        assert_eq!(paths, vec![b"/".to_vec(), b"/a b".to_vec(), b"/d".to_vec(), b"/d/l".to_vec()]);
+        assert_eq!(
+            paths,
+            vec![
+                b"/".to_vec(),
+                b"/a b".to_vec(),
+                b"/d".to_vec(),
+                b"/d/l".to_vec()
+            ]
+        );
         assert_eq!(spec.entries[1].meta.mode, 0o644);
         assert!(spec.checks[1].contains(Attribute::Content));
         assert_eq!(spec.entries[0].meta.kind, EntryKind::Dir);
-        assert_eq!(spec.entries[3].extra().target.as_deref(), Some(&b"../a b"[..]));
+        assert_eq!(
+            spec.entries[3].extra().target.as_deref(),
+            Some(&b"../a b"[..])
+        );
     }
 
     #[test]
@@ -464,7 +481,11 @@ mod tests {
             b"/set type=file uid=0 gid=0 mode=0644\n. type=dir\n    sub type=dir\n        f size=1\n    ..\n    g size=2 md5digest=00\n..\n",
         )
         .unwrap();
-        let paths: Vec<_> = spec.entries.iter().map(|e| String::from_utf8(e.path.to_vec()).unwrap()).collect();
+        let paths: Vec<_> = spec
+            .entries
+            .iter()
+            .map(|e| String::from_utf8(e.path.to_vec()).unwrap())
+            .collect();
         assert_eq!(paths, vec!["/", "/g", "/sub", "/sub/f"]);
         assert!(spec.unchecked().contains("md5digest"));
     }
@@ -481,7 +502,9 @@ mod tests {
             (b"./a\\q type=file\n", 1),
         ] {
             match parse(text) {
-                Err(MtreeError::Line { line: l, .. }) => assert_eq!(l, line, "{}", String::from_utf8_lossy(text)),
+                Err(MtreeError::Line { line: l, .. }) => {
+                    assert_eq!(l, line, "{}", String::from_utf8_lossy(text))
+                }
                 other => panic!("{other:?} for {}", String::from_utf8_lossy(text)),
             }
         }

@@ -299,7 +299,9 @@ mod tests {
         let Decision::Check(log) = rules.classify(b"/var/log/syslog") else {
             panic!()
         };
-        assert!(log.growing() && !log.contains(Attribute::Content) && log.contains(Attribute::Mode));
+        assert!(
+            log.growing() && !log.contains(Attribute::Content) && log.contains(Attribute::Mode)
+        );
         let Decision::Check(conf) = rules.classify(b"/etc/a.conf") else {
             panic!()
         };
@@ -334,6 +336,9 @@ mod tests {
             Rules::from_toml("[[rule]]\npath='/x[' \nskip=true"),
             Err(RulesError::Glob { .. })
         ));
-        assert!(matches!(Rules::from_toml("[[rule]"), Err(RulesError::Toml(_))));
+        assert!(matches!(
+            Rules::from_toml("[[rule]"),
+            Err(RulesError::Toml(_))
+        ));
     }
 }

@@ -192,8 +192,8 @@ impl<'a> Ctx<'a> {
                 checks,
             }));
             self.progress.add_entry();
-            let descend = meta.is_dir()
-                && !(self.options.one_file_system && meta.dev() != self.root_dev);
+            let descend =
+                meta.is_dir() && !(self.options.one_file_system && meta.dev() != self.root_dev);
             descend.then_some((fs_path, child_rel))
         };
         // Files of one directory are observed in parallel too: a single directory can
@@ -201,15 +201,52 @@ impl<'a> Ctx<'a> {
         let subdirs: Mutex<Vec<(PathBuf, Vec<u8>)>> = Mutex::new(Vec::new());
         use rayon::prelude::*;
         children.par_iter().with_min_len(8).for_each(|de| {
-            if let Some(d) = visit_child(de) {
-                if let Ok(mut v) = subdirs.lock() {
-                    v.push(d);
-                }
+            if let Some(d) = visit_child(de)
+                && let Ok(mut v) = subdirs.lock()
+            {
+                v.push(d);
             }
         });
         for (fs_path, child_rel) in subdirs.into_inner().unwrap_or_default() {
             scope.spawn(move |s| self.dir(s, fs_path, child_rel));
         }
+    }
+}
+
+/// Paths seen to share an inode, collected during a walk to find hard-link groups.
+#[derive(Debug, Default)]
+pub(crate) struct HardLinks(Mutex<Vec<(Inode, Box<[u8]>)>>);
+
+/// Device and inode number.
+type Inode = (u64, u64);
+/// A path and the first path of its hard-link group.
+pub(crate) type FirstLink = (Box<[u8]>, Box<[u8]>);
+
+impl HardLinks {
+    /// Notes `path` if it is a non-directory with more than one link.
+    pub fn record(&self, meta: &Metadata, path: &[u8]) {
+        if meta.nlink() > 1
+            && !meta.is_dir()
+            && let Ok(mut v) = self.0.lock()
+        {
+            v.push(((meta.dev(), meta.ino()), path.into()));
+        }
+    }
+
+    /// For every path that shares its inode with a path earlier in byte order, that first
+    /// path: the representation profiles record.
+    pub fn into_first_links(self) -> Vec<FirstLink> {
+        let mut all = self.0.into_inner().unwrap_or_default();
+        all.sort();
+        let mut out = Vec::new();
+        for group in all.chunk_by(|a, b| a.0 == b.0) {
+            if let Some((_, first)) = group.first() {
+                for (_, path) in group.iter().skip(1) {
+                    out.push((path.clone(), first.clone()));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -295,7 +332,7 @@ pub(crate) fn observe(
     (entry, problem)
 }
 
-fn read_xattrs(path: &Path) -> io::Result<Vec<(Box<[u8]>, Box<[u8]>)>> {
+fn read_xattrs(path: &Path) -> io::Result<Vec<crate::entry::Xattr>> {
     let mut out = Vec::new();
     let names = match xattr::list(path) {
         Ok(n) => n,
@@ -329,7 +366,9 @@ fn hash_stable(
             .open(path)?;
         let before = file.metadata()?;
         if !before.is_file() || before.ino() != lstat.ino() || before.dev() != lstat.dev() {
-            return Err(io::Error::other("replaced by another file while being read"));
+            return Err(io::Error::other(
+                "replaced by another file while being read",
+            ));
         }
         let (digests, len) = BUF.with(|b| -> io::Result<_> {
             let mut buf = b.borrow_mut();
@@ -369,4 +408,105 @@ fn hash_file(
     }
     let len = hasher.len();
     Ok((hasher.finish(), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    const ALL: ObserveWhat = ObserveWhat {
+        blake3: true,
+        sha256: true,
+        xattrs: true,
+    };
+
+    fn visit<'a>(rel: &'a [u8], path: &'a Path, meta: &'a Metadata) -> Visit<'a> {
+        Visit {
+            rel,
+            fs_path: path,
+            meta,
+            checks: AttributeSet::default_checks(),
+        }
+    }
+
+    #[test]
+    fn a_vanished_file_is_a_problem_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, "x").unwrap();
+        let meta = fs::symlink_metadata(&p).unwrap();
+        fs::remove_file(&p).unwrap();
+        let (entry, problem) = observe(&visit(b"/f", &p, &meta), ALL, &Progress::default());
+        assert!(entry.blake3.is_none());
+        assert!(matches!(
+            problem.unwrap().problem,
+            ProblemKind::Unreadable(_)
+        ));
+    }
+
+    #[test]
+    fn a_file_swapped_for_a_fifo_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, "x").unwrap();
+        let meta = fs::symlink_metadata(&p).unwrap();
+        fs::remove_file(&p).unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&p)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let (_, problem) = observe(&visit(b"/f", &p, &meta), ALL, &Progress::default());
+        assert!(matches!(
+            problem.unwrap().problem,
+            ProblemKind::Unreadable(_)
+        ));
+    }
+
+    #[test]
+    fn a_digest_always_matches_the_metadata_it_is_recorded_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("growing.log");
+        fs::write(&p, vec![b'a'; 4 << 20]).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (p, stop) = (p.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut f = fs::OpenOptions::new().append(true).open(&p).unwrap();
+                // Bounded, so the test stays small whatever the scheduling.
+                for _ in 0..4096 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    f.write_all(&[b'b'; 4096]).unwrap();
+                }
+            })
+        };
+        let mut outcomes = Vec::new();
+        for _ in 0..5 {
+            let meta = fs::symlink_metadata(&p).unwrap();
+            outcomes.push(observe(
+                &visit(b"/growing.log", &p, &meta),
+                ALL,
+                &Progress::default(),
+            ));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+        let content = fs::read(&p).unwrap();
+        for (entry, problem) in outcomes {
+            match (entry.blake3, problem) {
+                (Some(d), None) => {
+                    // Appends only extend the file: the recorded size's prefix is what was hashed.
+                    let prefix = &content[..usize::try_from(entry.meta.size).unwrap()];
+                    assert_eq!(d, *blake3::hash(prefix).as_bytes());
+                }
+                (None, Some(p)) => assert_eq!(p.problem, ProblemKind::Unstable),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

@@ -128,7 +128,15 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
             sha256,
             walk,
             json,
-        } => create(&root, &out, key.as_deref(), rules.as_deref(), sha256, &walk, json),
+        } => create(
+            &root,
+            &out,
+            key.as_deref(),
+            rules.as_deref(),
+            sha256,
+            &walk,
+            json,
+        ),
         ProfileCommand::Verify {
             root,
             profile,
@@ -163,8 +171,7 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
             let old_p = load_trusted(&old, &trust)?;
             let new_p = load_trusted(&new, &trust)?;
             let started = Instant::now();
-            let report =
-                medguard_profile::diff(&Baseline::from_profile(old_p), new_p.profile());
+            let report = medguard_profile::diff(&Baseline::from_profile(old_p), new_p.profile());
             print_report(&report, json, &old, started)?;
             Ok(exit_for(&report))
         }
@@ -203,15 +210,17 @@ fn create(
     // Load the key before the walk: a wrong key path should fail in a second, not after
     // an hour of hashing.
     let key = key
-        .map(|k| SigningKey::load(k).with_context(|| format!("loading signing key {}", k.display())))
+        .map(|k| {
+            SigningKey::load(k).with_context(|| format!("loading signing key {}", k.display()))
+        })
         .transpose()?;
     let rules = match rules {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading rules {}", path.display()))?;
-            Rules::from_toml(&text).map_err(|source| medguard_profile::ProfileError::Rules {
+            Rules::from_toml(&text).map_err(|error| medguard_profile::ProfileError::Rules {
                 path: path.to_owned(),
-                source,
+                error,
             })?
         }
         None => Rules::default(),
@@ -253,7 +262,11 @@ fn create(
         }))?;
     } else {
         for p in &problems {
-            eprintln!("medguard: warning: {}: {}", display_path(&p.path), p.problem);
+            eprintln!(
+                "medguard: warning: {}: {}",
+                display_path(&p.path),
+                p.problem
+            );
         }
         println!(
             "{}: {} entries, {} hashed in {:.2}s, {}",
@@ -281,9 +294,7 @@ fn load_trusted(path: &Path, trust: &TrustArgs) -> anyhow::Result<VerifiedProfil
         .map(|k| PublicKey::load(k).with_context(|| format!("loading trusted key {}", k.display())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if keys.is_empty() && !trust.allow_unsigned {
-        bail!(
-            "no trusted key: give --trust NAME.pub (or --allow-unsigned, for lab use only)"
-        );
+        bail!("no trusted key: give --trust NAME.pub (or --allow-unsigned, for lab use only)");
     }
     if trust.allow_unsigned {
         eprintln!(
@@ -297,10 +308,10 @@ fn load_trusted(path: &Path, trust: &TrustArgs) -> anyhow::Result<VerifiedProfil
 
 fn load_mtree(path: &Path) -> anyhow::Result<Baseline> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let spec = medguard_profile::mtree::parse(&bytes).map_err(|source| {
+    let spec = medguard_profile::mtree::parse(&bytes).map_err(|error| {
         medguard_profile::ProfileError::Mtree {
             path: path.to_owned(),
-            source,
+            error,
         }
     })?;
     if !spec.unchecked().is_empty() {
@@ -324,7 +335,12 @@ fn exit_for(report: &Report) -> ExitCode {
 /// Rows shown in the human report before pointing at `--json`.
 const TABLE_ROWS: usize = 40;
 
-fn print_report(report: &Report, json: bool, baseline: &Path, started: Instant) -> anyhow::Result<()> {
+fn print_report(
+    report: &Report,
+    json: bool,
+    baseline: &Path,
+    started: Instant,
+) -> anyhow::Result<()> {
     if json {
         return super::print_json(report);
     }
@@ -363,12 +379,21 @@ fn print_report(report: &Report, json: bool, baseline: &Path, started: Instant) 
         }
     }
     for p in &report.unverifiable {
-        writeln!(out, "unverifiable  {}: {}", display_path(&p.path), p.problem)?;
+        writeln!(
+            out,
+            "unverifiable  {}: {}",
+            display_path(&p.path),
+            p.problem
+        )?;
     }
     writeln!(
         out,
         "{}: {} added, {} removed, {} changed, {} unverifiable ({} expected, {} found, {} hashed, {:.2}s) against {}",
-        if report.is_clean() { "CLEAN" } else { "DEVIATIONS" },
+        if report.is_clean() {
+            "CLEAN"
+        } else {
+            "DEVIATIONS"
+        },
         s.added,
         s.removed,
         s.changed,
