@@ -342,3 +342,28 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    /// The example rules shipped in the repository must stay valid.
+    #[test]
+    fn linux_device_rules_parse_and_mean_what_they_say() {
+        let rules = Rules::from_toml(include_str!("../../../rules/linux-device.toml")).unwrap();
+        assert_eq!(rules.classify(b"/proc"), Decision::Skip);
+        assert_eq!(rules.classify(b"/etc/mtab"), Decision::Skip);
+        let Decision::Check(etc) = rules.classify(b"/etc/hosts") else {
+            panic!()
+        };
+        assert!(etc.contains(Attribute::Mtime));
+        let Decision::Check(log) = rules.classify(b"/var/log/syslog") else {
+            panic!()
+        };
+        assert!(log.growing());
+        assert_eq!(
+            rules.classify(b"/usr/bin/x"),
+            Decision::Check(AttributeSet::default_checks())
+        );
+    }
+}
