@@ -187,13 +187,25 @@ fn parse_trailer(line: &[u8], line_no: usize) -> Result<SignatureLine, EnvelopeE
     Ok(SignatureLine { key_id, signature })
 }
 
-/// Returns `body` followed by a signature trailer line made with `key`. The body should end
-/// with a newline; one is added if it does not.
+/// Returns `body` followed by a signature trailer line made with `key`. The signed body is
+/// `body` itself, plus a newline if it did not end with one, plus a lone `#` line if its last
+/// line would otherwise read as a trailer line: what [`UnverifiedDocument::verify`] returns
+/// always starts with `body`.
 #[must_use]
 pub fn sign_document(context: &str, body: &[u8], key: &SigningKey) -> Vec<u8> {
     let mut out = body.to_vec();
     if !out.is_empty() && !out.ends_with(b"\n") {
         out.push(b'\n');
+    }
+    let last_line_start = out
+        .get(..out.len().saturating_sub(1))
+        .and_then(|d| d.iter().rposition(|&b| b == b'\n'))
+        .map_or(0, |i| i + 1);
+    if out
+        .get(last_line_start..)
+        .is_some_and(|l| l.starts_with(TRAILER))
+    {
+        out.extend_from_slice(b"#\n");
     }
     let sig = key.sign(context, &out);
     out.extend_from_slice(
@@ -287,7 +299,27 @@ mod tests {
         assert_eq!(v.body(), body);
     }
 
+    #[test]
+    fn a_body_ending_in_a_trailer_like_line_still_round_trips() {
+        let k = key();
+        let body = b"data\n#signature ed25519 not-a-key x\n";
+        let doc = sign_document("ctx", body, &k);
+        let v = UnverifiedDocument::parse(&doc)
+            .unwrap()
+            .verify("ctx", &[k.public_key().clone()])
+            .unwrap();
+        assert!(v.body().starts_with(body));
+    }
+
     proptest! {
+        #[test]
+        fn sign_verify_round_trips_any_body(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let k = key();
+            let doc = sign_document("ctx", &body, &k);
+            let v = UnverifiedDocument::parse(&doc).unwrap().verify("ctx", &[k.public_key().clone()]).unwrap();
+            prop_assert!(v.body().starts_with(&body));
+        }
+
         #[test]
         fn parse_never_panics(doc in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = UnverifiedDocument::parse(&doc);

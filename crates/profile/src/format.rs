@@ -401,6 +401,24 @@ fn parse_entry(line: &[u8]) -> Result<Entry, String> {
         }
     }
     meta.kind = kind.ok_or("missing type")?;
+    // An attribute that means nothing for the entry's kind is refused rather than kept:
+    // a profile that parses is one this crate could have written.
+    let x = entry.extra();
+    if meta.kind == EntryKind::Dir && meta.size != 0 {
+        return Err("a directory has no size".into());
+    }
+    if meta.kind != EntryKind::File && (entry.blake3.is_some() || x.sha256.is_some()) {
+        return Err("only a regular file has a content digest".into());
+    }
+    if meta.kind != EntryKind::Symlink && x.target.is_some() {
+        return Err("only a symbolic link has a target".into());
+    }
+    if !matches!(meta.kind, EntryKind::BlockDevice | EntryKind::CharDevice) && meta.rdev != (0, 0) {
+        return Err("only a device file has device numbers".into());
+    }
+    if meta.kind == EntryKind::Dir && x.hardlink.is_some() {
+        return Err("a directory cannot be a hard link".into());
+    }
     entry.meta = meta;
     if let Some(x) = entry.extra.as_deref_mut() {
         x.xattrs.sort();
@@ -484,6 +502,11 @@ mod tests {
             (b"#medguard-profile 1\n#digests blake3\n/a type=file blake3=zz\n", 3),
             (b"#medguard-profile 1\n#digests blake3\n/a mode=0644\n", 3),
             (b"#medguard-profile 1\n#digests md5\n", 2),
+            // Found by fuzzing (profile_parse): attributes that the entry's kind cannot have
+            // did not survive a write and re-read.
+            (b"#medguard-profile 1\n#digests blake3\n/a type=dir mode=0755 size=755\n", 3),
+            (b"#medguard-profile 1\n#digests blake3\n/l type=link mode=0777 blake3=6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85\n", 3),
+            (b"#medguard-profile 1\n#digests blake3\n/f type=file mode=0644 link=x\n", 3),
         ];
         for (text, line) in cases {
             match parse_body(text) {

@@ -10,6 +10,14 @@
 //! This crate owns walking, recording, comparing and the two file formats. It must not
 //! print, and it must not trust a profile read from disk: only [`UnverifiedProfile::verify`]
 //! turns one into a [`VerifiedProfile`].
+//!
+//! Dependencies: `rayon` runs the walk (a task per directory, files of a directory in
+//! parallel); `globset` (ripgrep's) compiles the rules into one matcher, and matches raw
+//! path bytes, so non-UTF-8 names obey rules too; `xattr` reads extended attributes without
+//! following links and without `unsafe` here. The walk itself is our own rather than
+//! `walkdir`/`jwalk` because it must never follow links, must hand each entry's `lstat` to
+//! the comparison without a second call, and must report unlistable directories as
+//! results, not abort.
 #![forbid(unsafe_code)]
 
 mod compare;

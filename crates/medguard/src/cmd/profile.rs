@@ -314,6 +314,10 @@ fn load_mtree(path: &Path) -> anyhow::Result<Baseline> {
             error,
         }
     })?;
+    eprintln!(
+        "medguard: note: an mtree spec carries no signature: {} is trusted as it is",
+        path.display()
+    );
     if !spec.unchecked().is_empty() {
         let names: Vec<&str> = spec.unchecked().iter().map(String::as_str).collect();
         eprintln!(
