@@ -17,5 +17,8 @@ mod envelope;
 mod keys;
 
 pub use content::{ContentDigests, Hasher, Sha256Digest, hash_reader};
-pub use envelope::{EnvelopeError, UnverifiedDocument, VerifiedDocument, sign_document};
+pub use envelope::{
+    EnvelopeError, ReadError, SignedWriter, StreamedSignatures, UnverifiedDocument,
+    VerifiedDocument, read_signed_lines, sign_document,
+};
 pub use keys::{KeyError, KeyId, PublicKey, Signature, SigningKey, generate_key_pair};

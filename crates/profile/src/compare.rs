@@ -31,7 +31,7 @@ impl Baseline {
     /// The baseline a verified profile defines: its entries, checked as its rules say.
     #[must_use]
     pub fn from_profile(profile: VerifiedProfile) -> Self {
-        let SystemProfile { rules, entries, .. } = profile.profile().clone();
+        let SystemProfile { rules, entries, .. } = profile.into_profile();
         let checks = entries
             .iter()
             .map(|e| match rules.classify(&e.path) {

@@ -19,12 +19,14 @@
 //! type verification and diffing accept.
 
 use std::fmt::Write as _;
+use std::io::{self, BufReader, Write};
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use medguard_digest::{
-    EnvelopeError, KeyId, PublicKey, SigningKey, UnverifiedDocument, sign_document,
+    EnvelopeError, KeyId, PublicKey, ReadError, SignedWriter, SigningKey, UnverifiedDocument,
+    read_signed_lines,
 };
 
 use crate::entry::{Entry, EntryKind, Meta};
@@ -88,32 +90,43 @@ impl SystemProfile {
         self.entries.binary_search_by(|e| (*e.path).cmp(path)).ok()
     }
 
-    /// The profile as text, without a signature.
-    #[must_use]
-    pub fn to_text(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(64 + self.entries.len() * 160);
-        out.push_str(MAGIC);
-        out.push('\n');
-        out.push_str(if self.header.sha256 {
+    /// Writes the profile to `w`, signed with `key` when one is given, streaming: memory
+    /// use does not grow with the profile. Returns `w`, flushed.
+    pub fn write_to<W: Write>(&self, w: W, key: Option<&SigningKey>) -> io::Result<W> {
+        let mut out = SignedWriter::new(w);
+        let mut line = String::with_capacity(512);
+        line.push_str(MAGIC);
+        line.push('\n');
+        line.push_str(if self.header.sha256 {
             "#digests blake3,sha256\n"
         } else {
             "#digests blake3\n"
         });
-        let _ = writeln!(out, "#created-unix {}", self.header.created_unix);
-        for line in self.rules.to_header_lines() {
-            out.push_str(&line);
-            out.push('\n');
+        let _ = writeln!(line, "#created-unix {}", self.header.created_unix);
+        let _ = writeln!(line, "#entries {}", self.entries.len());
+        for rule in self.rules.to_header_lines() {
+            line.push_str(&rule);
+            line.push('\n');
         }
+        out.write_all(line.as_bytes())?;
         for e in &self.entries {
-            write_entry(&mut out, e);
+            line.clear();
+            write_entry(&mut line, e);
+            out.write_all(line.as_bytes())?;
         }
-        out.into_bytes()
+        out.finish(SIGNING_CONTEXT, key)
+    }
+
+    /// The profile as text, without a signature.
+    #[must_use]
+    pub fn to_text(&self) -> Vec<u8> {
+        self.write_to(Vec::new(), None).unwrap_or_default()
     }
 
     /// The profile as text, signed with `key`.
     #[must_use]
     pub fn to_signed_text(&self, key: &SigningKey) -> Vec<u8> {
-        sign_document(SIGNING_CONTEXT, &self.to_text(), key)
+        self.write_to(Vec::new(), Some(key)).unwrap_or_default()
     }
 }
 
@@ -184,6 +197,12 @@ impl VerifiedProfile {
         &self.profile
     }
 
+    /// The profile, by value.
+    #[must_use]
+    pub fn into_profile(self) -> SystemProfile {
+        self.profile
+    }
+
     /// A profile made on this machine is trusted by construction (it was not read from
     /// anywhere), so it can be compared directly.
     #[must_use]
@@ -232,97 +251,162 @@ impl<'a> UnverifiedProfile<'a> {
     }
 }
 
-/// Reads and verifies a profile file in one step.
+/// Reads and verifies a profile file in one pass, without holding its text in memory. The
+/// entries parsed along the way are dropped unless a trusted signature covers them (or
+/// `allow_unsigned` accepts an unsigned profile, for lab use only).
 pub fn load(
     path: &Path,
     trusted: &[PublicKey],
     allow_unsigned: bool,
 ) -> Result<VerifiedProfile, crate::ProfileError> {
-    let bytes = std::fs::read(path).map_err(|error| crate::ProfileError::Io {
+    let io_err = |error| crate::ProfileError::Io {
         path: path.to_owned(),
         error,
-    })?;
-    let un = UnverifiedProfile::parse(&bytes).map_err(|error| crate::ProfileError::Format {
-        path: path.to_owned(),
-        error,
-    })?;
-    let res = if allow_unsigned && (un.signers().is_empty() || trusted.is_empty()) {
-        un.accept_unsigned()
-    } else {
-        un.verify(trusted)
     };
-    res.map_err(|error| crate::ProfileError::Format {
+    let format_err = |error| crate::ProfileError::Format {
         path: path.to_owned(),
         error,
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let len = file.metadata().map_err(io_err)?.len();
+    let mut parser = BodyParser::new(usize::try_from(len).unwrap_or(usize::MAX));
+    let (signatures, body_error) =
+        read_signed_lines(BufReader::with_capacity(256 * 1024, file), |no, line| {
+            parser.line(no, line)
+        })
+        .map_err(|e| match e {
+            ReadError::Io(error) => io_err(error),
+            ReadError::Envelope(e) => format_err(FormatError::Signature(e)),
+            ReadError::Body { error, .. } => format_err(error),
+            _ => format_err(FormatError::NotAProfile),
+        })?;
+    let body_error = body_error.map(|e| match e {
+        ReadError::Body { error, .. } => error,
+        ReadError::Envelope(e) => FormatError::Signature(e),
+        _ => FormatError::NotAProfile,
+    });
+    if let Some(FormatError::NotAProfile) = body_error {
+        return Err(format_err(FormatError::NotAProfile));
+    }
+    let signer = if allow_unsigned && (signatures.signers().is_empty() || trusted.is_empty()) {
+        None
+    } else {
+        Some(
+            signatures
+                .verify(SIGNING_CONTEXT, trusted)
+                .map_err(|e| format_err(FormatError::Signature(e)))?,
+        )
+    };
+    if let Some(e) = body_error {
+        return Err(format_err(e));
+    }
+    Ok(VerifiedProfile {
+        profile: parser.finish().map_err(format_err)?,
+        signer,
     })
 }
 
-fn parse_body(body: &[u8]) -> Result<SystemProfile, FormatError> {
-    let mut profile = SystemProfile {
-        header: ProfileHeader::default(),
-        rules: Rules::default(),
-        entries: Vec::new(),
-    };
-    let mut rules = Vec::new();
-    let mut saw_digests = false;
-    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
-        let line_no = i + 1;
+/// Parses a profile body line by line.
+struct BodyParser {
+    profile: SystemProfile,
+    rules: Vec<crate::rules::Rule>,
+    saw_digests: bool,
+    /// Size of the input, to bound what an `#entries` header may reserve.
+    input_len: usize,
+}
+
+impl BodyParser {
+    fn new(input_len: usize) -> Self {
+        Self {
+            profile: SystemProfile {
+                header: ProfileHeader::default(),
+                rules: Rules::default(),
+                entries: Vec::new(),
+            },
+            rules: Vec::new(),
+            saw_digests: false,
+            input_len,
+        }
+    }
+
+    fn line(&mut self, line_no: usize, line: &[u8]) -> Result<(), FormatError> {
         let err = |reason: &str| FormatError::Line {
             line: line_no,
             reason: reason.to_owned(),
         };
-        if i == 0 {
-            if line != MAGIC.as_bytes() {
-                return Err(FormatError::NotAProfile);
-            }
-            continue;
+        if line_no == 1 {
+            return if line == MAGIC.as_bytes() {
+                Ok(())
+            } else {
+                Err(FormatError::NotAProfile)
+            };
         }
         if line.is_empty() {
-            continue;
+            return Ok(());
         }
         if let Some(rest) = line.strip_prefix(b"#") {
             let text = std::str::from_utf8(rest).map_err(|_| err("header is not UTF-8"))?;
             let (key, value) = text.split_once(' ').unwrap_or((text, ""));
             match key {
                 "digests" => {
-                    saw_digests = true;
-                    profile.header.sha256 = match value {
+                    self.saw_digests = true;
+                    self.profile.header.sha256 = match value {
                         "blake3" => false,
                         "blake3,sha256" => true,
                         _ => return Err(err("unknown digest set")),
                     };
                 }
                 "created-unix" => {
-                    profile.header.created_unix =
+                    self.profile.header.created_unix =
                         value.parse().map_err(|_| err("bad creation time"))?;
                 }
-                "rule" => {
-                    rules.push(Rules::parse_header_rule(value).ok_or_else(|| err("bad rule"))?)
+                "entries" => {
+                    let n: usize = value.parse().map_err(|_| err("bad entry count"))?;
+                    // A hint only: an entry line is at least 32 bytes, so a hostile count
+                    // cannot reserve more than the input could fill.
+                    self.profile
+                        .entries
+                        .reserve_exact(n.min(self.input_len / 32));
                 }
+                "rule" => self
+                    .rules
+                    .push(Rules::parse_header_rule(value).ok_or_else(|| err("bad rule"))?),
                 // Comments and headers of later versions are ignored.
                 _ => {}
             }
-            continue;
+            return Ok(());
         }
         let entry = parse_entry(line).map_err(|reason| err(&reason))?;
-        if let Some(prev) = profile.entries.last()
+        if let Some(prev) = self.profile.entries.last()
             && *prev.path >= *entry.path
         {
             return Err(err("entries are not sorted by path or a path repeats"));
         }
-        profile.entries.push(entry);
+        self.profile.entries.push(entry);
+        Ok(())
     }
-    if !saw_digests {
-        return Err(FormatError::Line {
-            line: 2,
-            reason: "missing #digests header".into(),
-        });
+
+    fn finish(mut self) -> Result<SystemProfile, FormatError> {
+        if !self.saw_digests {
+            return Err(FormatError::Line {
+                line: 2,
+                reason: "missing #digests header".into(),
+            });
+        }
+        self.profile.rules = Rules::new(self.rules).map_err(|e| FormatError::Line {
+            line: 0,
+            reason: e.to_string(),
+        })?;
+        Ok(self.profile)
     }
-    profile.rules = Rules::new(rules).map_err(|e| FormatError::Line {
-        line: 0,
-        reason: e.to_string(),
-    })?;
-    Ok(profile)
+}
+
+fn parse_body(body: &[u8]) -> Result<SystemProfile, FormatError> {
+    let mut parser = BodyParser::new(body.len());
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        parser.line(i + 1, line)?;
+    }
+    parser.finish()
 }
 
 fn parse_entry(line: &[u8]) -> Result<Entry, String> {

@@ -83,9 +83,13 @@ pub enum ProfileError {
     },
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed,
-/// so a crash or a full disk never leaves a half-written profile behind.
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ProfileError> {
+/// Writes a file atomically: `write` fills a temporary file beside `path`, which is synced
+/// and then renamed over `path`, so a crash or a full disk never leaves a half-written file
+/// behind and an existing file is replaced only by a complete one.
+pub fn write_atomically(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), ProfileError> {
     use std::io::Write as _;
     let io = |error| ProfileError::Io {
         path: path.to_owned(),
@@ -95,20 +99,29 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Prof
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile_in(dir).map_err(io)?;
-    let result = tmp
-        .1
-        .write_all(bytes)
-        .and_then(|()| tmp.1.sync_all())
-        .and_then(|()| std::fs::rename(&tmp.0, path));
+    let (tmp_path, file) = tempfile_in(dir).map_err(io)?;
+    let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
+    let result = write(&mut w)
+        .and_then(|()| w.flush())
+        .and_then(|()| w.get_ref().sync_all())
+        .and_then(|()| std::fs::rename(&tmp_path, path));
     if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp.0);
+        let _ = std::fs::remove_file(&tmp_path);
         return Err(io(e));
     }
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Writes `profile` to `path` atomically, signed with `key` when one is given.
+pub fn write_profile(
+    path: &std::path::Path,
+    profile: &SystemProfile,
+    key: Option<&medguard_digest::SigningKey>,
+) -> Result<(), ProfileError> {
+    write_atomically(path, |w| profile.write_to(w, key).map(|_| ()))
 }
 
 fn tempfile_in(dir: &std::path::Path) -> std::io::Result<(PathBuf, std::fs::File)> {

@@ -190,7 +190,9 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             match out {
-                Some(path) => medguard_profile::write_atomically(&path, text.as_bytes())?,
+                Some(path) => {
+                    medguard_profile::write_atomically(&path, |w| w.write_all(text.as_bytes()))?;
+                }
                 None => std::io::stdout().lock().write_all(text.as_bytes())?,
             }
             Ok(ExitCode::SUCCESS)
@@ -244,11 +246,7 @@ fn create(
             &progress,
         )?
     };
-    let bytes = match &key {
-        Some(k) => profile.to_signed_text(k),
-        None => profile.to_text(),
-    };
-    medguard_profile::write_atomically(out, &bytes)?;
+    medguard_profile::write_profile(out, &profile, key.as_ref())?;
     let elapsed = started.elapsed();
     let signer = key.as_ref().map(|k| k.public_key().id().to_string());
     if json {
