@@ -88,7 +88,7 @@ fn differing(expected: &Entry, actual: &Entry, checks: AttributeSet) -> Attribut
     let (e, a) = (&expected.meta, &actual.meta);
     if e.kind != a.kind {
         // Every other attribute means something else for another kind of entry.
-        if checks.contains(Attribute::Type) || !checks.is_empty() {
+        if checks.contains(Attribute::Type) {
             out.insert(Attribute::Type);
         }
         return out;

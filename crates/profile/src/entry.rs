@@ -305,7 +305,48 @@ pub struct Entry {
     pub extra: Option<Box<Extra>>,
 }
 
+impl Meta {
+    /// Metadata with every field zero (a link count of one), for parsers to fill in.
+    #[must_use]
+    pub fn empty(kind: EntryKind) -> Self {
+        Self {
+            kind,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            rdev: (0, 0),
+            nlink: 1,
+        }
+    }
+
+    /// Parses octal permission bits (`0644`), refusing anything above `07777`.
+    pub(crate) fn parse_mode(s: &str) -> Option<u32> {
+        u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777)
+    }
+
+    /// Parses `seconds[.nanoseconds]`.
+    pub(crate) fn parse_time(s: &str) -> Option<(i64, u32)> {
+        let (sec, nsec) = s.split_once('.').unwrap_or((s, "0"));
+        let nsec: u32 = nsec.parse().ok()?;
+        (nsec < 1_000_000_000).then_some((sec.parse().ok()?, nsec))
+    }
+}
+
 impl Entry {
+    /// An entry at `path` with empty metadata, for parsers to fill in.
+    #[must_use]
+    pub fn new(path: Box<[u8]>, meta: Meta) -> Self {
+        Self {
+            path,
+            meta,
+            blake3: None,
+            extra: None,
+        }
+    }
+
     /// The extra attributes, or an empty set.
     #[must_use]
     pub fn extra(&self) -> &Extra {

@@ -416,23 +416,8 @@ fn parse_entry(line: &[u8]) -> Result<Entry, String> {
         return Err("path must start with /".into());
     }
     let mut kind = None;
-    let mut meta = Meta {
-        kind: EntryKind::File,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        mtime: 0,
-        mtime_nsec: 0,
-        rdev: (0, 0),
-        nlink: 1,
-    };
-    let mut entry = Entry {
-        path: path.into(),
-        meta,
-        blake3: None,
-        extra: None,
-    };
+    let mut meta = Meta::empty(EntryKind::File);
+    let mut entry = Entry::new(path.into(), meta);
     for word in words {
         let text = std::str::from_utf8(word).map_err(|_| "attribute is not UTF-8".to_owned())?;
         let (key, value) = text
@@ -441,24 +426,12 @@ fn parse_entry(line: &[u8]) -> Result<Entry, String> {
         let bad = || format!("bad value for {key}: {value:?}");
         match key {
             "type" => kind = Some(EntryKind::from_keyword(value).ok_or_else(bad)?),
-            "mode" => {
-                meta.mode = u32::from_str_radix(value, 8).map_err(|_| bad())?;
-                if meta.mode > 0o7777 {
-                    return Err(bad());
-                }
-            }
+            "mode" => meta.mode = Meta::parse_mode(value).ok_or_else(bad)?,
             "uid" => meta.uid = value.parse().map_err(|_| bad())?,
             "gid" => meta.gid = value.parse().map_err(|_| bad())?,
             "size" => meta.size = value.parse().map_err(|_| bad())?,
             "nlink" => meta.nlink = value.parse().map_err(|_| bad())?,
-            "mtime" => {
-                let (s, ns) = value.split_once('.').unwrap_or((value, "0"));
-                meta.mtime = s.parse().map_err(|_| bad())?;
-                meta.mtime_nsec = ns.parse().map_err(|_| bad())?;
-                if meta.mtime_nsec >= 1_000_000_000 {
-                    return Err(bad());
-                }
-            }
+            "mtime" => (meta.mtime, meta.mtime_nsec) = Meta::parse_time(value).ok_or_else(bad)?,
             "device" => {
                 let (a, b) = value.split_once(',').ok_or_else(bad)?;
                 meta.rdev = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);

@@ -283,23 +283,8 @@ fn to_entry(
     kw: &Keywords,
     unchecked: &mut BTreeSet<String>,
 ) -> Result<(Entry, AttributeSet, Flags), String> {
-    let mut meta = Meta {
-        kind: EntryKind::File,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        mtime: 0,
-        mtime_nsec: 0,
-        rdev: (0, 0),
-        nlink: 1,
-    };
-    let mut entry = Entry {
-        path: path.into(),
-        meta,
-        blake3: None,
-        extra: None,
-    };
+    let mut meta = Meta::empty(EntryKind::File);
+    let mut entry = Entry::new(path.into(), meta);
     let mut checks = AttributeSet::EMPTY;
     let mut flags = Flags::default();
     let mut nochange = false;
@@ -313,10 +298,7 @@ fn to_entry(
                 checks.insert(Attribute::Type);
             }
             "mode" => {
-                meta.mode = u32::from_str_radix(s, 8).map_err(|_| bad())?;
-                if meta.mode > 0o7777 {
-                    return Err(bad());
-                }
+                meta.mode = Meta::parse_mode(s).ok_or_else(bad)?;
                 checks.insert(Attribute::Mode);
             }
             "uid" => {
@@ -332,12 +314,7 @@ fn to_entry(
                 checks.insert(Attribute::Size);
             }
             "time" => {
-                let (sec, nsec) = s.split_once('.').unwrap_or((s, "0"));
-                meta.mtime = sec.parse().map_err(|_| bad())?;
-                meta.mtime_nsec = nsec.parse().map_err(|_| bad())?;
-                if meta.mtime_nsec >= 1_000_000_000 {
-                    return Err(bad());
-                }
+                (meta.mtime, meta.mtime_nsec) = Meta::parse_time(s).ok_or_else(bad)?;
                 checks.insert(Attribute::Mtime);
             }
             "link" => {

@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::fs::{self, File, Metadata};
-use std::io::{self, Read as _};
+use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
@@ -394,20 +394,21 @@ fn hash_file(
     buf: &mut [u8],
     progress: &Progress,
 ) -> io::Result<(medguard_digest::ContentDigests, u64)> {
-    let mut hasher = medguard_digest::Hasher::new(sha256);
-    loop {
-        match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(buf.get(..n).unwrap_or_default());
-                progress.add_bytes(n as u64);
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    medguard_digest::hash_reader(&mut Counted { file, progress }, sha256, buf)
+}
+
+/// A file whose reads are counted into the progress counters.
+struct Counted<'a> {
+    file: &'a mut File,
+    progress: &'a Progress,
+}
+
+impl io::Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = io::Read::read(self.file, buf)?;
+        self.progress.add_bytes(n as u64);
+        Ok(n)
     }
-    let len = hasher.len();
-    Ok((hasher.finish(), len))
 }
 
 #[cfg(test)]
