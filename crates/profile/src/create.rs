@@ -30,7 +30,10 @@ pub fn create(
     options: CreateOptions,
     progress: &Progress,
 ) -> Result<(SystemProfile, Vec<EntryProblem>), crate::ProfileError> {
-    let entries = Chunks::new();
+    // One vector for all threads: pushes are rare next to hashing, and a growing vector's
+    // unused capacity is never touched, so it costs address space, not memory (large
+    // reallocations are remapped, not copied). Memory per entry is a benchmark target.
+    let entries: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
     let problems: Mutex<Vec<EntryProblem>> = Mutex::new(Vec::new());
     let links = HardLinks::default();
     walk::walk(
@@ -53,7 +56,9 @@ pub fn create(
                 };
                 let (entry, problem) = walk::observe(&v, what, progress);
                 links.record(v.meta, v.rel);
-                entries.push(entry);
+                if let Ok(mut e) = entries.lock() {
+                e.push(entry);
+            }
                 if let Some(p) = problem
                     && let Ok(mut v) = problems.lock()
                 {
@@ -66,7 +71,7 @@ pub fn create(
         path: root.to_owned(),
         error,
     })?;
-    let mut entries = entries.into_vec();
+    let mut entries = entries.into_inner().unwrap_or_default();
     entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     for (path, first) in links.into_first_links() {
         if let Ok(i) = entries.binary_search_by(|e| (*e.path).cmp(&path))
@@ -88,56 +93,4 @@ pub fn create(
         },
         problems,
     ))
-}
-
-/// Entries collected from many threads in fixed-size chunks, joined once at the end into a
-/// vector of exactly the right size: a large tree never pays for a doubling vector's slack
-/// or its copy (memory per entry is a benchmark target).
-#[derive(Debug)]
-struct Chunks {
-    full: Mutex<Vec<Vec<Entry>>>,
-    /// One open chunk per worker thread (and one for any other thread), so pushes do not
-    /// contend.
-    open: Vec<Mutex<Vec<Entry>>>,
-}
-
-const CHUNK: usize = 4096;
-
-impl Chunks {
-    fn new() -> Self {
-        Self {
-            full: Mutex::new(Vec::new()),
-            open: (0..=rayon::current_num_threads())
-                .map(|_| Mutex::new(Vec::new()))
-                .collect(),
-        }
-    }
-
-    fn push(&self, entry: Entry) {
-        let slot = rayon::current_thread_index().unwrap_or(self.open.len().saturating_sub(1));
-        let Some(Ok(mut open)) = self.open.get(slot).map(Mutex::lock) else {
-            return;
-        };
-        if open.capacity() == 0 {
-            open.reserve_exact(CHUNK);
-        }
-        open.push(entry);
-        if open.len() == CHUNK {
-            let done = std::mem::take(&mut *open);
-            drop(open);
-            if let Ok(mut full) = self.full.lock() {
-                full.push(done);
-            }
-        }
-    }
-
-    fn into_vec(self) -> Vec<Entry> {
-        let mut chunks = self.full.into_inner().unwrap_or_default();
-        chunks.extend(self.open.into_iter().filter_map(|m| m.into_inner().ok()));
-        let mut out = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-        for chunk in chunks {
-            out.extend(chunk);
-        }
-        out
-    }
 }
