@@ -57,8 +57,8 @@ pub fn create(
                 let (entry, problem) = walk::observe(&v, what, progress);
                 links.record(v.meta, v.rel);
                 if let Ok(mut e) = entries.lock() {
-                e.push(entry);
-            }
+                    e.push(entry);
+                }
                 if let Some(p) = problem
                     && let Ok(mut v) = problems.lock()
                 {
