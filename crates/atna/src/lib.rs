@@ -1,1 +1,32 @@
-//! placeholder: DICOM audit messages and syslog transport (issue 3).
+//! IHE ATNA transport: DICOM PS3.15 audit messages carried as RFC 5424 syslog over TLS
+//! (RFC 5425), the way hospitals' Audit Record Repositories collect them (IHE ITI-20).
+//!
+//! This crate owns three layers, each usable alone:
+//! - [`dicom`]: the DICOM audit message (PS3.15 A.5.1) as Rust types, rendered to XML that
+//!   validates against the standard's schema (our transcription ships in
+//!   `schema/dicom-audit-message.rng`), and to RFC 5424 structured data for collectors that
+//!   do not parse XML;
+//! - [`syslog`]: RFC 5424 message formatting with its field limits, and RFC 5425 octet-counting
+//!   framing with a parser that never panics;
+//! - [`transport`]: a blocking TLS client (rustls over aws-lc-rs) that sends batches of framed
+//!   messages and says exactly which batch is delivered, so a caller's cursor only moves
+//!   forward after delivery.
+//!
+//! It must not know where audit events come from (the hash-chained log in `medguard-audit`
+//! maps its events onto [`dicom::AuditMessage`]), must not keep state on disk (the caller owns
+//! the cursor), and never prints: every failure is a typed error.
+//!
+//! # Why the XML is written by hand
+//! The audit message is output only, small and flat (four element kinds, attributes and two
+//! text nodes), so a writer is a hundred lines; an XML crate would add a dependency to the
+//! audit path of a medical device and would still not decide what to do with characters that
+//! XML 1.0 cannot carry at all (C0 controls, U+FFFE, U+FFFF): here they become U+FFFD, and
+//! every string, including hostile ones, yields a well-formed document (checked against
+//! `xmllint --relaxng` in the tests).
+#![forbid(unsafe_code)]
+
+pub mod dicom;
+pub mod syslog;
+pub mod transport;
+
+mod xml;

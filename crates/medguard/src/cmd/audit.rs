@@ -1,9 +1,639 @@
-//! `medguard audit`: placeholder, filled by issue 3.
-use std::process::ExitCode;
+//! `medguard audit`: append events, verify the chain and checkpoints, query, and run
+//! detection rules over the tamper-evident audit trail (library: `medguard-audit`).
+//!
+//! Exit codes: 0 clean, 1 found (rejected input lines, tampering, alerts), 2 error.
 
-#[derive(Debug, clap::Subcommand)]
-pub enum AuditCommand {}
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use medguard_audit::{
+    AuditLog, AuditWriter, Clock as _, EventInput, EventKind, Query, RuleSet, Severity,
+    SystemClock, WriterOptions,
+};
+use medguard_digest::{PublicKey, SigningKey};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Events committed with one fsync at most.
+const MAX_BATCH: usize = 8192;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Append JSON event lines from stdin, e.g. {"type":"login-failure","user":"alice"}.
+    ///
+    /// Malformed lines are reported on stderr with their line number and skipped; the
+    /// others are appended. Exit 0 all appended, 1 some lines rejected, 2 error.
+    Append {
+        /// The log directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        log: PathBuf,
+        /// Sign checkpoints with this private key (NAME.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Sign a checkpoint every N records (and at the end).
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        checkpoint_every: u64,
+        /// AuditSourceID for lines without "host" (default: this machine's host name).
+        #[arg(long)]
+        host: Option<String>,
+        /// Print JSON: one line per durable batch, then a summary line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify the chain and the signed checkpoints. Exit 0 intact, 1 tampering, 2 error.
+    Verify {
+        /// The log directory.
+        #[arg(long, value_name = "DIR")]
+        log: PathBuf,
+        /// Trusted checkpoint key(s) (NAME.pub).
+        #[arg(long, required = true, value_name = "NAME.pub")]
+        trust: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print matching records as JSON lines (seq, segment, offset, digest, event).
+    Query {
+        /// The log directory.
+        #[arg(long, value_name = "DIR")]
+        log: PathBuf,
+        /// Only events at or after this time (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<OffsetDateTime>,
+        /// Only events before this time (RFC 3339).
+        #[arg(long, value_parser = parse_time)]
+        until: Option<OffsetDateTime>,
+        /// Only events of this type (repeatable).
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_kind)]
+        kinds: Vec<EventKind>,
+        /// Only events requested by this user.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Run detection rules (TOML) over the log and record new alerts as detection-alert
+    /// events. Exit 0 no new alert, 1 alerts fired, 2 error.
+    Detect {
+        /// The log directory.
+        #[arg(long, value_name = "DIR")]
+        log: PathBuf,
+        /// The rule file.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Sign a checkpoint after recording alerts with this key (NAME.key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Report alerts without recording them.
+        #[arg(long)]
+        dry_run: bool,
+        /// AuditSourceID of the alert events (default: this machine's host name).
+        #[arg(long)]
+        host: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write stored records as DICOM audit messages (one XML document per line) or RFC 5424
+    /// syslog lines, for importing into a SIEM.
+    Export {
+        /// The log directory.
+        #[arg(long, value_name = "DIR")]
+        log: PathBuf,
+        /// dicom: PS3.15 A.5.1 XML; syslog: IHE ITI-20 RFC 5424 messages.
+        #[arg(long, value_enum)]
+        format: ExportFormatArg,
+        /// First record seq to export.
+        #[arg(long, default_value_t = 1, value_name = "SEQ")]
+        from: u64,
+        /// HOSTNAME of syslog lines (default: this machine's host name).
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Forward the log to an IHE ATNA Audit Record Repository: RFC 5424 syslog over TLS
+    /// (RFC 5425) carrying DICOM audit messages, resuming from a cursor kept in the log
+    /// directory. Without --once, keeps forwarding new records and retries when the
+    /// collector is away.
+    Forward {
+        /// The log directory.
+        #[arg(long, value_name = "DIR")]
+        log: PathBuf,
+        /// The collector, HOST:PORT (port 6514 if omitted); HOST must match its certificate.
+        #[arg(long, value_name = "HOST:PORT")]
+        to: String,
+        /// CA certificate(s) that issued the collector's certificate (PEM).
+        #[arg(long, value_name = "CA.pem")]
+        ca: PathBuf,
+        /// Client certificate chain for mutual TLS (PEM).
+        #[arg(long, requires = "key", value_name = "CERT.pem")]
+        cert: Option<PathBuf>,
+        /// Client private key for mutual TLS (PEM).
+        #[arg(long, requires = "cert", value_name = "KEY.pem")]
+        key: Option<PathBuf>,
+        /// Send what is in the log now, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Records per batch (one TLS connection and cursor update each).
+        #[arg(long, default_value_t = 500, value_name = "N")]
+        batch: usize,
+        /// Seconds between passes, and the first retry delay after a failure.
+        #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+        interval: u64,
+        /// HOSTNAME of the syslog header (default: this machine's host name).
+        #[arg(long)]
+        host: Option<String>,
+        /// Print JSON: one line per pass that sent records.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `medguard audit export --format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    /// DICOM PS3.15 A.5.1 XML documents.
+    Dicom,
+    /// RFC 5424 syslog lines.
+    Syslog,
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not an RFC 3339 time: {e}"))
+}
+
+fn parse_kind(s: &str) -> Result<EventKind, String> {
+    s.parse().map_err(|e| format!("{e}"))
+}
 
 pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    match cmd {}
+    match cmd {
+        AuditCommand::Append {
+            log,
+            key,
+            checkpoint_every,
+            host,
+            json,
+        } => append(&log, key.as_deref(), checkpoint_every, host, json),
+        AuditCommand::Verify { log, trust, json } => verify(&log, &trust, json),
+        AuditCommand::Query {
+            log,
+            since,
+            until,
+            kinds,
+            user,
+        } => query(
+            &log,
+            &Query {
+                since,
+                until,
+                kinds,
+                user,
+            },
+        ),
+        AuditCommand::Detect {
+            log,
+            rules,
+            key,
+            dry_run,
+            host,
+            json,
+        } => detect(&log, &rules, key.as_deref(), dry_run, host, json),
+        AuditCommand::Export {
+            log,
+            format,
+            from,
+            host,
+        } => export(&log, format, from, host),
+        AuditCommand::Forward {
+            log,
+            to,
+            ca,
+            cert,
+            key,
+            once,
+            batch,
+            interval,
+            host,
+            json,
+        } => forward(&ForwardArgs {
+            log,
+            to,
+            ca,
+            identity: cert.zip(key),
+            once,
+            batch,
+            interval: std::time::Duration::from_secs(interval.max(1)),
+            host,
+            json,
+        }),
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn writer(
+    log: &Path,
+    key: Option<&Path>,
+    checkpoint_every: u64,
+    host: &str,
+) -> anyhow::Result<AuditWriter> {
+    let key = key
+        .map(|k| SigningKey::load(k).with_context(|| format!("loading key {}", k.display())))
+        .transpose()?
+        .map(Arc::new);
+    let writer = AuditWriter::open(
+        log,
+        WriterOptions {
+            key,
+            checkpoint_every,
+            source_id: host.to_owned(),
+            ..WriterOptions::default()
+        },
+    )
+    .with_context(|| format!("opening audit log {}", log.display()))?;
+    for r in writer.recoveries()? {
+        eprintln!(
+            "medguard: recovered audit log: cut {} torn bytes at offset {} of {} (saved to {})",
+            r.bytes,
+            r.offset,
+            r.path.display(),
+            r.saved_to.display()
+        );
+    }
+    Ok(writer)
+}
+
+fn append(
+    log: &Path,
+    key: Option<&Path>,
+    checkpoint_every: u64,
+    host: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let host = host.unwrap_or_else(host_name);
+    let writer = writer(log, key, checkpoint_every, &host)?;
+    // This thread reads, parses and submits batches in input order; two threads wait for
+    // them, so a batch is serialised and written while the previous one is being synced.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<medguard_audit::PendingAppend<'_>>(2);
+    let rx = Mutex::new(rx);
+    let acknowledged = Mutex::new((0u64, 0u64));
+    let failure: Mutex<Option<medguard_audit::AuditError>> = Mutex::new(None);
+    let (appended, rejected) = std::thread::scope(|scope| -> anyhow::Result<(u64, u64)> {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let next = rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|r| r.recv().map_err(|_| ()));
+                    let Ok(pending) = next else { break };
+                    match pending.wait() {
+                        Ok(seqs) => {
+                            let Ok(mut ack) = acknowledged.lock() else {
+                                break;
+                            };
+                            ack.0 += seqs.end - seqs.start;
+                            ack.1 = ack.1.max(seqs.end - 1);
+                            if json {
+                                let mut out = std::io::stdout().lock();
+                                let _ = writeln!(
+                                    out,
+                                    "{}",
+                                    serde_json::json!({"committed": ack.0, "last_seq": ack.1})
+                                );
+                                let _ = out.flush();
+                            }
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = failure.lock() {
+                                f.get_or_insert(e);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        let result = read_and_submit(&writer, &host, &tx, &failure);
+        drop(tx);
+        result
+    })?;
+    drop(rx);
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(anyhow::Error::new(e).context(format!("appending to {}", log.display())));
+    }
+    let last_seq = acknowledged.into_inner().map_or(0, |a| a.1);
+    writer.close().context("signing the final checkpoint")?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"appended": appended, "rejected": rejected, "last_seq": last_seq})
+        )?;
+    } else {
+        writeln!(
+            out,
+            "appended {appended} events{}; {rejected} lines rejected",
+            if appended > 0 {
+                format!(" (through seq {last_seq})")
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    Ok(if rejected > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reads event lines from stdin and submits them in batches; returns (submitted, rejected).
+fn read_and_submit<'w>(
+    writer: &'w AuditWriter,
+    host: &str,
+    tx: &std::sync::mpsc::SyncSender<medguard_audit::PendingAppend<'w>>,
+    failure: &Mutex<Option<medguard_audit::AuditError>>,
+) -> anyhow::Result<(u64, u64)> {
+    let clock = SystemClock;
+    let mut stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+    let (mut submitted, mut rejected) = (0u64, 0u64);
+    let mut batch = Vec::new();
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        let n = stdin
+            .read_until(b'\n', &mut line)
+            .context("reading stdin")?;
+        if n > 0 {
+            line_no += 1;
+            let parsed = std::str::from_utf8(&line)
+                .map_err(|_| "not UTF-8".to_owned())
+                .map(str::trim)
+                .and_then(|t| {
+                    if t.is_empty() {
+                        Ok(None)
+                    } else {
+                        EventInput::parse(t).map(Some).map_err(|e| e.to_string())
+                    }
+                });
+            match parsed {
+                Ok(Some(input)) => batch.push(input.into_event(clock.now(), host)),
+                Ok(None) => {}
+                Err(e) => {
+                    rejected += 1;
+                    eprintln!("medguard: stdin line {line_no}: rejected: {e}");
+                }
+            }
+        }
+        // Submit when the batch is full or when no more input is buffered (so a slow
+        // producer's events are durable as they come, and a fast one's share fsyncs).
+        let eof = n == 0;
+        if !batch.is_empty() && (eof || batch.len() >= MAX_BATCH || stdin.buffer().is_empty()) {
+            if failure.lock().map_or(true, |f| f.is_some()) {
+                break;
+            }
+            let pending = writer.submit(&batch)?;
+            submitted += batch.len() as u64;
+            batch.clear();
+            if tx.send(pending).is_err() {
+                break;
+            }
+        }
+        if eof {
+            break;
+        }
+    }
+    Ok((submitted, rejected))
+}
+
+fn verify(log: &Path, trust: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let keys = trust
+        .iter()
+        .map(|p| PublicKey::load(p).with_context(|| format!("loading {}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let report = medguard_audit::verify(log, &keys)
+        .with_context(|| format!("verifying {}", log.display()))?;
+    if json {
+        super::print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for p in &report.problems {
+            let level = match p.severity {
+                Severity::Warning => "warning",
+                Severity::Error => "TAMPERED",
+            };
+            let seq = p.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
+            let kind = serde_json::to_value(p.kind)?;
+            writeln!(
+                out,
+                "{level}: {} at {} offset {}{seq}: {}",
+                kind.as_str().unwrap_or("problem"),
+                p.file.display(),
+                p.offset,
+                p.detail
+            )?;
+        }
+        writeln!(
+            out,
+            "{}: {} records in {} segments, last seq {}, {} valid checkpoints (signed through seq {})",
+            if report.is_intact() {
+                "intact"
+            } else {
+                "TAMPERED"
+            },
+            report.records,
+            report.segments,
+            report.last_seq,
+            report.checkpoints,
+            report.signed_through
+        )?;
+    }
+    Ok(if report.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn query(log: &Path, query: &Query) -> anyhow::Result<ExitCode> {
+    let log = AuditLog::open(log).with_context(|| format!("opening {}", log.display()))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for record in query.run(&log)? {
+        let record = record?;
+        serde_json::to_writer(&mut out, &record).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn detect(
+    log_dir: &Path,
+    rules: &Path,
+    key: Option<&Path>,
+    dry_run: bool,
+    host: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(rules)
+        .with_context(|| format!("reading rules {}", rules.display()))?;
+    let rules_set = RuleSet::parse(&text).with_context(|| format!("rules {}", rules.display()))?;
+    let log = AuditLog::open(log_dir).with_context(|| format!("opening {}", log_dir.display()))?;
+    let detection = medguard_audit::detect(&log, &rules_set)?;
+    let mut recorded = Vec::new();
+    if !dry_run && !detection.alerts.is_empty() {
+        let host = host.unwrap_or_else(host_name);
+        let writer = writer(log_dir, key, 10_000, &host)?;
+        let events: Vec<_> = detection.alerts.iter().map(|a| a.to_event(&host)).collect();
+        let seqs = writer.append_batch(&events)?;
+        writer.close()?;
+        recorded.extend(seqs);
+    }
+    if json {
+        super::print_json(&serde_json::json!({
+            "records": detection.records,
+            "alerts": detection.alerts,
+            "already_recorded": detection.already_recorded,
+            "recorded_as": recorded,
+            "dry_run": dry_run,
+        }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for (i, a) in detection.alerts.iter().enumerate() {
+            let at = a.time.format(&Rfc3339).unwrap_or_default();
+            let rec = recorded
+                .get(i)
+                .map(|s| format!(" (recorded as seq {s})"))
+                .unwrap_or_default();
+            writeln!(out, "alert: {} at {at}: {}{rec}", a.rule, a.message)?;
+        }
+        writeln!(
+            out,
+            "{} records, {} new alerts, {} already recorded{}",
+            detection.records,
+            detection.alerts.len(),
+            detection.already_recorded,
+            if dry_run { " (dry run)" } else { "" }
+        )?;
+    }
+    Ok(if detection.alerts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn syslog_origin(host: Option<String>) -> medguard_atna::syslog::Origin {
+    use medguard_atna::syslog::{AppName, Hostname, Origin, ProcId};
+    Origin {
+        hostname: Hostname::sanitized(&host.unwrap_or_else(host_name)),
+        app_name: AppName::new("medguard").ok(),
+        proc_id: ProcId::new(&std::process::id().to_string()).ok(),
+    }
+}
+
+fn export(
+    log_dir: &Path,
+    format: ExportFormatArg,
+    from: u64,
+    host: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use medguard_audit::export::{ExportFormat, export};
+    let log = AuditLog::open(log_dir).with_context(|| format!("opening {}", log_dir.display()))?;
+    let format = match format {
+        ExportFormatArg::Dicom => ExportFormat::Dicom,
+        ExportFormatArg::Syslog => ExportFormat::Syslog,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    export(&log, from, format, &syslog_origin(host), &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct ForwardArgs {
+    log: PathBuf,
+    to: String,
+    ca: PathBuf,
+    identity: Option<(PathBuf, PathBuf)>,
+    once: bool,
+    batch: usize,
+    interval: std::time::Duration,
+    host: Option<String>,
+    json: bool,
+}
+
+fn forward(args: &ForwardArgs) -> anyhow::Result<ExitCode> {
+    use medguard_atna::syslog::AtnaStructuredData;
+    use medguard_atna::transport::{
+        Endpoint, SenderOptions, SyslogTlsSender, client_config_from_files,
+    };
+    use medguard_audit::forward::{ForwardOptions, forward_pending};
+
+    let endpoint: Endpoint = args.to.parse()?;
+    let identity = args
+        .identity
+        .as_ref()
+        .map(|(cert, key)| (cert.as_path(), key.as_path()));
+    let config = client_config_from_files(&args.ca, identity)?;
+    let mut sender = SyslogTlsSender::new(endpoint, config, SenderOptions::default())?;
+    let log =
+        AuditLog::open(&args.log).with_context(|| format!("opening {}", args.log.display()))?;
+    let options = ForwardOptions {
+        batch_size: args.batch,
+        origin: syslog_origin(args.host.clone()),
+        structured_data: AtnaStructuredData::KeyFields,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut delay = args.interval;
+    loop {
+        match forward_pending(&log, &mut sender, &options) {
+            Ok(report) => {
+                delay = args.interval;
+                if args.json {
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({
+                            "to": sender.endpoint().to_string(),
+                            "records": report.records,
+                            "batches": report.batches,
+                            "next_seq": report.next_seq,
+                        })
+                    )?;
+                } else if report.records > 0 || args.once {
+                    writeln!(
+                        out,
+                        "forwarded {} records to {} in {} batches; next seq {}",
+                        report.records,
+                        sender.endpoint(),
+                        report.batches,
+                        report.next_seq
+                    )?;
+                }
+                out.flush()?;
+                if args.once {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                std::thread::sleep(args.interval);
+            }
+            Err(error) if !args.once => {
+                eprintln!(
+                    "medguard: forwarding: {error}; retrying in {} s",
+                    delay.as_secs()
+                );
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_secs(300));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }

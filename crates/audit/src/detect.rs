@@ -1,0 +1,811 @@
+//! Detection rules over the audit stream: thresholds in a time window, sequences of two
+//! event types, and time-of-day rules.
+//!
+//! This module owns the rule file format and the rule semantics. It must not read the wall
+//! clock (windows are measured between the events' own times, so replaying a log gives the
+//! same alerts) and must not write: the caller appends alerts as `detection-alert` events.
+//!
+//! # Rule file (TOML)
+//!
+//! ```toml
+//! # 5 failed logins of one user within 60 s.
+//! [[rule]]
+//! name = "password-guessing"
+//! kind = "threshold"
+//! event = "login-failure"
+//! count = 5
+//! window = "60s"          # s, m, h or d
+//! group-by = "user"       # optional: "user", "source" (requestor address) or "host"
+//!
+//! # An integrity deviation followed by a denied executable within 10 minutes.
+//! [[rule]]
+//! name = "tampering-then-execution"
+//! kind = "sequence"
+//! first = "integrity-deviation"
+//! then = "executable-denied"
+//! within = "10m"
+//! group-by = "host"       # optional
+//!
+//! # Configuration changes outside working hours.
+//! [[rule]]
+//! name = "off-hours-configuration"
+//! kind = "time-of-day"
+//! event = "configuration-change"
+//! allowed = "07:00-19:00" # a window may wrap midnight: "22:00-06:00"
+//! utc-offset = "+01:00"   # optional, the site's offset; default UTC
+//! ```
+//!
+//! Unknown keys are errors, so a typo never silently disables a rule.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime, Time, UtcOffset};
+
+use crate::error::AuditError;
+use crate::event::{
+    AuditEvent, Code, EventKind, ObjectDetail, ObjectType, Outcome, ParticipantObject,
+};
+use crate::log::{AuditLog, StoredRecord};
+
+/// Which field groups events for a threshold or sequence rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupBy {
+    /// The requesting user.
+    User,
+    /// The requestor's network address.
+    Source,
+    /// The audit source (host).
+    Host,
+}
+
+impl GroupBy {
+    fn key(self, event: &AuditEvent) -> String {
+        match self {
+            Self::User => event.user().unwrap_or("-").to_owned(),
+            Self::Source => event.source_address().unwrap_or("-").to_owned(),
+            Self::Host => event.source.id.clone(),
+        }
+    }
+}
+
+/// What a rule looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuleCondition {
+    /// At least `count` events of `event` within `window`.
+    Threshold {
+        /// The event type counted.
+        event: EventKind,
+        /// How many.
+        count: usize,
+        /// Within how long.
+        window: Duration,
+        /// Count per group rather than overall.
+        group_by: Option<GroupBy>,
+    },
+    /// An event of `first` followed by one of `then` within `within`.
+    Sequence {
+        /// The first event type.
+        first: EventKind,
+        /// The following event type.
+        then: EventKind,
+        /// Longest time between them.
+        within: Duration,
+        /// Both must share this group.
+        group_by: Option<GroupBy>,
+    },
+    /// An event of `event` outside the daily window `[start, end)` at `offset`.
+    TimeOfDay {
+        /// The event type.
+        event: EventKind,
+        /// Window start.
+        start: Time,
+        /// Window end (before `start` when the window wraps midnight).
+        end: Time,
+        /// The site's UTC offset.
+        offset: UtcOffset,
+    },
+}
+
+/// One named rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionRule {
+    /// The rule's name (appears in alerts).
+    pub name: String,
+    /// What it looks for.
+    pub condition: RuleCondition,
+}
+
+/// A parsed rule file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuleSet {
+    /// The rules, in file order.
+    pub rules: Vec<DetectionRule>,
+}
+
+/// Errors in a rule file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuleError {
+    /// Not TOML of the expected shape.
+    #[error("line {line}: {message}")]
+    Syntax {
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A rule is inconsistent.
+    #[error("rule {rule:?}: {message}")]
+    Invalid {
+        /// The rule's name (or its position).
+        rule: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRule {
+    name: String,
+    kind: String,
+    event: Option<String>,
+    count: Option<u64>,
+    window: Option<String>,
+    group_by: Option<GroupBy>,
+    first: Option<String>,
+    then: Option<String>,
+    within: Option<String>,
+    allowed: Option<String>,
+    utc_offset: Option<String>,
+}
+
+impl RuleSet {
+    /// Parses a rule file.
+    pub fn parse(text: &str) -> Result<Self, RuleError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| RuleError::Syntax {
+            line: e.span().map_or(0, |s| line_of(text, s.start)),
+            message: e.message().to_owned(),
+        })?;
+        let mut rules = Vec::with_capacity(raw.rule.len());
+        let mut names = BTreeSet::new();
+        for r in raw.rule {
+            let rule = r.into_rule()?;
+            if !names.insert(rule.name.clone()) {
+                return Err(RuleError::Invalid {
+                    rule: rule.name,
+                    message: "duplicate rule name".to_owned(),
+                });
+            }
+            rules.push(rule);
+        }
+        Ok(Self { rules })
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text.get(..byte)
+        .map_or(0, |t| t.bytes().filter(|&b| b == b'\n').count() + 1)
+}
+
+impl RawRule {
+    fn into_rule(self) -> Result<DetectionRule, RuleError> {
+        let name = self.name.clone();
+        let invalid = |message: String| RuleError::Invalid {
+            rule: name.clone(),
+            message,
+        };
+        let kind_of = |field: &str, value: Option<&String>| -> Result<EventKind, RuleError> {
+            value
+                .ok_or_else(|| invalid(format!("missing `{field}`")))?
+                .parse()
+                .map_err(|e| invalid(format!("`{field}`: {e}")))
+        };
+        let duration_of = |field: &str, value: Option<&String>| -> Result<Duration, RuleError> {
+            parse_duration(value.ok_or_else(|| invalid(format!("missing `{field}`")))?).ok_or_else(
+                || {
+                    invalid(format!(
+                        "`{field}`: expected a duration like 60s, 10m, 2h, 1d"
+                    ))
+                },
+            )
+        };
+        let not_allowed = |fields: &[(&str, bool)]| -> Result<(), RuleError> {
+            match fields.iter().find(|(_, present)| *present) {
+                Some((field, _)) => Err(invalid(format!(
+                    "`{field}` does not apply to a {} rule",
+                    self.kind
+                ))),
+                None => Ok(()),
+            }
+        };
+        let condition = match self.kind.as_str() {
+            "threshold" => {
+                not_allowed(&[
+                    ("first", self.first.is_some()),
+                    ("then", self.then.is_some()),
+                    ("within", self.within.is_some()),
+                    ("allowed", self.allowed.is_some()),
+                    ("utc-offset", self.utc_offset.is_some()),
+                ])?;
+                let count = self
+                    .count
+                    .ok_or_else(|| invalid("missing `count`".to_owned()))?;
+                if count == 0 || count > 1_000_000 {
+                    return Err(invalid("`count` must be between 1 and 1000000".to_owned()));
+                }
+                RuleCondition::Threshold {
+                    event: kind_of("event", self.event.as_ref())?,
+                    count: usize::try_from(count).unwrap_or(usize::MAX),
+                    window: duration_of("window", self.window.as_ref())?,
+                    group_by: self.group_by,
+                }
+            }
+            "sequence" => {
+                not_allowed(&[
+                    ("event", self.event.is_some()),
+                    ("count", self.count.is_some()),
+                    ("window", self.window.is_some()),
+                    ("allowed", self.allowed.is_some()),
+                    ("utc-offset", self.utc_offset.is_some()),
+                ])?;
+                RuleCondition::Sequence {
+                    first: kind_of("first", self.first.as_ref())?,
+                    then: kind_of("then", self.then.as_ref())?,
+                    within: duration_of("within", self.within.as_ref())?,
+                    group_by: self.group_by,
+                }
+            }
+            "time-of-day" => {
+                not_allowed(&[
+                    ("count", self.count.is_some()),
+                    ("window", self.window.is_some()),
+                    ("first", self.first.is_some()),
+                    ("then", self.then.is_some()),
+                    ("within", self.within.is_some()),
+                    ("group-by", self.group_by.is_some()),
+                ])?;
+                let allowed = self
+                    .allowed
+                    .as_deref()
+                    .ok_or_else(|| invalid("missing `allowed`".to_owned()))?;
+                let (start, end) = parse_window(allowed)
+                    .ok_or_else(|| invalid("`allowed`: expected HH:MM-HH:MM".to_owned()))?;
+                let offset = match self.utc_offset.as_deref() {
+                    None => UtcOffset::UTC,
+                    Some(s) => parse_offset(s).ok_or_else(|| {
+                        invalid("`utc-offset`: expected +HH:MM or -HH:MM".to_owned())
+                    })?,
+                };
+                RuleCondition::TimeOfDay {
+                    event: kind_of("event", self.event.as_ref())?,
+                    start,
+                    end,
+                    offset,
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown kind {other:?} (expected threshold, sequence or time-of-day)"
+                )));
+            }
+        };
+        Ok(DetectionRule { name, condition })
+    }
+}
+
+/// Parses `60s`, `10m`, `2h`, `1d` (at most a year).
+fn parse_duration(s: &str) -> Option<Duration> {
+    let unit = s.chars().last()?;
+    let n: i64 = s.get(..s.len() - unit.len_utf8())?.parse().ok()?;
+    if !(0..=366 * 86_400).contains(&n) {
+        return None;
+    }
+    let secs = match unit {
+        's' => n,
+        'm' => n.checked_mul(60)?,
+        'h' => n.checked_mul(3600)?,
+        'd' => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (secs <= 366 * 86_400).then(|| Duration::seconds(secs))
+}
+
+fn parse_hhmm(s: &str) -> Option<Time> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let h: u8 = h.parse().ok()?;
+    let m: u8 = m.parse().ok()?;
+    if h == 24 && m == 0 {
+        return Some(Time::MIDNIGHT);
+    }
+    Time::from_hms(h, m, 0).ok()
+}
+
+fn parse_window(s: &str) -> Option<(Time, Time)> {
+    let (a, b) = s.split_once('-')?;
+    Some((parse_hhmm(a.trim())?, parse_hhmm(b.trim())?))
+}
+
+fn parse_offset(s: &str) -> Option<UtcOffset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1i8, s.get(1..)?),
+        b'-' => (-1i8, s.get(1..)?),
+        _ => return None,
+    };
+    let t = parse_hhmm(rest)?;
+    let h = i8::try_from(t.hour()).ok()?;
+    let m = i8::try_from(t.minute()).ok()?;
+    UtcOffset::from_hms(sign * h, sign * m, 0).ok()
+}
+
+/// A fired rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// The rule's name.
+    pub rule: String,
+    /// Time of the event that completed the match.
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    /// The group (user, address, host) when the rule groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Seqs of the records that matched, oldest first.
+    pub seqs: Vec<u64>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl Alert {
+    /// The seq of the record that completed the match: with the rule name, it identifies
+    /// the alert, so detecting twice over the same log records each alert once.
+    #[must_use]
+    pub fn trigger_seq(&self) -> u64 {
+        self.seqs.last().copied().unwrap_or(0)
+    }
+
+    /// The `detection-alert` audit event recording this alert.
+    #[must_use]
+    pub fn to_event(&self, source_id: &str) -> AuditEvent {
+        let mut event = AuditEvent::new(
+            EventKind::DetectionAlert,
+            self.time,
+            Outcome::MinorFailure,
+            source_id,
+        );
+        event.detail = Some(self.message.clone());
+        event.objects.push(ParticipantObject {
+            id_type: Code::private("detection-rule", "Detection rule"),
+            id: self.rule.clone(),
+            kind: ObjectType::SystemObject,
+            role: None,
+            name: self.group.clone(),
+            details: vec![
+                ObjectDetail {
+                    kind: "trigger-seq".to_owned(),
+                    value: self.trigger_seq().to_string(),
+                },
+                ObjectDetail {
+                    kind: "seqs".to_owned(),
+                    value: self
+                        .seqs
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                },
+            ],
+        });
+        event
+    }
+
+    /// If `event` records an alert, its (rule, trigger seq).
+    #[must_use]
+    pub fn recorded_in(event: &AuditEvent) -> Option<(String, u64)> {
+        if event.kind != EventKind::DetectionAlert {
+            return None;
+        }
+        let object = event
+            .objects
+            .iter()
+            .find(|o| o.id_type.code == "detection-rule")?;
+        let seq = object
+            .details
+            .iter()
+            .find(|d| d.kind == "trigger-seq")?
+            .value
+            .parse()
+            .ok()?;
+        Some((object.id.clone(), seq))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum RuleState {
+    Threshold(HashMap<String, VecDeque<(OffsetDateTime, u64)>>),
+    Sequence(HashMap<String, (OffsetDateTime, u64)>),
+    Stateless,
+}
+
+/// Runs a [`RuleSet`] over records fed in seq order.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    rules: Vec<(DetectionRule, RuleState)>,
+}
+
+impl Detector {
+    /// A detector with fresh state.
+    #[must_use]
+    pub fn new(rules: &RuleSet) -> Self {
+        Self {
+            rules: rules
+                .rules
+                .iter()
+                .map(|r| {
+                    let state = match r.condition {
+                        RuleCondition::Threshold { .. } => RuleState::Threshold(HashMap::new()),
+                        RuleCondition::Sequence { .. } => RuleState::Sequence(HashMap::new()),
+                        RuleCondition::TimeOfDay { .. } => RuleState::Stateless,
+                    };
+                    (r.clone(), state)
+                })
+                .collect(),
+        }
+    }
+
+    /// Feeds one event (with its seq) and returns the alerts it completes.
+    pub fn observe(&mut self, seq: u64, event: &AuditEvent) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        for (rule, state) in &mut self.rules {
+            match (&rule.condition, state) {
+                (
+                    RuleCondition::Threshold {
+                        event: kind,
+                        count,
+                        window,
+                        group_by,
+                    },
+                    RuleState::Threshold(groups),
+                ) => {
+                    if event.kind != *kind {
+                        continue;
+                    }
+                    let key = group_by.map(|g| g.key(event));
+                    let q = groups.entry(key.clone().unwrap_or_default()).or_default();
+                    q.push_back((event.time, seq));
+                    let oldest = event.time - *window;
+                    while q.front().is_some_and(|(t, _)| *t < oldest) {
+                        q.pop_front();
+                    }
+                    if q.len() >= *count {
+                        let seqs: Vec<u64> = q.drain(..).map(|(_, s)| s).collect();
+                        alerts.push(Alert {
+                            rule: rule.name.clone(),
+                            time: event.time,
+                            message: format!(
+                                "{} {kind} events within {}{}",
+                                seqs.len(),
+                                show_duration(*window),
+                                key.as_deref()
+                                    .map(|k| format!(" for {k}"))
+                                    .unwrap_or_default()
+                            ),
+                            group: key,
+                            seqs,
+                        });
+                    }
+                }
+                (
+                    RuleCondition::Sequence {
+                        first,
+                        then,
+                        within,
+                        group_by,
+                    },
+                    RuleState::Sequence(pending),
+                ) => {
+                    let key = group_by.map(|g| g.key(event));
+                    let slot = key.clone().unwrap_or_default();
+                    // `then` is checked first so that a rule with first == then pairs
+                    // consecutive events rather than each event with itself.
+                    if event.kind == *then
+                        && let Some((t0, s0)) = pending.get(&slot).copied()
+                        && event.time >= t0
+                        && event.time - t0 <= *within
+                    {
+                        pending.remove(&slot);
+                        alerts.push(Alert {
+                            rule: rule.name.clone(),
+                            time: event.time,
+                            message: format!(
+                                "{first} (record {s0}) followed by {then} (record {seq}) within {}{}",
+                                show_duration(*within),
+                                key.as_deref()
+                                    .map(|k| format!(" for {k}"))
+                                    .unwrap_or_default()
+                            ),
+                            group: key,
+                            seqs: vec![s0, seq],
+                        });
+                        continue;
+                    }
+                    if event.kind == *first {
+                        pending.insert(slot, (event.time, seq));
+                    }
+                }
+                (
+                    RuleCondition::TimeOfDay {
+                        event: kind,
+                        start,
+                        end,
+                        offset,
+                    },
+                    _,
+                ) => {
+                    if event.kind != *kind {
+                        continue;
+                    }
+                    // Near the end of the representable range the shift can overflow: stay in UTC then.
+                    let local = event
+                        .time
+                        .checked_to_offset(*offset)
+                        .unwrap_or(event.time)
+                        .time();
+                    let inside = if start <= end {
+                        local >= *start && local < *end
+                    } else {
+                        local >= *start || local < *end
+                    };
+                    if !inside {
+                        alerts.push(Alert {
+                            rule: rule.name.clone(),
+                            time: event.time,
+                            group: None,
+                            seqs: vec![seq],
+                            message: format!(
+                                "{kind} (record {seq}) at {:02}:{:02} (UTC{:+03}:{:02}), outside {:02}:{:02}-{:02}:{:02}",
+                                local.hour(),
+                                local.minute(),
+                                offset.whole_hours(),
+                                offset.minutes_past_hour().unsigned_abs(),
+                                start.hour(),
+                                start.minute(),
+                                end.hour(),
+                                end.minute()
+                            ),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        alerts
+    }
+}
+
+fn show_duration(d: Duration) -> String {
+    let s = d.whole_seconds();
+    if s % 86_400 == 0 && s > 0 {
+        format!("{}d", s / 86_400)
+    } else if s % 3600 == 0 && s > 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 && s > 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The result of running rules over a whole log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detection {
+    /// Records read.
+    pub records: u64,
+    /// Alerts not yet recorded in the log.
+    pub alerts: Vec<Alert>,
+    /// Alerts that fired again but are already recorded as `detection-alert` events.
+    pub already_recorded: u64,
+}
+
+/// Runs `rules` over every record of `log`. Alerts already recorded in the log (by an
+/// earlier run) are counted, not returned, so running detection periodically records each
+/// alert once.
+pub fn detect(log: &AuditLog, rules: &RuleSet) -> Result<Detection, AuditError> {
+    let mut detector = Detector::new(rules);
+    let mut recorded = BTreeSet::new();
+    let mut fired = Vec::new();
+    let mut records = 0;
+    for record in log.records()? {
+        let StoredRecord { seq, event, .. } = record?;
+        records += 1;
+        if let Some(key) = Alert::recorded_in(&event) {
+            recorded.insert(key);
+        }
+        fired.extend(detector.observe(seq, &event));
+    }
+    let before = fired.len() as u64;
+    fired.retain(|a| !recorded.contains(&(a.rule.clone(), a.trigger_seq())));
+    Ok(Detection {
+        records,
+        already_recorded: before - fired.len() as u64,
+        alerts: fired,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const RULES: &str = r#"
+[[rule]]
+name = "password-guessing"
+kind = "threshold"
+event = "login-failure"
+count = 3
+window = "60s"
+group-by = "user"
+
+[[rule]]
+name = "tampering-then-execution"
+kind = "sequence"
+first = "integrity-deviation"
+then = "executable-denied"
+within = "10m"
+
+[[rule]]
+name = "off-hours-configuration"
+kind = "time-of-day"
+event = "configuration-change"
+allowed = "07:00-19:00"
+utc-offset = "+01:00"
+"#;
+
+    fn ev(kind: EventKind, t: OffsetDateTime, user: &str) -> AuditEvent {
+        let mut e = AuditEvent::new(kind, t, Outcome::Success, "pacs1");
+        e.participants.push(crate::event::ActiveParticipant {
+            user_id: user.to_owned(),
+            alternative_user_id: None,
+            user_name: None,
+            is_requestor: true,
+            roles: vec![],
+            network_access_point: None,
+            network_access_point_type: None,
+        });
+        e
+    }
+
+    #[test]
+    fn threshold_fires_per_user_within_window_only() {
+        let rules = RuleSet::parse(RULES).unwrap();
+        let mut d = Detector::new(&rules);
+        let t = datetime!(2026-03-01 10:00:00 UTC);
+        let mut alerts = Vec::new();
+        // alice: 3 failures in 50 s -> alert. bob: 3 failures spread over 3 minutes -> none.
+        for (i, (user, secs)) in [
+            ("alice", 0),
+            ("bob", 0),
+            ("alice", 20),
+            ("bob", 90),
+            ("alice", 50),
+            ("bob", 180),
+        ]
+        .iter()
+        .enumerate()
+        {
+            alerts.extend(d.observe(
+                i as u64 + 1,
+                &ev(EventKind::LoginFailure, t + Duration::seconds(*secs), user),
+            ));
+        }
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].rule, "password-guessing");
+        assert_eq!(alerts[0].group.as_deref(), Some("alice"));
+        assert_eq!(alerts[0].seqs, vec![1, 3, 5]);
+    }
+
+    #[test]
+    fn sequence_fires_only_within_the_window() {
+        let rules = RuleSet::parse(RULES).unwrap();
+        let mut d = Detector::new(&rules);
+        let t = datetime!(2026-03-01 10:00:00 UTC);
+        assert!(
+            d.observe(1, &ev(EventKind::IntegrityDeviation, t, "-"))
+                .is_empty()
+        );
+        assert!(
+            d.observe(
+                2,
+                &ev(EventKind::ExecutableDenied, t + Duration::minutes(11), "-")
+            )
+            .is_empty()
+        );
+        assert!(
+            d.observe(
+                3,
+                &ev(
+                    EventKind::IntegrityDeviation,
+                    t + Duration::minutes(20),
+                    "-"
+                )
+            )
+            .is_empty()
+        );
+        let a = d.observe(
+            4,
+            &ev(EventKind::ExecutableDenied, t + Duration::minutes(25), "-"),
+        );
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].seqs, vec![3, 4]);
+    }
+
+    #[test]
+    fn time_of_day_uses_the_site_offset() {
+        let rules = RuleSet::parse(RULES).unwrap();
+        let mut d = Detector::new(&rules);
+        // 06:30 UTC is 07:30 at +01:00: allowed. 18:30 UTC is 19:30 local: alert.
+        assert!(
+            d.observe(
+                1,
+                &ev(
+                    EventKind::ConfigurationChange,
+                    datetime!(2026-03-01 06:30 UTC),
+                    "a"
+                )
+            )
+            .is_empty()
+        );
+        let a = d.observe(
+            2,
+            &ev(
+                EventKind::ConfigurationChange,
+                datetime!(2026-03-01 18:30 UTC),
+                "a",
+            ),
+        );
+        assert_eq!(a.len(), 1);
+        let back = Alert::recorded_in(&a[0].to_event("pacs1")).unwrap();
+        assert_eq!(back, ("off-hours-configuration".to_owned(), 2));
+    }
+
+    #[test]
+    fn extreme_event_times_do_not_panic() {
+        let rules = RuleSet::parse(RULES).unwrap();
+        let mut d = Detector::new(&rules);
+        for (i, t) in [
+            datetime!(9999-12-31 23:59:59 UTC),
+            datetime!(0000-01-01 00:00:00 UTC),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for kind in EventKind::ALL {
+                let _ = d.observe(i as u64, &ev(*kind, t, "x"));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_rule_files_are_rejected_with_a_reason() {
+        let err = RuleSet::parse("[[rule]]\nname = \"x\"\nkind = \"threshold\"\nevent = \"login-failure\"\ncount = 5\nwindow = \"60 s\"\n").unwrap_err();
+        assert!(matches!(err, RuleError::Invalid { .. }), "{err}");
+        let err = RuleSet::parse("[[rule]]\nname = \"x\"\nkind = \"threshold\"\ncolor = 1\n")
+            .unwrap_err();
+        assert!(matches!(err, RuleError::Syntax { line: 4, .. }), "{err:?}");
+        let err = RuleSet::parse("[[rule]]\nname = \"x\"\nkind = \"sequence\"\nfirst = \"logout\"\nthen = \"nope\"\nwithin = \"1m\"\n").unwrap_err();
+        assert!(err.to_string().contains("nope"));
+        assert!(RuleSet::parse("[[rule]]\nname = \"x\"\nkind = \"time-of-day\"\nevent = \"logout\"\nallowed = \"25:00-07:00\"\n").is_err());
+    }
+}

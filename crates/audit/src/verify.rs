@@ -1,0 +1,512 @@
+//! Verification of a whole log directory against trusted checkpoint keys.
+//!
+//! This module owns the judgement "is this log intact?": it walks every segment and every
+//! checkpoint and reports each problem with the segment file, byte offset, record seq and
+//! kind. It must not modify the directory (recovery is the writer's job) and must not parse
+//! event JSON: the chain digest covers the payload bytes, so integrity does not depend on
+//! the JSON, and skipping it keeps verification above a million records a second.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use medguard_digest::PublicKey;
+
+use crate::checkpoint::{CHECKPOINT_FILE, SignedCheckpoint};
+use crate::error::AuditError;
+use crate::record::{ChainDigest, FrameError};
+use crate::segment::{LocatedFrame, SEGMENT_HEADER, SegmentFrames, check_header, list_segments};
+
+/// What kind of problem verification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// A record's bytes do not match its chain digest (modified record, or the previous
+    /// record's digest was rewritten).
+    ModifiedRecord,
+    /// Records between two present ones are missing (deleted).
+    MissingRecords,
+    /// A record appears after a record with a higher seq (reordered or duplicated).
+    Reordered,
+    /// A segment file is missing from the numbering.
+    MissingSegment,
+    /// A segment's header is wrong (not a segment, or renamed).
+    BadSegmentHeader,
+    /// Bytes that are not a whole record, inside the log.
+    CorruptFrame,
+    /// The log ends before a signed checkpoint: records were cut off.
+    TruncatedSinceCheckpoint,
+    /// The record a checkpoint covers has a different digest or position: the chain was
+    /// rewritten.
+    CheckpointMismatch,
+    /// A checkpoint's signature does not verify, or its line is malformed.
+    BadCheckpointSignature,
+    /// A checkpoint is signed by a key that is not trusted.
+    UntrustedCheckpointKey,
+    /// Records after the last valid checkpoint are covered by the chain only (warning).
+    UnsignedTail,
+    /// A torn frame at the very end of the log (a crash not yet recovered; warning).
+    TornTail,
+}
+
+/// How serious a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Worth knowing; the log can still be intact.
+    Warning,
+    /// Evidence of tampering or damage.
+    Error,
+}
+
+impl ProblemKind {
+    /// The severity of this kind.
+    #[must_use]
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::UnsignedTail | Self::TornTail => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+/// One problem, located.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// What kind.
+    pub kind: ProblemKind,
+    /// How serious.
+    pub severity: Severity,
+    /// The segment (or checkpoint) file.
+    pub file: PathBuf,
+    /// Byte offset in that file (for the checkpoint file: the 1-based line).
+    pub offset: u64,
+    /// The record seq concerned, when known.
+    pub seq: Option<u64>,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VerifyReport {
+    /// Segments read.
+    pub segments: u64,
+    /// Records read.
+    pub records: u64,
+    /// The highest seq seen.
+    pub last_seq: u64,
+    /// Checkpoints whose signature verified.
+    pub checkpoints: u64,
+    /// The seq covered by the last valid checkpoint.
+    pub signed_through: u64,
+    /// Everything found, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// Whether no error-level problem was found (warnings allowed).
+    #[must_use]
+    pub fn is_intact(&self) -> bool {
+        self.problems.iter().all(|p| p.severity < Severity::Error)
+    }
+}
+
+/// Verifies the log in `dir`: the chain through every segment, and every checkpoint against
+/// the `trusted` keys. I/O errors are errors; everything wrong with the contents is a
+/// [`Problem`] in the report.
+pub fn verify(dir: &Path, trusted: &[PublicKey]) -> Result<VerifyReport, AuditError> {
+    let mut report = VerifyReport {
+        segments: 0,
+        records: 0,
+        last_seq: 0,
+        checkpoints: 0,
+        signed_through: 0,
+        problems: Vec::new(),
+    };
+    let checkpoints = read_checkpoints(dir, trusted, &mut report)?;
+    let segments = list_segments(dir)?;
+    let mut walk = Walk::default();
+    let mut expected_segment = segments.first().map_or(1, |s| s.number);
+    if expected_segment > 1 {
+        walk.problem(
+            ProblemKind::MissingSegment,
+            dir.join(crate::segment::segment_file_name(1)),
+            0,
+            None,
+            format!(
+                "segments 1 to {} are missing",
+                expected_segment.saturating_sub(1)
+            ),
+        );
+    }
+    let count = segments.len();
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.number != expected_segment {
+            walk.problem(
+                ProblemKind::MissingSegment,
+                seg.path.clone(),
+                0,
+                None,
+                format!(
+                    "segments {} to {} are missing before this one",
+                    expected_segment,
+                    seg.number.saturating_sub(1)
+                ),
+            );
+        }
+        expected_segment = seg.number.saturating_add(1);
+        report.segments += 1;
+        let bytes = std::fs::read(&seg.path).map_err(AuditError::io(&seg.path))?;
+        if let Err(reason) = check_header(&bytes, seg.number) {
+            walk.problem(
+                ProblemKind::BadSegmentHeader,
+                seg.path.clone(),
+                0,
+                None,
+                reason.to_owned(),
+            );
+            if bytes.len() < SEGMENT_HEADER {
+                continue;
+            }
+        }
+        let is_last = i + 1 == count;
+        walk.segment(seg.number, &seg.path, &bytes, is_last, &checkpoints);
+    }
+    report.records = walk.records;
+    report.last_seq = walk.max_seen;
+    for (seq, gap_end) in std::mem::take(&mut walk.gaps) {
+        let (file, offset) = walk.gap_at.get(&seq).cloned().unwrap_or_default();
+        walk.problem(
+            ProblemKind::MissingRecords,
+            file,
+            offset,
+            Some(seq),
+            if seq == gap_end {
+                format!("record {seq} is missing")
+            } else {
+                format!("records {seq} to {gap_end} are missing")
+            },
+        );
+    }
+    for (seq, (line, cp)) in checkpoints.range(walk.max_seen.saturating_add(1)..) {
+        walk.problem(
+            ProblemKind::TruncatedSinceCheckpoint,
+            dir.join(CHECKPOINT_FILE),
+            *line as u64,
+            Some(*seq),
+            format!(
+                "log ends at record {} but checkpoint signs record {} (segment {}): records were cut off",
+                walk.max_seen, cp.seq, cp.segment
+            ),
+        );
+    }
+    if walk.max_seen > report.signed_through {
+        let (file, offset) = walk
+            .tail_start
+            .clone()
+            .unwrap_or_else(|| (dir.to_owned(), 0));
+        walk.problem(
+            ProblemKind::UnsignedTail,
+            file,
+            offset,
+            Some(report.signed_through.saturating_add(1)),
+            format!(
+                "records {} to {} follow the last valid checkpoint and are protected by the chain only",
+                report.signed_through.saturating_add(1),
+                walk.max_seen
+            ),
+        );
+    }
+    report.problems.append(&mut walk.problems);
+    // File order: segments by name, then offset (the checkpoint file sorts after them).
+    report
+        .problems
+        .sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
+    Ok(report)
+}
+
+type Checkpoints = BTreeMap<u64, (usize, crate::checkpoint::Checkpoint)>;
+
+fn read_checkpoints(
+    dir: &Path,
+    trusted: &[PublicKey],
+    report: &mut VerifyReport,
+) -> Result<Checkpoints, AuditError> {
+    let path = dir.join(CHECKPOINT_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(AuditError::io(&path)(e)),
+    };
+    let mut out = BTreeMap::new();
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    // A file ending in a newline splits into a last empty piece; anything else there is a
+    // torn last line (a crash while signing): a warning, not tampering.
+    let torn_last = lines.pop().filter(|l| !l.is_empty());
+    let mut bad = |kind: ProblemKind, line: usize, seq: Option<u64>, detail: String| {
+        report.problems.push(Problem {
+            kind,
+            severity: kind.severity(),
+            file: path.clone(),
+            offset: line as u64,
+            seq,
+            detail,
+        });
+    };
+    for (i, line) in lines.iter().enumerate() {
+        let n = i + 1;
+        let parsed = std::str::from_utf8(line)
+            .map_err(|_| "not UTF-8")
+            .and_then(SignedCheckpoint::parse);
+        let cp = match parsed {
+            Ok(cp) => cp,
+            Err(reason) => {
+                bad(
+                    ProblemKind::BadCheckpointSignature,
+                    n,
+                    None,
+                    format!("line {n}: malformed checkpoint: {reason}"),
+                );
+                continue;
+            }
+        };
+        match cp.verify(trusted) {
+            Ok(()) => {
+                report.checkpoints += 1;
+                report.signed_through = report.signed_through.max(cp.checkpoint.seq);
+                out.insert(cp.checkpoint.seq, (n, cp.checkpoint));
+            }
+            Err(crate::checkpoint::CheckpointSignatureError::UntrustedKey(id)) => bad(
+                ProblemKind::UntrustedCheckpointKey,
+                n,
+                Some(cp.checkpoint.seq),
+                format!(
+                    "line {n}: checkpoint of record {} is signed by untrusted key {id}",
+                    cp.checkpoint.seq
+                ),
+            ),
+            Err(e) => bad(
+                ProblemKind::BadCheckpointSignature,
+                n,
+                Some(cp.checkpoint.seq),
+                format!("line {n}: checkpoint of record {}: {e}", cp.checkpoint.seq),
+            ),
+        }
+    }
+    if torn_last.is_some() {
+        let n = lines.len() + 1;
+        bad(
+            ProblemKind::TornTail,
+            n,
+            None,
+            format!("line {n}: torn checkpoint line (crash while signing)"),
+        );
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Default)]
+struct Walk {
+    records: u64,
+    max_seen: u64,
+    /// The physically previous record: seq and digest.
+    prev: Option<(u64, ChainDigest)>,
+    /// Missing seq ranges (start -> end), pending: a later reordered record may fill them.
+    gaps: BTreeMap<u64, u64>,
+    gap_at: BTreeMap<u64, (PathBuf, u64)>,
+    tail_start: Option<(PathBuf, u64)>,
+    problems: Vec<Problem>,
+}
+
+impl Walk {
+    fn problem(
+        &mut self,
+        kind: ProblemKind,
+        file: PathBuf,
+        offset: u64,
+        seq: Option<u64>,
+        detail: String,
+    ) {
+        self.problems.push(Problem {
+            kind,
+            severity: kind.severity(),
+            file,
+            offset,
+            seq,
+            detail,
+        });
+    }
+
+    fn segment(
+        &mut self,
+        number: u64,
+        path: &Path,
+        bytes: &[u8],
+        is_last: bool,
+        checkpoints: &Checkpoints,
+    ) {
+        let signed_through = checkpoints.keys().next_back().copied().unwrap_or(0);
+        let mut walker = SegmentFrames::new(bytes, SEGMENT_HEADER);
+        let mut frames = Vec::new();
+        let mut failure = None;
+        while let Some(item) = walker.next() {
+            match item {
+                Ok(f) => frames.push((f, walker.position() as u64)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let links = chain_links(&frames);
+        for (j, &(located, end)) in frames.iter().enumerate() {
+            let frame = located.frame;
+            let seq = frame.seq;
+            self.records += 1;
+            if seq > signed_through && self.tail_start.is_none() {
+                self.tail_start = Some((path.to_owned(), located.offset));
+            }
+            if seq <= self.max_seen && self.records > 1 {
+                self.fill_gap(seq);
+                self.problem(
+                    ProblemKind::Reordered,
+                    path.to_owned(),
+                    located.offset,
+                    Some(seq),
+                    format!(
+                        "record {seq} appears after record {} (reordered or duplicated)",
+                        self.max_seen
+                    ),
+                );
+            } else {
+                let expected = self.max_seen.saturating_add(1);
+                if seq > expected {
+                    self.gaps.insert(expected, seq.saturating_sub(1));
+                    self.gap_at
+                        .insert(expected, (path.to_owned(), located.offset));
+                }
+                // The digest can only be checked against the physically previous record
+                // when they are consecutive; a gap is already reported as missing records.
+                let linked = match self.prev {
+                    // Frames after the first of a segment were hashed in parallel.
+                    Some((ps, pd)) if ps.checked_add(1) == Some(seq) => {
+                        Some(match j.checked_sub(1) {
+                            Some(_) => links.get(j).copied().unwrap_or(false),
+                            None => frame.links_to(&pd),
+                        })
+                    }
+                    None if seq == 1 => Some(frame.links_to(&ChainDigest::GENESIS)),
+                    _ => None,
+                };
+                if linked == Some(false) {
+                    self.problem(
+                        ProblemKind::ModifiedRecord,
+                        path.to_owned(),
+                        located.offset,
+                        Some(seq),
+                        format!("record {seq} does not match its chain digest: modified (or record {} rewritten)", seq.saturating_sub(1)),
+                    );
+                }
+                self.max_seen = seq;
+            }
+            if let Some((line, cp)) = checkpoints.get(&seq) {
+                if cp.digest != frame.digest {
+                    self.problem(
+                        ProblemKind::CheckpointMismatch,
+                        path.to_owned(),
+                        located.offset,
+                        Some(seq),
+                        format!(
+                            "checkpoint line {line} signs record {seq} with chain digest {}, found {}: the chain was rewritten",
+                            cp.digest, frame.digest
+                        ),
+                    );
+                } else if cp.segment != number || cp.end_offset != end {
+                    self.problem(
+                        ProblemKind::CheckpointMismatch,
+                        path.to_owned(),
+                        located.offset,
+                        Some(seq),
+                        format!(
+                            "checkpoint line {line} signs record {seq} as ending at segment {} offset {}, found segment {number} offset {end}: bytes before it were removed, added or moved",
+                            cp.segment, cp.end_offset
+                        ),
+                    );
+                }
+            }
+            self.prev = Some((seq, frame.digest));
+        }
+        if let Some((offset, e)) = failure {
+            let torn = is_last && matches!(e, FrameError::Incomplete { .. });
+            let (kind, detail) = if torn {
+                (
+                    ProblemKind::TornTail,
+                    format!(
+                        "torn record at the end of the log ({e}); the writer cuts it at its next open"
+                    ),
+                )
+            } else {
+                (
+                    ProblemKind::CorruptFrame,
+                    format!("not a record: {e}; the rest of the segment is unreadable"),
+                )
+            };
+            self.problem(
+                kind,
+                path.to_owned(),
+                offset,
+                self.prev.map(|(s, _)| s.saturating_add(1)),
+                detail,
+            );
+        }
+    }
+
+    fn fill_gap(&mut self, seq: u64) {
+        let Some((&start, &end)) = self.gaps.range(..=seq).next_back() else {
+            return;
+        };
+        if seq > end {
+            return;
+        }
+        self.gaps.remove(&start);
+        let at = self.gap_at.remove(&start).unwrap_or_default();
+        if start < seq {
+            self.gaps.insert(start, seq.saturating_sub(1));
+            self.gap_at.insert(start, at.clone());
+        }
+        if seq < end {
+            self.gaps.insert(seq.saturating_add(1), end);
+            self.gap_at.insert(seq.saturating_add(1), at);
+        }
+    }
+}
+
+/// `links[j]`: whether frame `j` follows frame `j - 1`'s stored digest (`links[0]` is
+/// unused). The check of each frame needs only stored bytes, so it runs in parallel.
+fn chain_links(frames: &[(LocatedFrame<'_>, u64)]) -> Vec<bool> {
+    let check = |j: usize| -> bool {
+        match (frames.get(j.wrapping_sub(1)), frames.get(j)) {
+            (Some((prev, _)), Some((this, _))) => this.frame.links_to(&prev.frame.digest),
+            _ => false,
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8);
+    if threads < 2 || frames.len() < 4096 {
+        return (0..frames.len()).map(check).collect();
+    }
+    let chunk = frames.len().div_ceil(threads);
+    let mut links = vec![false; frames.len()];
+    std::thread::scope(|scope| {
+        for (i, out) in links.chunks_mut(chunk).enumerate() {
+            scope.spawn(move || {
+                for (k, slot) in out.iter_mut().enumerate() {
+                    *slot = check(i * chunk + k);
+                }
+            });
+        }
+    });
+    links
+}

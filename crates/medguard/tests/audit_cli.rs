@@ -1,0 +1,273 @@
+//! `medguard audit` end to end: append, tamper with one byte, verify names the record;
+//! rejected lines; detection; a writer killed in the middle of a big append.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::Stdio;
+
+use assert_cmd::Command;
+
+fn medguard() -> Command {
+    Command::cargo_bin("medguard").unwrap()
+}
+
+fn keys(dir: &Path) {
+    medguard()
+        .args(["key", "generate", "--out"])
+        .arg(dir.join("site"))
+        .assert()
+        .success();
+}
+
+fn lines(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"login-failure\",\"user\":\"user{}\",\"outcome\":\"minor-failure\",\"time\":\"2026-03-01T10:{:02}:{:02}Z\",\"detail\":\"attempt {i}\"}}\n",
+                i % 7,
+                (i / 60) % 60,
+                i % 60
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_edited_byte_makes_verify_exit_1_and_name_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    keys(dir.path());
+    let log = dir.path().join("log");
+    let out = medguard()
+        .args(["audit", "append", "--log"])
+        .arg(&log)
+        .arg("--key")
+        .arg(dir.path().join("site.key"))
+        .write_stdin(lines(20))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains("appended 20 events")
+    );
+    medguard()
+        .args(["audit", "verify", "--log"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(dir.path().join("site.pub"))
+        .assert()
+        .code(0);
+
+    let seg = log.join("0000000001.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.windows(10).position(|w| w == b"attempt 13").unwrap();
+    bytes[at + 9] = b'4';
+    std::fs::write(&seg, &bytes).unwrap();
+
+    let out = medguard()
+        .args(["audit", "verify", "--log"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(dir.path().join("site.pub"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("modified-record"), "{text}");
+    assert!(text.contains("seq 14"), "{text}");
+    assert!(text.contains("0000000001.seg"), "{text}");
+
+    let out = medguard()
+        .args(["audit", "verify", "--json", "--log"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(dir.path().join("site.pub"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["problems"][0]["kind"], "modified-record");
+    assert_eq!(report["problems"][0]["seq"], 14);
+}
+
+#[test]
+fn malformed_lines_are_rejected_with_their_number_and_the_rest_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let input = "{\"type\":\"logout\",\"user\":\"a\"}\nnot json\n{\"type\":\"tea-break\"}\n\n{\"type\":\"break-glass\",\"user\":\"b\"}\n";
+    let assert = medguard()
+        .args(["audit", "append", "--log"])
+        .arg(&log)
+        .write_stdin(input)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("tea-break"),
+        "{stderr}"
+    );
+    let out = medguard()
+        .args(["audit", "query", "--log"])
+        .arg(&log)
+        .args(["--type", "break-glass"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["seq"], 2);
+    assert_eq!(records[0]["event"]["event_id"]["code"], "110113");
+}
+
+#[test]
+fn detect_records_alerts_once_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    medguard()
+        .args(["audit", "append", "--log"])
+        .arg(&log)
+        .write_stdin(lines(30))
+        .assert()
+        .success();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"guessing\"\nkind = \"threshold\"\nevent = \"login-failure\"\ncount = 3\nwindow = \"60s\"\ngroup-by = \"user\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = medguard()
+            .args(["audit", "detect", "--json", "--log"])
+            .arg(&log)
+            .arg("--rules")
+            .arg(&rules)
+            .args(extra)
+            .assert()
+            .get_output()
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, dry) = run(&["--dry-run"]);
+    assert_eq!(code, Some(1));
+    let fired = dry["alerts"].as_array().unwrap().len();
+    assert!(fired > 0);
+    let (code, first) = run(&[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(first["recorded_as"].as_array().unwrap().len(), fired);
+    let (code, second) = run(&[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(second["already_recorded"], fired);
+}
+
+/// A writer killed in the middle of a big append loses nothing it acknowledged, and the
+/// log verifies (after the next open recovers a torn tail, if any).
+#[test]
+fn a_writer_killed_mid_batch_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    keys(dir.path());
+    let log = dir.path().join("log");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("medguard"))
+        .args([
+            "audit",
+            "append",
+            "--json",
+            "--checkpoint-every",
+            "5000",
+            "--log",
+        ])
+        .arg(&log)
+        .arg("--key")
+        .arg(dir.path().join("site.key"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let chunk = lines(5000);
+        // Keeps writing until the child dies (broken pipe).
+        while stdin.write_all(chunk.as_bytes()).is_ok() {}
+    });
+    let mut acknowledged = 0u64;
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while acknowledged < 30_000 {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "append ended early"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        acknowledged = v["last_seq"].as_u64().unwrap();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    feeder.join().unwrap();
+
+    // Reopen (recovering a torn tail if the kill left one) by appending one more event.
+    medguard()
+        .args(["audit", "append", "--log"])
+        .arg(&log)
+        .arg("--key")
+        .arg(dir.path().join("site.key"))
+        .write_stdin("{\"type\":\"application-start\"}\n")
+        .assert()
+        .success();
+    let out = medguard()
+        .args(["audit", "verify", "--json", "--log"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(dir.path().join("site.pub"))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(report["last_seq"].as_u64().unwrap() > acknowledged);
+    assert_eq!(report["records"], report["last_seq"]);
+    let out = medguard()
+        .args(["audit", "query", "--type", "login-failure", "--log"])
+        .arg(&log)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let seqs: Vec<u64> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(seqs.len() as u64 >= acknowledged);
+    assert_eq!(
+        seqs[..acknowledged as usize],
+        (1..=acknowledged).collect::<Vec<_>>()[..]
+    );
+}
