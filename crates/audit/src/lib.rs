@@ -28,6 +28,7 @@ mod error;
 pub mod event;
 pub mod export;
 pub mod forward;
+pub mod ingest;
 pub mod log;
 pub mod query;
 pub mod record;
@@ -44,6 +45,7 @@ pub use event::{
     ActionCode, ActiveParticipant, AuditEvent, AuditSource, Code, EventInput, EventKind,
     NetworkAccessPointType, ObjectDetail, ObjectType, Outcome, ParticipantObject,
 };
+pub use ingest::{IngestError, IngestSummary, RejectedLine, ingest_json_lines};
 pub use log::{
     AuditLog, AuditWriter, PendingAppend, Records, Recovery, StoredRecord, WriterOptions,
 };

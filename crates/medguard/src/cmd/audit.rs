@@ -3,23 +3,19 @@
 //!
 //! Exit codes: 0 clean, 1 found (rejected input lines, tampering, alerts), 2 error.
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Subcommand;
 use medguard_audit::{
-    AuditLog, AuditWriter, Clock as _, EventInput, EventKind, Query, RuleSet, Severity,
-    SystemClock, WriterOptions,
+    AuditLog, AuditWriter, EventKind, Query, RuleSet, Severity, SystemClock, WriterOptions,
 };
 use medguard_digest::{PublicKey, SigningKey};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-
-/// Events committed with one fsync at most.
-const MAX_BATCH: usize = 8192;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -280,57 +276,33 @@ fn append(
 ) -> anyhow::Result<ExitCode> {
     let host = host.unwrap_or_else(host_name);
     let writer = writer(log, key, checkpoint_every, &host)?;
-    // This thread reads, parses and submits batches in input order; two threads wait for
-    // them, so a batch is serialised and written while the previous one is being synced.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<medguard_audit::PendingAppend<'_>>(2);
-    let rx = Mutex::new(rx);
-    let acknowledged = Mutex::new((0u64, 0u64));
-    let failure: Mutex<Option<medguard_audit::AuditError>> = Mutex::new(None);
-    let (appended, rejected) = std::thread::scope(|scope| -> anyhow::Result<(u64, u64)> {
-        for _ in 0..2 {
-            scope.spawn(|| {
-                loop {
-                    let next = rx
-                        .lock()
-                        .map_err(|_| ())
-                        .and_then(|r| r.recv().map_err(|_| ()));
-                    let Ok(pending) = next else { break };
-                    match pending.wait() {
-                        Ok(seqs) => {
-                            let Ok(mut ack) = acknowledged.lock() else {
-                                break;
-                            };
-                            ack.0 += seqs.end - seqs.start;
-                            ack.1 = ack.1.max(seqs.end - 1);
-                            if json {
-                                let mut out = std::io::stdout().lock();
-                                let _ = writeln!(
-                                    out,
-                                    "{}",
-                                    serde_json::json!({"committed": ack.0, "last_seq": ack.1})
-                                );
-                                let _ = out.flush();
-                            }
-                        }
-                        Err(e) => {
-                            if let Ok(mut f) = failure.lock() {
-                                f.get_or_insert(e);
-                            }
-                        }
-                    }
-                }
-            });
-        }
-        let result = read_and_submit(&writer, &host, &tx, &failure);
-        drop(tx);
-        result
-    })?;
-    drop(rx);
-    if let Some(e) = failure.into_inner().ok().flatten() {
-        return Err(anyhow::Error::new(e).context(format!("appending to {}", log.display())));
-    }
-    let last_seq = acknowledged.into_inner().map_or(0, |a| a.1);
+    let mut stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+    let summary = medguard_audit::ingest_json_lines(
+        &writer,
+        &mut stdin,
+        &host,
+        &SystemClock,
+        &mut |r| eprintln!("medguard: stdin line {}: rejected: {}", r.line, r.reason),
+        &|committed, last_seq| {
+            // One line per durable batch, so a supervising process knows what is safe.
+            if json {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"committed": committed, "last_seq": last_seq})
+                );
+                let _ = out.flush();
+            }
+        },
+    )
+    .with_context(|| format!("appending to {}", log.display()))?;
     writer.close().context("signing the final checkpoint")?;
+    let medguard_audit::IngestSummary {
+        appended,
+        rejected,
+        last_seq,
+    } = summary;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(
@@ -354,66 +326,6 @@ fn append(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Reads event lines from stdin and submits them in batches; returns (submitted, rejected).
-fn read_and_submit<'w>(
-    writer: &'w AuditWriter,
-    host: &str,
-    tx: &std::sync::mpsc::SyncSender<medguard_audit::PendingAppend<'w>>,
-    failure: &Mutex<Option<medguard_audit::AuditError>>,
-) -> anyhow::Result<(u64, u64)> {
-    let clock = SystemClock;
-    let mut stdin = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
-    let (mut submitted, mut rejected) = (0u64, 0u64);
-    let mut batch = Vec::new();
-    let mut line = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        line.clear();
-        let n = stdin
-            .read_until(b'\n', &mut line)
-            .context("reading stdin")?;
-        if n > 0 {
-            line_no += 1;
-            let parsed = std::str::from_utf8(&line)
-                .map_err(|_| "not UTF-8".to_owned())
-                .map(str::trim)
-                .and_then(|t| {
-                    if t.is_empty() {
-                        Ok(None)
-                    } else {
-                        EventInput::parse(t).map(Some).map_err(|e| e.to_string())
-                    }
-                });
-            match parsed {
-                Ok(Some(input)) => batch.push(input.into_event(clock.now(), host)),
-                Ok(None) => {}
-                Err(e) => {
-                    rejected += 1;
-                    eprintln!("medguard: stdin line {line_no}: rejected: {e}");
-                }
-            }
-        }
-        // Submit when the batch is full or when no more input is buffered (so a slow
-        // producer's events are durable as they come, and a fast one's share fsyncs).
-        let eof = n == 0;
-        if !batch.is_empty() && (eof || batch.len() >= MAX_BATCH || stdin.buffer().is_empty()) {
-            if failure.lock().map_or(true, |f| f.is_some()) {
-                break;
-            }
-            let pending = writer.submit(&batch)?;
-            submitted += batch.len() as u64;
-            batch.clear();
-            if tx.send(pending).is_err() {
-                break;
-            }
-        }
-        if eof {
-            break;
-        }
-    }
-    Ok((submitted, rejected))
 }
 
 fn verify(log: &Path, trust: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
