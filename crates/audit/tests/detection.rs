@@ -30,7 +30,7 @@ fn event(kind: EventKind, t: OffsetDateTime, user: &str, ip: &str) -> AuditEvent
 
 #[test]
 fn the_example_rules_fire_on_a_scripted_attack_once() {
-    let rules = RuleSet::parse(include_str!("data/rules.toml")).unwrap();
+    let rules = RuleSet::parse(include_str!("../../../rules/audit-detection.toml")).unwrap();
     assert_eq!(rules.rules.len(), 5);
     let dir = tempfile::tempdir().unwrap();
     let writer = AuditWriter::open(dir.path(), WriterOptions::default()).unwrap();
