@@ -4,6 +4,8 @@
 //! Exit codes follow ripgrep's convention: 0 nothing found (clean), 1 something found
 //! (deviations, tampering, alerts), 2 error.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
