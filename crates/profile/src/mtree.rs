@@ -56,6 +56,12 @@ impl MtreeSpec {
         &self.unchecked
     }
 
+    /// The entries, sorted by path.
+    #[must_use]
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
     /// Number of entries.
     #[must_use]
     pub fn len(&self) -> usize {
