@@ -17,6 +17,21 @@ fn medguard() -> Command {
     Command::cargo_bin("medguard").unwrap()
 }
 
+/// `audit verify --json` against the test's key, expecting `code`; the parsed report.
+fn verify_json(log: &Path, dir: &Path, code: i32) -> serde_json::Value {
+    let out = medguard()
+        .args(["audit", "verify", "--json", "--log"])
+        .arg(log)
+        .arg("--trust")
+        .arg(dir.join("site.pub"))
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
 fn keys(dir: &Path) {
     medguard()
         .args(["key", "generate", "--out"])
@@ -88,17 +103,7 @@ fn one_edited_byte_makes_verify_exit_1_and_name_the_record() {
     assert!(text.contains("seq 14"), "{text}");
     assert!(text.contains("0000000001.seg"), "{text}");
 
-    let out = medguard()
-        .args(["audit", "verify", "--json", "--log"])
-        .arg(&log)
-        .arg("--trust")
-        .arg(dir.path().join("site.pub"))
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let report = verify_json(&log, dir.path(), 1);
     assert_eq!(report["problems"][0]["kind"], "modified-record");
     assert_eq!(report["problems"][0]["seq"], 14);
 }
@@ -235,17 +240,7 @@ fn a_writer_killed_mid_batch_loses_nothing_acknowledged() {
         .write_stdin("{\"type\":\"application-start\"}\n")
         .assert()
         .success();
-    let out = medguard()
-        .args(["audit", "verify", "--json", "--log"])
-        .arg(&log)
-        .arg("--trust")
-        .arg(dir.path().join("site.pub"))
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let report = verify_json(&log, dir.path(), 0);
     assert!(report["last_seq"].as_u64().unwrap() > acknowledged);
     assert_eq!(report["records"], report["last_seq"]);
     let out = medguard()

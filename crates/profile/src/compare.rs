@@ -63,22 +63,6 @@ impl Baseline {
             rules,
         }
     }
-
-    /// Number of entries.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when the baseline lists nothing.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    fn index_of(&self, path: &[u8]) -> Option<usize> {
-        self.entries.binary_search_by(|e| (*e.path).cmp(path)).ok()
-    }
 }
 
 /// Which attributes of `actual` differ from `expected` among `checks`. Hard links are
@@ -244,7 +228,7 @@ pub fn verify_tree(
             }
             Found::Entry(v) => {
                 actual_entries.fetch_add(1, Ordering::Relaxed);
-                let Some(i) = baseline.index_of(v.rel) else {
+                let Some(i) = crate::entry::find(&baseline.entries, v.rel) else {
                     push(deviation(v.rel, DeviationKind::Added));
                     return;
                 };

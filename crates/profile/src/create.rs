@@ -74,7 +74,7 @@ pub fn create(
     let mut entries = entries.into_inner().unwrap_or_default();
     entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     for (path, first) in links.into_first_links() {
-        if let Ok(i) = entries.binary_search_by(|e| (*e.path).cmp(&path))
+        if let Some(i) = crate::entry::find(&entries, &path)
             && let Some(e) = entries.get_mut(i)
         {
             e.extra_mut().hardlink = Some(first);

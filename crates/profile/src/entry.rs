@@ -305,6 +305,11 @@ pub struct Entry {
     pub extra: Option<Box<Extra>>,
 }
 
+/// The index of the entry at `path` in `entries`, which are sorted by path.
+pub(crate) fn find(entries: &[Entry], path: &[u8]) -> Option<usize> {
+    entries.binary_search_by(|e| (*e.path).cmp(path)).ok()
+}
+
 impl Meta {
     /// Metadata with every field zero (a link count of one), for parsers to fill in.
     #[must_use]

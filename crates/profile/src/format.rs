@@ -81,13 +81,7 @@ impl SystemProfile {
     /// The entry at `path`, by binary search.
     #[must_use]
     pub fn get(&self, path: &[u8]) -> Option<&Entry> {
-        self.index_of(path).and_then(|i| self.entries.get(i))
-    }
-
-    /// The index of the entry at `path`.
-    #[must_use]
-    pub fn index_of(&self, path: &[u8]) -> Option<usize> {
-        self.entries.binary_search_by(|e| (*e.path).cmp(path)).ok()
+        crate::entry::find(&self.entries, path).and_then(|i| self.entries.get(i))
     }
 
     /// Writes the profile to `w`, signed with `key` when one is given, streaming: memory
@@ -278,12 +272,12 @@ pub fn load(
             ReadError::Io(error) => io_err(error),
             ReadError::Envelope(e) => format_err(FormatError::Signature(e)),
             ReadError::Body { error, .. } => format_err(error),
-            _ => format_err(FormatError::NotAProfile),
+            other => format_err(unexpected(&other)),
         })?;
     let body_error = body_error.map(|e| match e {
         ReadError::Body { error, .. } => error,
         ReadError::Envelope(e) => FormatError::Signature(e),
-        _ => FormatError::NotAProfile,
+        other => unexpected(&other),
     });
     if let Some(FormatError::NotAProfile) = body_error {
         return Err(format_err(FormatError::NotAProfile));
@@ -304,6 +298,14 @@ pub fn load(
         profile: parser.finish().map_err(format_err)?,
         signer,
     })
+}
+
+/// A read error of a kind added to `ReadError` after this code was written.
+fn unexpected(e: &ReadError<FormatError>) -> FormatError {
+    FormatError::Line {
+        line: 0,
+        reason: e.to_string(),
+    }
 }
 
 /// Parses a profile body line by line.

@@ -62,18 +62,6 @@ impl MtreeSpec {
         &self.entries
     }
 
-    /// Number of entries.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True when the spec lists nothing.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The spec as a baseline to verify a tree against.
     #[must_use]
     pub fn into_baseline(self) -> Baseline {

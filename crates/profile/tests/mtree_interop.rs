@@ -126,6 +126,17 @@ fn a_spec_written_by_netbsd_mtree_verifies() {
     assert_eq!(r.summary.removed, 1);
 }
 
+/// NetBSD `mtree -p ROOT -f SPEC`: checks the tree against the spec.
+fn netbsd_mtree_check(root: &Path, spec: &Path) -> std::process::Output {
+    tool("mtree")
+        .arg("-p")
+        .arg(root)
+        .arg("-f")
+        .arg(spec)
+        .output()
+        .unwrap()
+}
+
 fn own_profile(root: &Path) -> VerifiedProfile {
     let (p, problems) = create(
         root,
@@ -162,13 +173,7 @@ fn our_export_is_accepted_by_bsdtar_and_by_netbsd_mtree() {
     assert!(names.contains("./usr/bin/viewer"), "{names}");
     assert_eq!(names.lines().count(), 8);
 
-    let checked = tool("mtree")
-        .arg("-p")
-        .arg(&root)
-        .arg("-f")
-        .arg(&spec_path)
-        .output()
-        .unwrap();
+    let checked = netbsd_mtree_check(&root, &spec_path);
     assert!(
         checked.status.success(),
         "mtree rejected our spec: {}{}",
@@ -178,17 +183,11 @@ fn our_export_is_accepted_by_bsdtar_and_by_netbsd_mtree() {
 
     // And mtree sees a change through our digests.
     fs::write(root.join("usr/bin/viewer"), vec![3u8; 70_000]).unwrap();
-    let checked = tool("mtree")
-        .arg("-p")
-        .arg(&root)
-        .arg("-f")
-        .arg(&spec_path)
-        .output()
-        .unwrap();
+    let checked = netbsd_mtree_check(&root, &spec_path);
     assert!(!checked.status.success());
     assert!(String::from_utf8_lossy(&checked.stdout).contains("sha256"));
 
     // Our own parser reads our own export back.
     let back = mtree::parse(spec.as_bytes()).unwrap();
-    assert_eq!(back.len(), 8);
+    assert_eq!(back.entries().len(), 8);
 }
