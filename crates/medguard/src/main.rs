@@ -31,6 +31,9 @@ enum Command {
     /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Whether the device is in clinical use and inside its maintenance window.
+    #[command(subcommand)]
+    Clinical(cmd::clinical::ClinicalCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Clinical(c) => cmd::clinical::run(c),
     };
     match result {
         Ok(code) => code,
