@@ -162,6 +162,12 @@ fn parse_offset(word: &str) -> Option<Result<UtcOffset, String>> {
     let bad = || format!("{word:?} is not a UTC offset like +01:00");
     Some((|| {
         let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+        if !(h.len() == 2
+            && m.len() == 2
+            && (h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad());
+        }
         let h: i8 = h.parse().map_err(|_| bad())?;
         let m: i8 = m.parse().map_err(|_| bad())?;
         UtcOffset::from_hms(sign * h, sign * m, 0).map_err(|_| bad())
@@ -202,7 +208,8 @@ fn parse_range(part: &str) -> Result<Range, String> {
 fn parse_clock(text: &str) -> Result<i64, String> {
     let bad = || format!("{text:?} is not a time like 06:30");
     let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
-    if h.len() != 2 || m.len() != 2 {
+    let two_digits = |t: &str| t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(h) || !two_digits(m) {
         return Err(bad());
     }
     let h: i64 = h.parse().map_err(|_| bad())?;
@@ -327,6 +334,8 @@ mod tests {
             ("Mon 22:00-06:00 +1", "+1"),
             ("24:00-01:00", "24:00"),
             ("7:00-08:00", "7:00"),
+            ("23:+7--3:+7", "+7"),
+            ("Mon 22:00-06:00 -22:+17", "-22:+17"),
         ] {
             let err = spec.parse::<MaintenanceWindow>().unwrap_err();
             assert!(err.to_string().contains(part), "{spec}: {err}");
