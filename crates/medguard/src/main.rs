@@ -31,6 +31,12 @@ enum Command {
     /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Signed patch bundles: create and inspect.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCommand),
+    /// Install patch bundles transactionally, outside clinical use.
+    #[command(subcommand)]
+    Update(cmd::update::UpdateCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +45,8 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Bundle(c) => cmd::bundle::run(c),
+        Command::Update(c) => cmd::update::run(c),
     };
     match result {
         Ok(code) => code,

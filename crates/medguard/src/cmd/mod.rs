@@ -1,8 +1,10 @@
 //! One module per subcommand group.
 
 pub mod audit;
+pub mod bundle;
 pub mod key;
 pub mod profile;
+pub mod update;
 
 use std::io::Write as _;
 
