@@ -104,28 +104,43 @@ fn length_line<'a>(bytes: &'a [u8], tag: &[u8]) -> Result<(u64, &'a [u8]), Strin
         .position(|&b| b == b'\n')
         .ok_or_else(|| format!("the {tag_text:?} line has no decimal length"))?;
     let digits = rest.get(..end).unwrap_or_default();
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || (digits.len() > 1 && digits.first() == Some(&b'0')) {
-        return Err(format!("the {tag_text:?} length is not a canonical decimal"));
+    if digits.is_empty()
+        || !digits.iter().all(u8::is_ascii_digit)
+        || (digits.len() > 1 && digits.first() == Some(&b'0'))
+    {
+        return Err(format!(
+            "the {tag_text:?} length is not a canonical decimal"
+        ));
     }
     let n: u64 = std::str::from_utf8(digits)
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("the {tag_text:?} length is out of range"))?;
     if tag == b"manifest " && n > MAX_MANIFEST {
-        return Err(format!("the manifest is {n} bytes, more than {MAX_MANIFEST}"));
+        return Err(format!(
+            "the manifest is {n} bytes, more than {MAX_MANIFEST}"
+        ));
     }
     Ok((n, rest.get(end + 1..).unwrap_or_default()))
 }
 
 /// Writes the framing around a signed manifest and a payload.
-pub fn write_frame<W: Write + ?Sized>(out: &mut W, signed_manifest: &[u8], payload: &mut dyn Read, payload_len: u64) -> io::Result<()> {
+pub fn write_frame<W: Write + ?Sized>(
+    out: &mut W,
+    signed_manifest: &[u8],
+    payload: &mut dyn Read,
+    payload_len: u64,
+) -> io::Result<()> {
     out.write_all(MAGIC)?;
     writeln!(out, "manifest {}", signed_manifest.len())?;
     out.write_all(signed_manifest)?;
     writeln!(out, "payload {payload_len}")?;
     let copied = io::copy(&mut payload.take(payload_len), out)?;
     if copied != payload_len {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "payload shorter than declared"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "payload shorter than declared",
+        ));
     }
     Ok(())
 }
@@ -145,7 +160,8 @@ impl UnverifiedBundle {
         let file_len = file.metadata().map_err(io_err)?.len();
         let mut r = BufReader::new(&file);
         let mut magic = vec![0u8; MAGIC.len()];
-        r.read_exact(&mut magic).map_err(|_| framing("too short".into()))?;
+        r.read_exact(&mut magic)
+            .map_err(|_| framing("too short".into()))?;
         if magic != MAGIC {
             return Err(framing("does not start with \"medguard-bundle 1\"".into()));
         }
@@ -153,7 +169,11 @@ impl UnverifiedBundle {
         if manifest_len > file_len {
             return Err(framing("truncated in the manifest".into()));
         }
-        let mut signed_manifest = vec![0u8; usize::try_from(manifest_len).map_err(|_| framing("manifest too long".into()))?];
+        let mut signed_manifest = vec![
+            0u8;
+            usize::try_from(manifest_len)
+                .map_err(|_| framing("manifest too long".into()))?
+        ];
         r.read_exact(&mut signed_manifest)
             .map_err(|_| framing("truncated in the manifest".into()))?;
         let payload_len = read_length_line(&mut r, b"payload ").map_err(framing)?;
@@ -264,11 +284,20 @@ impl VerifiedBundle {
 
     /// Decompresses blob `index` into `out`: never more than its declared size, and its
     /// BLAKE3 must match. `what` names the destination in errors.
-    pub fn extract(&self, index: usize, out: &mut impl Write, what: &str) -> Result<u64, UpdateError> {
-        let blob = self.manifest.blobs.get(index).ok_or_else(|| UpdateError::Manifest {
-            pointer: format!("/blobs/{index}"),
-            reason: "no such blob".into(),
-        })?;
+    pub fn extract(
+        &self,
+        index: usize,
+        out: &mut impl Write,
+        what: &str,
+    ) -> Result<u64, UpdateError> {
+        let blob = self
+            .manifest
+            .blobs
+            .get(index)
+            .ok_or_else(|| UpdateError::Manifest {
+                pointer: format!("/blobs/{index}"),
+                reason: "no such blob".into(),
+            })?;
         extract_blob(&self.file, self.payload_offset, blob, index, out, what)
     }
 }
@@ -314,7 +343,8 @@ fn extract_blob(
         pos: start,
         end: start.saturating_add(blob.compressed_size),
     };
-    let mut decoder = zstd::stream::read::Decoder::new(reader).map_err(|e| corrupt(e.to_string()))?;
+    let mut decoder =
+        zstd::stream::read::Decoder::new(reader).map_err(|e| corrupt(e.to_string()))?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut total: u64 = 0;
@@ -415,7 +445,11 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
         )?;
         if let Some(p) = problems.first() {
             return Err(UpdateError::Unsupported {
-                path: format!("{}{}", root.display(), medguard_profile::display_path(&p.path)),
+                path: format!(
+                    "{}{}",
+                    root.display(),
+                    medguard_profile::display_path(&p.path)
+                ),
                 reason: format!("could not be read completely ({} entries)", problems.len()),
             });
         }
@@ -452,10 +486,25 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
     };
     for d in &report.deviations {
         let kind_of = |p: &SystemProfile| p.get(&d.path).map(|e| e.meta.kind);
-        let old_kind = kind_of(&old).map(|k| to_kind(k).ok_or_else(|| unsupported(&d.path, "device files, FIFOs and sockets are not carried by bundles"))).transpose()?;
+        let old_kind = kind_of(&old)
+            .map(|k| {
+                to_kind(k).ok_or_else(|| {
+                    unsupported(
+                        &d.path,
+                        "device files, FIFOs and sockets are not carried by bundles",
+                    )
+                })
+            })
+            .transpose()?;
         if *d.path == *b"/" {
-            let e = new.get(b"/").ok_or_else(|| unsupported(&d.path, "no root entry"))?;
-            root = Some(Ownership { mode: e.meta.mode, uid: e.meta.uid, gid: e.meta.gid });
+            let e = new
+                .get(b"/")
+                .ok_or_else(|| unsupported(&d.path, "no root entry"))?;
+            root = Some(Ownership {
+                mode: e.meta.mode,
+                uid: e.meta.uid,
+                gid: e.meta.gid,
+            });
             continue;
         }
         let path = BundlePath::from_profile_path(&d.path).map_err(|r| unsupported(&d.path, r))?;
@@ -464,24 +513,49 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
         }
         if d.kind == DeviationKind::Removed {
             gone.insert(path.as_bytes().to_vec());
-            removals.push(Operation { path, old: old_kind, change: Change::Remove });
+            removals.push(Operation {
+                path,
+                old: old_kind,
+                change: Change::Remove,
+            });
             continue;
         }
         let Some(e) = new.get(&d.path) else { continue };
         if e.extra().hardlink.is_some() || d.attributes.contains(&Attribute::Hardlink) {
-            return Err(unsupported(&d.path, "hard links are not carried by bundles"));
+            return Err(unsupported(
+                &d.path,
+                "hard links are not carried by bundles",
+            ));
         }
-        if d.attributes.iter().any(|a| matches!(a, Attribute::Xattrs | Attribute::Device)) || !e.extra().xattrs.is_empty() {
-            return Err(unsupported(&d.path, "extended attributes and device numbers are not carried by bundles"));
+        if d.attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::Xattrs | Attribute::Device))
+            || !e.extra().xattrs.is_empty()
+        {
+            return Err(unsupported(
+                &d.path,
+                "extended attributes and device numbers are not carried by bundles",
+            ));
         }
-        let new_kind = to_kind(e.meta.kind).ok_or_else(|| unsupported(&d.path, "device files, FIFOs and sockets are not carried by bundles"))?;
-        let owner = Ownership { mode: e.meta.mode, uid: e.meta.uid, gid: e.meta.gid };
+        let new_kind = to_kind(e.meta.kind).ok_or_else(|| {
+            unsupported(
+                &d.path,
+                "device files, FIFOs and sockets are not carried by bundles",
+            )
+        })?;
+        let owner = Ownership {
+            mode: e.meta.mode,
+            uid: e.meta.uid,
+            gid: e.meta.gid,
+        };
         let type_changed = old_kind != Some(new_kind);
         if type_changed && old_kind == Some(Kind::Dir) {
             gone.insert(path.as_bytes().to_vec());
         }
         let content_changed = type_changed
-            || d.attributes.iter().any(|a| matches!(a, Attribute::Content | Attribute::Size | Attribute::Target));
+            || d.attributes
+                .iter()
+                .any(|a| matches!(a, Attribute::Content | Attribute::Size | Attribute::Target));
         let change = if !content_changed {
             Change::Meta(owner)
         } else {
@@ -493,14 +567,23 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
                     gid: owner.gid,
                 },
                 Kind::File => {
-                    let digest = e.blake3.ok_or_else(|| unsupported(&d.path, "the profile has no digest for it (a rule skips content)"))?;
+                    let digest = e.blake3.ok_or_else(|| {
+                        unsupported(
+                            &d.path,
+                            "the profile has no digest for it (a rule skips content)",
+                        )
+                    })?;
                     let blob = match blob_index.get(&digest) {
                         Some(&b) => b,
                         None => {
                             let src = path.under(req.to);
-                            let (blob, written) = compress_into(&src, &mut payload_writer, payload_len, req.level)?;
+                            let (blob, written) =
+                                compress_into(&src, &mut payload_writer, payload_len, req.level)?;
                             if blob.blake3 != digest {
-                                return Err(unsupported(&d.path, "changed while the bundle was made"));
+                                return Err(unsupported(
+                                    &d.path,
+                                    "changed while the bundle was made",
+                                ));
                             }
                             payload_len += written;
                             blobs.push(blob);
@@ -508,13 +591,24 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
                             blobs.len() - 1
                         }
                     };
-                    Change::File { blob, owner, mtime: (e.meta.mtime, e.meta.mtime_nsec) }
+                    Change::File {
+                        blob,
+                        owner,
+                        mtime: (e.meta.mtime, e.meta.mtime_nsec),
+                    }
                 }
             }
         };
-        others.push(Operation { path, old: old_kind, change });
+        others.push(Operation {
+            path,
+            old: old_kind,
+            change,
+        });
     }
-    payload_writer.flush().map_err(|error| UpdateError::Io { path: out_dir.to_owned(), error })?;
+    payload_writer.flush().map_err(|error| UpdateError::Io {
+        path: out_dir.to_owned(),
+        error,
+    })?;
     drop(payload_writer);
     // Removals first, deepest first; then everything else in path order, so that a
     // directory exists before what goes into it.
@@ -541,8 +635,13 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
     Manifest::from_json(&json)?;
     let signed = sign_document(BUNDLE_CONTEXT, &json, req.key);
     let mut payload_read = &payload;
-    io::Seek::seek(&mut payload_read, io::SeekFrom::Start(0)).map_err(|error| UpdateError::Io { path: out_dir.to_owned(), error })?;
-    medguard_profile::write_atomically(req.out, |w| write_frame(w, &signed, &mut payload_read, payload_len))?;
+    io::Seek::seek(&mut payload_read, io::SeekFrom::Start(0)).map_err(|error| UpdateError::Io {
+        path: out_dir.to_owned(),
+        error,
+    })?;
+    medguard_profile::write_atomically(req.out, |w| {
+        write_frame(w, &signed, &mut payload_read, payload_len)
+    })?;
     let bundle_bytes = std::fs::metadata(req.out).map(|m| m.len()).unwrap_or(0);
     Ok(CreateSummary {
         operations: manifest.operations.len(),
@@ -563,10 +662,21 @@ fn to_kind(k: EntryKind) -> Option<Kind> {
 }
 
 /// Hashes and compresses one file into the payload, as one zstd frame.
-fn compress_into(src: &Path, out: &mut impl Write, offset: u64, level: i32) -> Result<(Blob, u64), UpdateError> {
-    let io_err = |error| UpdateError::Io { path: src.to_owned(), error };
+fn compress_into(
+    src: &Path,
+    out: &mut impl Write,
+    offset: u64,
+    level: i32,
+) -> Result<(Blob, u64), UpdateError> {
+    let io_err = |error| UpdateError::Io {
+        path: src.to_owned(),
+        error,
+    };
     let mut f = File::open(src).map_err(io_err)?;
-    let mut counter = CountingWriter { inner: out, count: 0 };
+    let mut counter = CountingWriter {
+        inner: out,
+        count: 0,
+    };
     let mut encoder = zstd::stream::write::Encoder::new(&mut counter, level).map_err(io_err)?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -586,7 +696,12 @@ fn compress_into(src: &Path, out: &mut impl Write, offset: u64, level: i32) -> R
     encoder.finish().map_err(io_err)?;
     let written = counter.count;
     Ok((
-        Blob { blake3: *hasher.finalize().as_bytes(), size, offset, compressed_size: written },
+        Blob {
+            blake3: *hasher.finalize().as_bytes(),
+            size,
+            offset,
+            compressed_size: written,
+        },
         written,
     ))
 }

@@ -251,9 +251,13 @@ impl InstallReport {
                 deviations,
             } => {
                 if *old_tree_clean {
-                    format!("rolled back {version}: {reason}; the tree verifies against the old profile")
+                    format!(
+                        "rolled back {version}: {reason}; the tree verifies against the old profile"
+                    )
                 } else {
-                    format!("rolled back {version}: {reason}; the tree DEVIATES from the old profile in {deviations} entries")
+                    format!(
+                        "rolled back {version}: {reason}; the tree DEVIATES from the old profile in {deviations} entries"
+                    )
                 }
             }
         }
@@ -281,7 +285,11 @@ pub struct StatusRecord {
 impl StatusRecord {
     /// The record of a run's result.
     #[must_use]
-    pub fn new(bundle: &Path, now: OffsetDateTime, result: &Result<InstallReport, UpdateError>) -> Self {
+    pub fn new(
+        bundle: &Path,
+        now: OffsetDateTime,
+        result: &Result<InstallReport, UpdateError>,
+    ) -> Self {
         let time = now
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -359,7 +367,12 @@ pub fn apply_bundle(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateE
         });
     }
     if let Err(e) = &result {
-        audit(request, EventKind::PatchFailed, Outcome::SeriousFailure, &record.message);
+        audit(
+            request,
+            EventKind::PatchFailed,
+            Outcome::SeriousFailure,
+            &record.message,
+        );
         let _ = e;
     }
     result
@@ -390,9 +403,15 @@ fn lock_state_dir(state_dir: &Path) -> Result<File, UpdateError> {
         .write(true)
         .open(&path)
         .map_err(io_at(&path))?;
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-        .map_err(|_| UpdateError::Busy { path: path.clone() })?;
-    Ok(f)
+    // A few tries: a process that forked (to run a self-test) keeps a copy of the lock
+    // until its child execs, which must not read as another install.
+    for _ in 0..100 {
+        if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            return Ok(f);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(UpdateError::Busy { path })
 }
 
 fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError> {
@@ -419,10 +438,20 @@ fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError>
         });
     }
     let base = Baseline::from_profile(manifest.base_profile.clone());
-    let report = medguard_profile::verify_tree(request.root, &base, WalkOptions::default(), &Progress::default())?;
+    let report = medguard_profile::verify_tree(
+        request.root,
+        &base,
+        WalkOptions::default(),
+        &Progress::default(),
+    )?;
     if !report.is_clean() {
         let new = Baseline::from_profile(bundle.new_profile(request.trust)?);
-        let now = medguard_profile::verify_tree(request.root, &new, WalkOptions::default(), &Progress::default())?;
+        let now = medguard_profile::verify_tree(
+            request.root,
+            &new,
+            WalkOptions::default(),
+            &Progress::default(),
+        )?;
         if now.is_clean() {
             return Ok(InstallReport {
                 outcome: InstallOutcome::AlreadyInstalled { version },
@@ -432,8 +461,15 @@ fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError>
         let first = report
             .deviations
             .first()
-            .map(|d| format!("{} {:?}", medguard_profile::display_path(&d.path), d.kind).to_lowercase())
-            .or_else(|| report.unverifiable.first().map(|p| medguard_profile::display_path(&p.path)))
+            .map(|d| {
+                format!("{} {:?}", medguard_profile::display_path(&d.path), d.kind).to_lowercase()
+            })
+            .or_else(|| {
+                report
+                    .unverifiable
+                    .first()
+                    .map(|p| medguard_profile::display_path(&p.path))
+            })
             .unwrap_or_default();
         return Err(UpdateError::BaseMismatch {
             root: request.root.to_owned(),
@@ -450,20 +486,34 @@ fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError>
     }
     check_space(request.root, manifest)?;
     if let Some(reason) = wait_for_gate(request) {
-        audit(request, EventKind::PatchFailed, Outcome::MinorFailure, &format!("install of {version} deferred: {reason}"));
+        audit(
+            request,
+            EventKind::PatchFailed,
+            Outcome::MinorFailure,
+            &format!("install of {version} deferred: {reason}"),
+        );
         return Ok(InstallReport {
             outcome: InstallOutcome::Deferred { version, reason },
             recovered,
         });
     }
     let txn = Txn::at(request.state_dir);
-    stage(&bundle, &txn)?;
+    if let Err(e) = stage(&bundle, &txn) {
+        // Nothing in the tree was touched; staged content is discarded.
+        retire(request.state_dir)?;
+        return Err(e);
+    }
     observe(request.observer, Step::Staged);
     // Staging can take a while: ask again before the tree is touched.
     if let Permission::Refused(r) = request.gate.may_continue() {
         retire(request.state_dir)?;
         let reason = r.to_string();
-        audit(request, EventKind::PatchFailed, Outcome::MinorFailure, &format!("install of {version} deferred: {reason}"));
+        audit(
+            request,
+            EventKind::PatchFailed,
+            Outcome::MinorFailure,
+            &format!("install of {version} deferred: {reason}"),
+        );
         return Ok(InstallReport {
             outcome: InstallOutcome::Deferred { version, reason },
             recovered,
@@ -471,7 +521,12 @@ fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError>
     }
     begin_journal(&txn, bundle.signed_manifest(), request.root)?;
     observe(request.observer, Step::Begun);
-    audit(request, EventKind::ConfigurationChange, Outcome::Success, &format!("install of {version} started"));
+    audit(
+        request,
+        EventKind::ConfigurationChange,
+        Outcome::Success,
+        &format!("install of {version} started"),
+    );
     let mut journal = Journal::open(&txn)?;
     let applied = apply_all(manifest, &txn, request.root, &mut journal, request.observer);
     let failure = match applied {
@@ -489,7 +544,12 @@ fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError>
             deviations,
         };
         let report = InstallReport { outcome, recovered };
-        audit(request, EventKind::PatchRolledBack, Outcome::SeriousFailure, &report.message());
+        audit(
+            request,
+            EventKind::PatchRolledBack,
+            Outcome::SeriousFailure,
+            &report.message(),
+        );
         return Ok(report);
     }
     journal.record("committed", true)?;
@@ -504,7 +564,12 @@ fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError>
         },
         recovered,
     };
-    audit(request, EventKind::PatchInstalled, Outcome::Success, &report.message());
+    audit(
+        request,
+        EventKind::PatchInstalled,
+        Outcome::Success,
+        &report.message(),
+    );
     Ok(report)
 }
 
@@ -682,7 +747,10 @@ struct Journal {
 impl Journal {
     fn open(txn: &Txn) -> Result<Self, UpdateError> {
         let path = txn.dir.join("journal");
-        let file = OpenOptions::new().append(true).open(&path).map_err(io_at(&path))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
         Ok(Self { path, file })
     }
 
@@ -691,7 +759,13 @@ impl Journal {
     fn record(&mut self, line: &str, durable: bool) -> Result<(), UpdateError> {
         self.file
             .write_all(format!("{line}\n").as_bytes())
-            .and_then(|()| if durable { self.file.sync_data() } else { Ok(()) })
+            .and_then(|()| {
+                if durable {
+                    self.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(io_at(&self.path))
     }
 }
@@ -827,7 +901,13 @@ fn remove_entry(p: &Path) -> Result<(), UpdateError> {
     }
 }
 
-fn undo_op(i: usize, op: &Operation, txn: &Txn, root: &Path, base: &VerifiedProfile) -> Result<(), UpdateError> {
+fn undo_op(
+    i: usize,
+    op: &Operation,
+    txn: &Txn,
+    root: &Path,
+    base: &VerifiedProfile,
+) -> Result<(), UpdateError> {
     let p = op.path.under(root);
     let b = txn.backup.join(i.to_string());
     match method(op) {
@@ -840,7 +920,14 @@ fn undo_op(i: usize, op: &Operation, txn: &Txn, root: &Path, base: &VerifiedProf
             if let Some(e) = base.profile().get(&op.path.to_profile_path())
                 && lexists(&p)
             {
-                set_owner(&p, Ownership { mode: e.meta.mode, uid: e.meta.uid, gid: e.meta.gid })?;
+                set_owner(
+                    &p,
+                    Ownership {
+                        mode: e.meta.mode,
+                        uid: e.meta.uid,
+                        gid: e.meta.gid,
+                    },
+                )?;
             }
         }
         Method::Add => {
@@ -872,7 +959,14 @@ fn rollback(
     if manifest.root.is_some()
         && let Some(e) = base.profile().get(b"/")
     {
-        set_owner(root, Ownership { mode: e.meta.mode, uid: e.meta.uid, gid: e.meta.gid })?;
+        set_owner(
+            root,
+            Ownership {
+                mode: e.meta.mode,
+                uid: e.meta.uid,
+                gid: e.meta.gid,
+            },
+        )?;
     }
     for (i, op) in manifest.operations.iter().enumerate().rev() {
         undo_op(i, op, txn, root, base).map_err(|e| UpdateError::RollbackFailed {
@@ -889,7 +983,10 @@ fn rollback(
         &Progress::default(),
     )?;
     observe(observer, Step::RolledBack);
-    Ok((report.is_clean(), report.deviations.len() + report.unverifiable.len()))
+    Ok((
+        report.is_clean(),
+        report.deviations.len() + report.unverifiable.len(),
+    ))
 }
 
 fn finish_commit(state_dir: &Path, manifest: &Manifest) -> Result<(), UpdateError> {
@@ -938,11 +1035,17 @@ fn run_self_tests(manifest: &Manifest, root: &Path, txn: &Txn) -> Result<(), Str
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() >= limit => {
-                    if let Some(pid) = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(0)) {
-                        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                    if let Some(pid) =
+                        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(0))
+                    {
+                        let _ =
+                            rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
                     }
                     let _ = child.wait();
-                    return Err(format!("self-test {:?} timed out after {} s", t.command, t.timeout_secs));
+                    return Err(format!(
+                        "self-test {:?} timed out after {} s",
+                        t.command, t.timeout_secs
+                    ));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 Err(e) => return Err(format!("self-test {:?}: {e}", t.command)),
@@ -950,12 +1053,19 @@ fn run_self_tests(manifest: &Manifest, root: &Path, txn: &Txn) -> Result<(), Str
         };
         if !status.success() {
             let tail = fs::read(&log_path).unwrap_or_default();
-            let tail = String::from_utf8_lossy(tail.get(tail.len().saturating_sub(200)..).unwrap_or_default());
+            let tail = String::from_utf8_lossy(
+                tail.get(tail.len().saturating_sub(200)..)
+                    .unwrap_or_default(),
+            );
             let tail = tail.trim().replace('\n', " | ");
             return Err(format!(
                 "self-test {:?} failed ({status}){}",
                 t.command,
-                if tail.is_empty() { String::new() } else { format!(": {tail}") }
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {tail}")
+                }
             ));
         }
     }
@@ -963,7 +1073,10 @@ fn run_self_tests(manifest: &Manifest, root: &Path, txn: &Txn) -> Result<(), Str
 }
 
 /// Finishes or undoes an install that a crash interrupted (nothing to do: `None`).
-pub fn recover(state_dir: &Path, observer: Option<&(dyn Fn(Step) + Sync)>) -> Result<Option<Recovered>, UpdateError> {
+pub fn recover(
+    state_dir: &Path,
+    observer: Option<&(dyn Fn(Step) + Sync)>,
+) -> Result<Option<Recovered>, UpdateError> {
     if !state_dir.exists() {
         return Ok(None);
     }
@@ -971,7 +1084,10 @@ pub fn recover(state_dir: &Path, observer: Option<&(dyn Fn(Step) + Sync)>) -> Re
     recover_locked(state_dir, observer)
 }
 
-fn recover_locked(state_dir: &Path, observer: Option<&(dyn Fn(Step) + Sync)>) -> Result<Option<Recovered>, UpdateError> {
+fn recover_locked(
+    state_dir: &Path,
+    observer: Option<&(dyn Fn(Step) + Sync)>,
+) -> Result<Option<Recovered>, UpdateError> {
     let txn = Txn::at(state_dir);
     let done = state_dir.join(TXN_DONE);
     if done.exists() {
@@ -995,24 +1111,36 @@ fn recover_locked(state_dir: &Path, observer: Option<&(dyn Fn(Step) + Sync)>) ->
         Err(e) => return Err(io_at(&journal_path)(e)),
     };
     // Only complete lines count: a torn last record was never acknowledged.
-    let complete = text.get(..text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)).unwrap_or_default();
-    let lines: Vec<&[u8]> = complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
-    let begin = lines.first().ok_or_else(|| journal_err("no begin record".into()))?;
-    let begin = std::str::from_utf8(begin).map_err(|_| journal_err("begin record is not UTF-8".into()))?;
+    let complete = text
+        .get(..text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1))
+        .unwrap_or_default();
+    let lines: Vec<&[u8]> = complete
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let begin = lines
+        .first()
+        .ok_or_else(|| journal_err("no begin record".into()))?;
+    let begin =
+        std::str::from_utf8(begin).map_err(|_| journal_err("begin record is not UTF-8".into()))?;
     let mut parts = begin.splitn(3, ' ');
     let fields: Vec<&str> = (0..3).filter_map(|_| parts.next()).collect();
-    let (Some(magic), Some(digest), Some(root)) = (fields.first(), fields.get(1), fields.get(2)) else {
+    let (Some(magic), Some(digest), Some(root)) = (fields.first(), fields.get(1), fields.get(2))
+    else {
         return Err(journal_err("bad begin record".into()));
     };
     if *magic != JOURNAL_MAGIC || digest.len() != 64 {
         return Err(journal_err("bad begin record".into()));
     }
-    let root = medguard_profile::escape::unescape(root.as_bytes()).map_err(|e| journal_err(e.to_string()))?;
+    let root = medguard_profile::escape::unescape(root.as_bytes())
+        .map_err(|e| journal_err(e.to_string()))?;
     let root = PathBuf::from(std::ffi::OsStr::from_bytes_compat(&root));
     let manifest_path = txn.dir.join("manifest");
     let signed = fs::read(&manifest_path).map_err(io_at(&manifest_path))?;
     if blake3::hash(&signed).to_hex().as_str() != *digest {
-        return Err(journal_err("the stored manifest does not match the journal's digest".into()));
+        return Err(journal_err(
+            "the stored manifest does not match the journal's digest".into(),
+        ));
     }
     // The manifest was verified against the trusted keys when this install began, and the
     // journal binds it by digest; the state dir is the device's own, like its profile.
@@ -1025,5 +1153,8 @@ fn recover_locked(state_dir: &Path, observer: Option<&(dyn Fn(Step) + Sync)>) ->
     }
     let (old_tree_clean, _) = rollback(&manifest, &txn, &root, observer)?;
     retire(state_dir)?;
-    Ok(Some(Recovered::RolledBack { version, old_tree_clean }))
+    Ok(Some(Recovered::RolledBack {
+        version,
+        old_tree_clean,
+    }))
 }

@@ -134,7 +134,9 @@ pub enum UpdateError {
         device: Option<String>,
     },
     /// The device's tree does not match the base the bundle applies to.
-    #[error("{root} does not match the bundle's base profile: {deviations} deviations, first {first}")]
+    #[error(
+        "{root} does not match the bundle's base profile: {deviations} deviations, first {first}"
+    )]
     BaseMismatch {
         /// The root.
         root: PathBuf,

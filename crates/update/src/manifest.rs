@@ -250,12 +250,8 @@ fn bad(pointer: impl Into<String>, reason: impl Into<String>) -> UpdateError {
 impl Manifest {
     /// Parses and validates a manifest body (already verified by its envelope signature).
     pub fn from_json(body: &[u8]) -> Result<Manifest, UpdateError> {
-        let raw: RawManifest = serde_json::from_slice(body).map_err(|e| {
-            bad(
-                "",
-                format!("line {} column {}: {e}", e.line(), e.column()),
-            )
-        })?;
+        let raw: RawManifest = serde_json::from_slice(body)
+            .map_err(|e| bad("", format!("line {} column {}: {e}", e.line(), e.column())))?;
         if raw.format != FORMAT {
             return Err(bad(
                 "/format",
@@ -281,7 +277,10 @@ impl Manifest {
             .map_err(|e| bad("/new_profile", e.to_string()))?;
         for (i, t) in raw.self_tests.iter().enumerate() {
             if t.command.is_empty() || t.command.contains('\0') {
-                return Err(bad(format!("/self_tests/{i}/command"), "empty or contains NUL"));
+                return Err(bad(
+                    format!("/self_tests/{i}/command"),
+                    "empty or contains NUL",
+                ));
             }
             if t.timeout_secs == 0 || t.timeout_secs > 24 * 3600 {
                 return Err(bad(

@@ -110,9 +110,15 @@ mod tests {
     #[test]
     fn accepts_plain_relative_paths_and_lists_ancestors() {
         let p = BundlePath::new(b"usr/lib/x..y").unwrap();
-        assert_eq!(p.ancestors().collect::<Vec<_>>(), vec![&b"usr"[..], b"usr/lib"]);
+        assert_eq!(
+            p.ancestors().collect::<Vec<_>>(),
+            vec![&b"usr"[..], b"usr/lib"]
+        );
         assert_eq!(p.to_profile_path(), b"/usr/lib/x..y");
-        assert_eq!(BundlePath::from_profile_path(b"/a").unwrap().as_bytes(), b"a");
+        assert_eq!(
+            BundlePath::from_profile_path(b"/a").unwrap().as_bytes(),
+            b"a"
+        );
         assert!(BundlePath::from_profile_path(b"/").is_err());
     }
 
