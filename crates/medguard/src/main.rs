@@ -37,6 +37,9 @@ enum Command {
     /// Install patch bundles transactionally, outside clinical use.
     #[command(subcommand)]
     Update(cmd::update::UpdateCommand),
+    /// The vendor's TUF repository that delivers bundles to devices.
+    #[command(subcommand)]
+    Repo(cmd::repo::RepoCommand),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Audit(c) => cmd::audit::run(c),
         Command::Bundle(c) => cmd::bundle::run(c),
         Command::Update(c) => cmd::update::run(c),
+        Command::Repo(c) => cmd::repo::run(c),
     };
     match result {
         Ok(code) => code,

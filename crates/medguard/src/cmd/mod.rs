@@ -4,7 +4,9 @@ pub mod audit;
 pub mod bundle;
 pub mod key;
 pub mod profile;
+pub mod repo;
 pub mod update;
+pub mod update_install;
 
 use std::io::Write as _;
 

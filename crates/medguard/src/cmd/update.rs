@@ -35,6 +35,9 @@ pub enum UpdateCommand {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Download the newest bundle for this device through TUF and install it like apply.
+    /// Same exit codes as apply.
+    Install(super::update_install::InstallArgs),
     /// Show the result of the last install and whether one was interrupted.
     Status {
         /// The state dir.
@@ -103,6 +106,7 @@ pub fn run(cmd: UpdateCommand) -> anyhow::Result<ExitCode> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             install_file(&bundle, &keys, &target)
         }
+        UpdateCommand::Install(args) => super::update_install::run(args),
         UpdateCommand::Status { state_dir, json } => status(&state_dir, json),
         UpdateCommand::Recover { state_dir, json } => {
             let r = recover(&state_dir, None)?;
