@@ -16,6 +16,7 @@ use serde::Serialize;
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
     /// Make a signed bundle that turns the validated tree FROM into the validated tree TO.
+    #[command(disable_version_flag = true)]
     Create {
         /// The base tree (what devices have now).
         #[arg(long)]
@@ -218,14 +219,23 @@ fn refused(
 
 fn print_manifest(file: &Path, signer: &str, m: &Manifest) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}: version {}, signed by {signer}", file.display(), m.version)?;
+    writeln!(
+        out,
+        "{}: version {}, signed by {signer}",
+        file.display(),
+        m.version
+    )?;
     let models = if m.models.is_empty() {
         "any".to_owned()
     } else {
         m.models.join(", ")
     };
     writeln!(out, "models: {models}")?;
-    writeln!(out, "base profile: blake3 {}", hex_of(&m.base_profile_blake3))?;
+    writeln!(
+        out,
+        "base profile: blake3 {}",
+        hex_of(&m.base_profile_blake3)
+    )?;
     writeln!(
         out,
         "content: {} blobs, {} bytes ({} compressed)",
@@ -234,14 +244,25 @@ fn print_manifest(file: &Path, signer: &str, m: &Manifest) -> anyhow::Result<()>
         m.payload_size
     )?;
     for t in &m.self_tests {
-        writeln!(out, "self-test: {} (timeout {} s)", t.command, t.timeout_secs)?;
+        writeln!(
+            out,
+            "self-test: {} (timeout {} s)",
+            t.command, t.timeout_secs
+        )?;
     }
     if let Some(o) = m.root {
-        writeln!(out, "meta    / mode {:04o} uid {} gid {}", o.mode, o.uid, o.gid)?;
+        writeln!(
+            out,
+            "meta    / mode {:04o} uid {} gid {}",
+            o.mode, o.uid, o.gid
+        )?;
     }
     for op in &m.operations {
         let (what, detail) = match &op.change {
-            Change::Mkdir(o) => ("mkdir", format!("mode {:04o} uid {} gid {}", o.mode, o.uid, o.gid)),
+            Change::Mkdir(o) => (
+                "mkdir",
+                format!("mode {:04o} uid {} gid {}", o.mode, o.uid, o.gid),
+            ),
             Change::File { blob, owner, .. } => (
                 if op.old.is_some() { "replace" } else { "add" },
                 format!(
@@ -257,7 +278,10 @@ fn print_manifest(file: &Path, signer: &str, m: &Manifest) -> anyhow::Result<()>
                 format!("-> {}", medguard_profile::display_path(target)),
             ),
             Change::Remove => ("remove", String::new()),
-            Change::Meta(o) => ("meta", format!("mode {:04o} uid {} gid {}", o.mode, o.uid, o.gid)),
+            Change::Meta(o) => (
+                "meta",
+                format!("mode {:04o} uid {} gid {}", o.mode, o.uid, o.gid),
+            ),
         };
         writeln!(out, "{what:<7} /{} {detail}", op.path.display())?;
     }

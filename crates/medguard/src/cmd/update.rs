@@ -101,7 +101,8 @@ pub fn run(cmd: UpdateCommand) -> anyhow::Result<ExitCode> {
             let keys = trust
                 .iter()
                 .map(|k| {
-                    PublicKey::load(k).with_context(|| format!("loading trusted key {}", k.display()))
+                    PublicKey::load(k)
+                        .with_context(|| format!("loading trusted key {}", k.display()))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             install_file(&bundle, &keys, &target)
@@ -128,7 +129,11 @@ pub fn run(cmd: UpdateCommand) -> anyhow::Result<ExitCode> {
                             old_tree_clean,
                         }) => format!(
                             "rolled back the interrupted install of {version}; the tree {} the old profile",
-                            if *old_tree_clean { "verifies against" } else { "DEVIATES from" }
+                            if *old_tree_clean {
+                                "verifies against"
+                            } else {
+                                "DEVIATES from"
+                            }
                         ),
                     }
                 );
@@ -144,16 +149,26 @@ pub fn run(cmd: UpdateCommand) -> anyhow::Result<ExitCode> {
 /// Installs a bundle file that is already on this machine (from local media, or
 /// downloaded and verified through TUF by `update install`), prints the one-line result or
 /// the JSON status record, and returns the exit status.
-pub fn install_file(bundle: &Path, keys: &[PublicKey], target: &TargetArgs) -> anyhow::Result<ExitCode> {
+pub fn install_file(
+    bundle: &Path,
+    keys: &[PublicKey],
+    target: &TargetArgs,
+) -> anyhow::Result<ExitCode> {
     let source = target
         .clinical_state
         .as_deref()
-        .map(|s| s.parse::<ClinicalStateSource>().map_err(|e| anyhow!("--clinical-state {s:?}: {e}")))
+        .map(|s| {
+            s.parse::<ClinicalStateSource>()
+                .map_err(|e| anyhow!("--clinical-state {s:?}: {e}"))
+        })
         .transpose()?;
     let window = target
         .window
         .as_deref()
-        .map(|s| s.parse::<MaintenanceWindow>().map_err(|e| anyhow!("--window {s:?}: {e}")))
+        .map(|s| {
+            s.parse::<MaintenanceWindow>()
+                .map_err(|e| anyhow!("--window {s:?}: {e}"))
+        })
         .transpose()?;
     let gate = ClinicalGate::new(source, window);
     let audit = target
@@ -171,9 +186,9 @@ pub fn install_file(bundle: &Path, keys: &[PublicKey], target: &TargetArgs) -> a
         root: &target.root,
         model: target.model.as_deref(),
         gate: &gate,
-        policy: target
-            .wait
-            .map_or(WaitPolicy::Exit, |s| WaitPolicy::WaitUpTo(Duration::from_secs(s))),
+        policy: target.wait.map_or(WaitPolicy::Exit, |s| {
+            WaitPolicy::WaitUpTo(Duration::from_secs(s))
+        }),
         state_dir: &target.state_dir,
         clock: &clock,
         audit: audit.as_ref(),
@@ -183,20 +198,18 @@ pub fn install_file(bundle: &Path, keys: &[PublicKey], target: &TargetArgs) -> a
         a.close().context("closing the audit log")?;
     }
     let record = StatusRecord::new(bundle, time::OffsetDateTime::now_utc(), &result);
-    if let Err(e) = &result
-        && !e.is_refusal()
-    {
-        // Errors go through main, which prints them on stderr with exit status 2.
-        if !target.json {
-            return Err(result.err().map_or_else(|| anyhow!("unknown error"), anyhow::Error::from));
-        }
-    }
     if target.json {
         super::print_json(&record)?;
-    } else {
-        println!("{}", record.message);
+        return Ok(ExitCode::from(record.exit_code));
     }
-    Ok(ExitCode::from(record.exit_code))
+    match result {
+        // Operational errors go through main: printed on stderr, exit status 2.
+        Err(e) if !e.is_refusal() => Err(e.into()),
+        _ => {
+            println!("{}", record.message);
+            Ok(ExitCode::from(record.exit_code))
+        }
+    }
 }
 
 fn status(state_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
@@ -204,7 +217,8 @@ fn status(state_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let interrupted = state_dir.join("txn").join("journal").exists();
     let record: Option<serde_json::Value> = match std::fs::read(&path) {
         Ok(bytes) => Some(
-            serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?,
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?,
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -225,7 +239,9 @@ fn status(state_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
             None => println!("no install has run with state dir {}", state_dir.display()),
         }
         if interrupted {
-            println!("an interrupted install is pending: the next apply (or update recover) finishes or undoes it");
+            println!(
+                "an interrupted install is pending: the next apply (or update recover) finishes or undoes it"
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
