@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! `medguard repo` and `medguard update install` end to end, against the real python-tuf
 //! (PyPI `tuf==7.0.0` in the venv `.ci/install-deps` creates), `python3 -m http.server` on
 //! loopback, and `faketime` (Debian `faketime`).
@@ -19,10 +24,14 @@ fn python_dir() -> PathBuf {
 
 /// The venv's python with python-tuf; fails (never skips) when it is missing.
 fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("MEDGUARD_VENV").map_or_else(|| PathBuf::from("/opt/medguard-venv"), PathBuf::from);
+    let venv = std::env::var_os("MEDGUARD_VENV")
+        .map_or_else(|| PathBuf::from("/opt/medguard-venv"), PathBuf::from);
     let py = venv.join("bin/python");
     let ok = Command::new(&py)
-        .args(["-c", "import tuf.ngclient, tuf.api.metadata, securesystemslib.signer"])
+        .args([
+            "-c",
+            "import tuf.ngclient, tuf.api.metadata, securesystemslib.signer",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     assert!(
@@ -42,14 +51,24 @@ struct Server {
 impl Server {
     fn serve(dir: &Path) -> Self {
         let mut child = Command::new("python3")
-            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 (Debian python3) is needed to serve the repository");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
         let port = line
             .split_whitespace()
@@ -80,7 +99,11 @@ impl Lab {
         let lab = Self {
             tmp: tempfile::tempdir().unwrap(),
         };
-        let st = medguard().args(["key", "generate", "--out"]).arg(lab.p("vendor")).output().unwrap();
+        let st = medguard()
+            .args(["key", "generate", "--out"])
+            .arg(lab.p("vendor"))
+            .output()
+            .unwrap();
         assert!(st.status.success());
         let st = medguard()
             .args(["repo", "init"])
@@ -89,7 +112,11 @@ impl Lab {
             .arg(lab.p("vendor.key"))
             .output()
             .unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
         lab
     }
     fn p(&self, name: &str) -> PathBuf {
@@ -106,7 +133,11 @@ impl Lab {
             .args(["--model", model, "--bundle-version", version])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = medguard()
             .args(["repo", "publish"])
             .arg(self.repo())
@@ -114,11 +145,17 @@ impl Lab {
             .arg(self.p("vendor.key"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     fn fetch(&self, url: &str, trust: &Path, device: &str) -> std::process::Output {
         medguard()
-            .args(["repo", "fetch", "--repo", url, "--model", "CT-9000", "--json", "--trust"])
+            .args([
+                "repo", "fetch", "--repo", url, "--model", "CT-9000", "--json", "--trust",
+            ])
             .arg(trust)
             .arg("--metadata-dir")
             .arg(self.p(device).join("tuf"))
@@ -146,9 +183,16 @@ fn repository_made_by_medguard_is_read_by_python_tuf_over_http() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "python-tuf refused: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python-tuf refused: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(std::fs::read(v["path"].as_str().unwrap()).unwrap(), b"bundle one");
+    assert_eq!(
+        std::fs::read(v["path"].as_str().unwrap()).unwrap(),
+        b"bundle one"
+    );
     assert_eq!(v["custom"]["medguard"]["bundle_version"], "1.0");
     assert_eq!(v["custom"]["medguard"]["model"], "CT-9000");
 }
@@ -174,7 +218,16 @@ fn repository_made_by_python_tuf_is_read_by_medguard_over_http() {
     assert!(st.success());
     let server = Server::serve(&repo);
     let out = medguard()
-        .args(["repo", "fetch", "--repo", &server.url, "--model", "CT-9000", "--json", "--trust"])
+        .args([
+            "repo",
+            "fetch",
+            "--repo",
+            &server.url,
+            "--model",
+            "CT-9000",
+            "--json",
+            "--trust",
+        ])
         .arg(repo.join("metadata/1.root.json"))
         .arg("--metadata-dir")
         .arg(tmp.path().join("dev/tuf"))
@@ -182,7 +235,11 @@ fn repository_made_by_python_tuf_is_read_by_medguard_over_http() {
         .arg(tmp.path().join("dev/dl"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["bundle_version"], "10.0");
     assert_eq!(std::fs::read(v["path"].as_str().unwrap()).unwrap(), b"ten");
@@ -194,14 +251,26 @@ fn tampered_target_over_http_is_refused_and_nothing_is_written() {
     std::fs::write(lab.p("ct.mgb"), b"genuine").unwrap();
     lab.add_and_publish(&lab.p("ct.mgb"), "CT-9000", "1.0");
     let dir = lab.repo().join("targets/CT-9000");
-    let target = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let target = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::remove_file(&target).unwrap();
     std::fs::write(&target, b"evil!!!").unwrap();
     let server = Server::serve(&lab.repo());
     let out = lab.fetch(&server.url, &lab.repo().join("metadata/1.root.json"), "dev");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hash mismatch"), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_dir(lab.p("dev/downloads")).unwrap().count(), 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("hash mismatch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(lab.p("dev/downloads")).unwrap().count(),
+        0
+    );
 }
 
 #[test]
@@ -210,7 +279,10 @@ fn expired_metadata_is_refused_under_faketime() {
     std::fs::write(lab.p("ct.mgb"), b"genuine").unwrap();
     lab.add_and_publish(&lab.p("ct.mgb"), "CT-9000", "1.0");
     let found = Command::new("faketime").arg("--version").output();
-    assert!(found.is_ok(), "faketime is missing: run .ci/install-deps (Debian package faketime)");
+    assert!(
+        found.is_ok(),
+        "faketime is missing: run .ci/install-deps (Debian package faketime)"
+    );
     // Eight days on, the 7-day timestamp has expired; the system clock says so.
     let out = Command::new("faketime")
         .args(["-f", "+8d"])
@@ -228,10 +300,21 @@ fn expired_metadata_is_refused_under_faketime() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("timestamp metadata expired"), "{stderr}");
-    assert_eq!(std::fs::read_dir(lab.p("dev/downloads")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(lab.p("dev/downloads")).unwrap().count(),
+        0
+    );
     // Today it is fine.
-    let out = lab.fetch(&format!("file://{}", lab.repo().display()), &lab.repo().join("metadata/1.root.json"), "dev2");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lab.fetch(
+        &format!("file://{}", lab.repo().display()),
+        &lab.repo().join("metadata/1.root.json"),
+        "dev2",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn write_tree(root: &Path, version: &str) {
@@ -248,7 +331,15 @@ fn update_install_fetches_through_tuf_and_installs_only_when_idle() {
     write_tree(&new, "1.1");
     let bundle = lab.p("ct-1.1.mgb");
     let out = medguard()
-        .args(["bundle", "create", "--model", "CT-9000", "--self-test", "true", "--from"])
+        .args([
+            "bundle",
+            "create",
+            "--model",
+            "CT-9000",
+            "--self-test",
+            "true",
+            "--from",
+        ])
         .arg(&old)
         .arg("--to")
         .arg(&new)
@@ -258,7 +349,11 @@ fn update_install_fetches_through_tuf_and_installs_only_when_idle() {
         .arg(lab.p("vendor.key"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     lab.add_and_publish(&bundle, "CT-9000", "1.1");
     let server = Server::serve(&lab.repo());
 
@@ -267,7 +362,15 @@ fn update_install_fetches_through_tuf_and_installs_only_when_idle() {
     let state = lab.p("clinical-state");
     let install = || {
         medguard()
-            .args(["update", "install", "--model", "CT-9000", "--repo", &server.url, "--trust"])
+            .args([
+                "update",
+                "install",
+                "--model",
+                "CT-9000",
+                "--repo",
+                &server.url,
+                "--trust",
+            ])
             .arg(lab.repo().join("metadata/1.root.json"))
             .arg("--metadata-dir")
             .arg(lab.p("device-tuf"))
@@ -284,13 +387,29 @@ fn update_install_fetches_through_tuf_and_installs_only_when_idle() {
     };
     std::fs::write(&state, "in-use\n").unwrap();
     let out = install();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(device.join("opt/app/viewer")).unwrap(), "viewer 1.0\n");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(device.join("opt/app/viewer")).unwrap(),
+        "viewer 1.0\n"
+    );
 
     std::fs::write(&state, "idle\n").unwrap();
     let out = install();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("verified through TUF"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(device.join("opt/app/viewer")).unwrap(), "viewer 1.1\n");
+    assert_eq!(
+        std::fs::read_to_string(device.join("opt/app/viewer")).unwrap(),
+        "viewer 1.1\n"
+    );
 }

@@ -19,7 +19,7 @@ use tough::{DefaultTransport, ExpirationEnforcement, RepositoryLoader, Transport
 use url::Url;
 
 use crate::error::{TufError, from_tough};
-use crate::metadata::{BundleInfo, TrustedRoot, compare_versions, file_bytes, timestamp};
+use crate::metadata::{BundleInfo, TrustedRoot, compare_versions, timestamp};
 
 /// Where to fetch from, what to trust, and where to keep state.
 #[derive(Debug, Clone)]
@@ -76,7 +76,11 @@ fn join(base: &Url, path: &str) -> Result<Url, TufError> {
     })
 }
 
-fn check_expiry<T: Role>(role: &str, signed: &Signed<T>, now: jiff::Timestamp) -> Result<(), TufError> {
+fn check_expiry<T: Role>(
+    role: &str,
+    signed: &Signed<T>,
+    now: jiff::Timestamp,
+) -> Result<(), TufError> {
     let expires = signed.signed.expires();
     if expires <= now {
         return Err(TufError::Expired {
@@ -87,7 +91,8 @@ fn check_expiry<T: Role>(role: &str, signed: &Signed<T>, now: jiff::Timestamp) -
     Ok(())
 }
 
-/// The newer of the provisioned root and the one this device saved after walking the chain.
+/// The newer of the provisioned root and the one the loader saved in `metadata_dir` after
+/// walking the chain (so a replayed older chain cannot take the device back).
 fn trust_anchor(options: &FetchOptions) -> Result<TrustedRoot, TufError> {
     let provisioned = TrustedRoot::load(&options.trusted_root)?;
     let saved_path = options.metadata_dir.join("root.json");
@@ -105,31 +110,48 @@ pub fn fetch(options: &FetchOptions) -> Result<FetchedBundle, TufError> {
     crate::block_on(fetch_async(options))?
 }
 
-async fn fetch_async(options: &FetchOptions) -> Result<FetchedBundle, TufError> {
-    let now = timestamp(options.now)?;
-    std::fs::create_dir_all(&options.metadata_dir).map_err(TufError::io(&options.metadata_dir))?;
-    std::fs::create_dir_all(&options.download_dir).map_err(TufError::io(&options.download_dir))?;
-    let anchor = trust_anchor(options)?;
-    let base = base_url(&options.repo_url)?;
-    let metadata_url = join(&base, "metadata/")?;
-    let targets_url = join(&base, "targets/")?;
+/// Metadata that passed the whole TUF client workflow; targets can be downloaded from it.
+#[derive(Debug)]
+pub struct Refreshed {
+    repo: tough::Repository,
+    targets_url: Url,
+}
+
+/// Runs the TUF client workflow (root chain, timestamp, snapshot, targets, delegations) from
+/// `anchor`, keeping what it verified in `metadata_dir` under unversioned names, and checks
+/// expiry against `now` as well as the system clock.
+pub fn refresh(
+    metadata_url: &str,
+    targets_url: &str,
+    anchor: &TrustedRoot,
+    metadata_dir: &Path,
+    now: SystemTime,
+) -> Result<Refreshed, TufError> {
+    crate::block_on(refresh_async(
+        base_url(metadata_url)?,
+        base_url(targets_url)?,
+        anchor,
+        metadata_dir,
+        now,
+    ))?
+}
+
+async fn refresh_async(
+    metadata_url: Url,
+    targets_url: Url,
+    anchor: &TrustedRoot,
+    metadata_dir: &Path,
+    now: SystemTime,
+) -> Result<Refreshed, TufError> {
+    let now = timestamp(now)?;
+    std::fs::create_dir_all(metadata_dir).map_err(TufError::io(metadata_dir))?;
     let repo = RepositoryLoader::new(&anchor.bytes(), metadata_url, targets_url.clone())
-        .datastore(&options.metadata_dir)
+        .datastore(metadata_dir)
         .expiration_enforcement(ExpirationEnforcement::Safe)
         .load()
         .await
         .map_err(|e| from_tough(&e))?;
-
-    // Keep the newest verified root, so the next refresh starts from it (and a replayed
-    // older chain cannot take the device back).
-    let root = repo.root();
-    if root.signed.version.get() > anchor.version() {
-        let path = options.metadata_dir.join("root.json");
-        let bytes = file_bytes(root)?;
-        write_atomically(&path, &bytes)?;
-    }
-
-    check_expiry("root", root, now)?;
+    check_expiry("root", repo.root(), now)?;
     check_expiry("timestamp", repo.timestamp(), now)?;
     check_expiry("snapshot", repo.snapshot(), now)?;
     check_expiry("targets", repo.targets(), now)?;
@@ -140,6 +162,59 @@ async fn fetch_async(options: &FetchOptions) -> Result<FetchedBundle, TufError> 
             }
         }
     }
+    Ok(Refreshed { repo, targets_url })
+}
+
+impl Refreshed {
+    /// The verified metadata.
+    #[must_use]
+    pub fn repository(&self) -> &tough::Repository {
+        &self.repo
+    }
+
+    /// Downloads target `name` into `dir/file`, checking length and hash as it arrives.
+    pub fn download(&self, name: &str, dir: &Path, file: &str) -> Result<PathBuf, TufError> {
+        let target = self
+            .repo
+            .all_targets()
+            .find(|(n, _)| n.raw() == name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| TufError::NoApplicableBundle {
+                model: format!("(no target {name})"),
+            })?;
+        let url = self.target_url(name, target)?;
+        crate::block_on(download(&url, name, target, dir, file))?
+    }
+
+    fn target_url(&self, name: &str, target: &Target) -> Result<Url, TufError> {
+        let sha256 = hex::encode(&target.hashes.sha256);
+        let (dir, file) = match name.rsplit_once('/') {
+            Some((d, f)) => (format!("{d}/"), f),
+            None => (String::new(), name),
+        };
+        // Consistent snapshot: the file is fetched under its hash, so a mirror cannot serve
+        // another version under the same name.
+        if self.repo.root().signed.consistent_snapshot {
+            join(&self.targets_url, &format!("{dir}{sha256}.{file}"))
+        } else {
+            join(&self.targets_url, name)
+        }
+    }
+}
+
+async fn fetch_async(options: &FetchOptions) -> Result<FetchedBundle, TufError> {
+    std::fs::create_dir_all(&options.download_dir).map_err(TufError::io(&options.download_dir))?;
+    let anchor = trust_anchor(options)?;
+    let base = base_url(&options.repo_url)?;
+    let refreshed = Box::pin(refresh_async(
+        join(&base, "metadata/")?,
+        join(&base, "targets/")?,
+        &anchor,
+        &options.metadata_dir,
+        options.now,
+    ))
+    .await?;
+    let repo = &refreshed.repo;
 
     let wanted = options.model.as_deref();
     let mut best: Option<(String, &Target, BundleInfo)> = None;
@@ -170,17 +245,11 @@ async fn fetch_async(options: &FetchOptions) -> Result<FetchedBundle, TufError> 
     };
 
     let sha256 = hex::encode(&target.hashes.sha256);
-    let (dir, file) = match name.rsplit_once('/') {
-        Some((d, f)) => (format!("{d}/"), f.to_owned()),
-        None => (String::new(), name.clone()),
-    };
-    // Consistent snapshot: the file is fetched under its hash, so a mirror cannot serve
-    // another version under the same name.
-    let url = if repo.root().signed.consistent_snapshot {
-        join(&targets_url, &format!("{dir}{sha256}.{file}"))?
-    } else {
-        join(&targets_url, &name)?
-    };
+    let file = name
+        .rsplit_once('/')
+        .map_or(name.as_str(), |(_, f)| f)
+        .to_owned();
+    let url = refreshed.target_url(&name, target)?;
     let path = download(&url, &name, target, &options.download_dir, &file).await?;
     Ok(FetchedBundle {
         path,
@@ -252,16 +321,4 @@ async fn download(
         source: e.error,
     })?;
     Ok(dest)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TufError> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(TufError::io(parent))?;
-    tmp.write_all(bytes).map_err(TufError::io(path))?;
-    tmp.as_file().sync_all().map_err(TufError::io(path))?;
-    tmp.persist(path).map_err(|e| TufError::Io {
-        path: path.to_owned(),
-        source: e.error,
-    })?;
-    Ok(())
 }

@@ -157,7 +157,9 @@ fn check_name(what: &'static str, name: &str) -> Result<(), TufError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
     {
-        return Err(bad("only letters, digits, '.', '_', '-' and '+' are allowed"));
+        return Err(bad(
+            "only letters, digits, '.', '_', '-' and '+' are allowed",
+        ));
     }
     if what == "device model" && TOP_ROLES.contains(&name) {
         return Err(bad("is the name of a top-level TUF role"));
@@ -506,8 +508,8 @@ pub fn publish(
             name: entry.target_name(),
             reason: "not a safe TUF target name",
         })?;
-        let sha = hex::decode(&entry.sha256)
-            .map_err(|e| TufError::malformed(staged_index(dir), e))?;
+        let sha =
+            hex::decode(&entry.sha256).map_err(|e| TufError::malformed(staged_index(dir), e))?;
         let target = Target {
             length: entry.length,
             hashes: Hashes {
@@ -522,7 +524,11 @@ pub fn publish(
             _extra: HashMap::new(),
         };
         let model_targets = models.entry(entry.model.clone()).or_insert_with(|| {
-            Targets::new(SPEC_VERSION.to_owned(), NonZeroU64::MIN, jiff::Timestamp::UNIX_EPOCH)
+            Targets::new(
+                SPEC_VERSION.to_owned(),
+                NonZeroU64::MIN,
+                jiff::Timestamp::UNIX_EPOCH,
+            )
         });
         model_targets.targets.insert(name, target);
         added.push(entry.target_name());
@@ -564,11 +570,11 @@ pub fn publish(
             name: model.clone(),
             keyids: targets_listed.keyids.clone(),
             threshold: targets_listed.threshold,
-            paths: PathSet::Paths(vec![
-                PathPattern::new(format!("{model}/*")).map_err(|e| TufError::Refused {
+            paths: PathSet::Paths(vec![PathPattern::new(format!("{model}/*")).map_err(
+                |e| TufError::Refused {
                     reason: e.to_string(),
-                })?,
-            ]),
+                },
+            )?]),
             terminating: true,
             targets: None,
         });

@@ -32,7 +32,9 @@ pub enum TufError {
         reason: &'static str,
     },
     /// The keys given cannot meet a role's threshold.
-    #[error("{role} role needs {needed} signature(s) but only {have} of the given keys belong to it")]
+    #[error(
+        "{role} role needs {needed} signature(s) but only {have} of the given keys belong to it"
+    )]
     Threshold { role: Role, needed: u64, have: u64 },
     /// `repo init` on a directory that already holds a repository.
     #[error("{path} already holds a TUF repository")]

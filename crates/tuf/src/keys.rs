@@ -49,12 +49,10 @@ impl RoleKey {
                 reason: "not an Ed25519 key".into(),
             });
         }
-        let key_id = key
-            .key_id()
-            .map_err(|e| TufError::Key {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let key_id = key.key_id().map_err(|e| TufError::Key {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         let key_id = hex::encode(key_id);
         Ok(Self {
             path: path.to_owned(),

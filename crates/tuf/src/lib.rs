@@ -34,7 +34,7 @@ mod error;
 mod keys;
 pub mod metadata;
 
-pub use client::{FetchOptions, FetchedBundle, fetch};
+pub use client::{FetchOptions, FetchedBundle, Refreshed, fetch, refresh};
 pub use editor::{
     AddOptions, InitOptions, PublishOptions, Published, RepoKeys, RotateOptions, add, init,
     publish, rotate_key,

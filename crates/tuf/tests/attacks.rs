@@ -1,6 +1,11 @@
 //! Each attack TUF defends against, built by tampering with a medguard-made repository:
 //! refused with its own error, and nothing written into the device's download directory.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -20,7 +25,12 @@ fn lab_with_bundle(now: SystemTime) -> Lab {
 
 fn target_file(lab: &Lab) -> std::path::PathBuf {
     let dir = lab.repo.join("targets/CT-9000");
-    std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path()
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
 }
 
 #[test]
@@ -32,7 +42,10 @@ fn metadata_signed_by_another_key_is_refused() {
     std::fs::copy(evil.meta("timestamp.json"), lab.meta("timestamp.json")).unwrap();
     let device = lab.device("d");
     let err = lab.fetch(&device, "CT-9000", now).unwrap_err();
-    assert!(matches!(err, TufError::BadSignature { ref role, .. } if role == "timestamp"), "{err:?}");
+    assert!(
+        matches!(err, TufError::BadSignature { ref role, .. } if role == "timestamp"),
+        "{err:?}"
+    );
     assert_untouched(&device);
 }
 
@@ -49,7 +62,10 @@ fn edited_metadata_fails_its_signature() {
     let device = lab.device("d");
     let err = lab.fetch(&device, "CT-9000", now).unwrap_err();
     // The snapshot lists targets.json by version only, so the signature catches it.
-    assert!(matches!(err, TufError::BadSignature { ref role, .. } if role == "targets"), "{err:?}");
+    assert!(
+        matches!(err, TufError::BadSignature { ref role, .. } if role == "targets"),
+        "{err:?}"
+    );
     assert_untouched(&device);
 }
 
@@ -60,7 +76,10 @@ fn expired_timestamp_is_refused_by_the_system_clock_check() {
     let lab = lab_with_bundle(now - 8 * DAY);
     let device = lab.device("d");
     let err = lab.fetch(&device, "CT-9000", now).unwrap_err();
-    assert!(matches!(err, TufError::Expired { ref role, .. } if role == "timestamp"), "{err:?}");
+    assert!(
+        matches!(err, TufError::Expired { ref role, .. } if role == "timestamp"),
+        "{err:?}"
+    );
     assert_untouched(&device);
 }
 
@@ -71,7 +90,10 @@ fn expiry_is_also_checked_against_the_callers_clock() {
     let device = lab.device("d");
     // tough's own check (system clock) passes; the caller's clock says ten days later.
     let err = lab.fetch(&device, "CT-9000", now + 10 * DAY).unwrap_err();
-    assert!(matches!(err, TufError::Expired { ref role, .. } if role == "timestamp"), "{err:?}");
+    assert!(
+        matches!(err, TufError::Expired { ref role, .. } if role == "timestamp"),
+        "{err:?}"
+    );
     assert_untouched(&device);
     lab.fetch(&device, "CT-9000", now + DAY).unwrap();
 }
@@ -84,7 +106,10 @@ fn replayed_older_timestamp_is_a_rollback() {
     lab.add("CT-9000", "ct2.mgb", "2.0", b"the next bundle");
     lab.publish(now);
     let device = lab.device("d");
-    assert_eq!(lab.fetch(&device, "CT-9000", now).unwrap().bundle_version, "2.0");
+    assert_eq!(
+        lab.fetch(&device, "CT-9000", now).unwrap().bundle_version,
+        "2.0"
+    );
     std::fs::remove_dir_all(device.join("downloads")).unwrap();
 
     // A mirror (or attacker) now serves the older, validly signed timestamp.
@@ -108,7 +133,10 @@ fn target_longer_than_its_metadata_is_endless_data() {
     std::fs::write(&target, bytes).unwrap();
     let device = lab.device("d");
     let err = lab.fetch(&device, "CT-9000", now).unwrap_err();
-    assert!(matches!(err, TufError::TooLong { limit: 18, .. }), "{err:?}");
+    assert!(
+        matches!(err, TufError::TooLong { limit: 18, .. }),
+        "{err:?}"
+    );
     assert_untouched(&device);
 }
 
@@ -134,7 +162,17 @@ fn shorter_target_is_refused() {
     std::fs::write(&target, b"short").unwrap();
     let device = lab.device("d");
     let err = lab.fetch(&device, "CT-9000", now).unwrap_err();
-    assert!(matches!(err, TufError::LengthMismatch { expected: 18, actual: 5, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            TufError::LengthMismatch {
+                expected: 18,
+                actual: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_untouched(&device);
 }
 
@@ -163,7 +201,10 @@ fn snapshot_that_is_not_the_one_the_timestamp_hashes_is_refused() {
     let device = lab.device("d");
     let err = lab.fetch(&device, "CT-9000", now).unwrap_err();
     assert!(
-        matches!(err, TufError::HashMismatch { .. } | TufError::TooLong { .. } | TufError::MixAndMatch { .. }),
+        matches!(
+            err,
+            TufError::HashMismatch { .. } | TufError::TooLong { .. } | TufError::MixAndMatch { .. }
+        ),
         "{err:?}"
     );
     assert_untouched(&device);

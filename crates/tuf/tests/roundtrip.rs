@@ -1,6 +1,11 @@
 //! A repository made by medguard, read by medguard's client: delegation per model, newest
 //! version chosen, key rotation followed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -27,16 +32,20 @@ fn newest_bundle_for_the_model_is_downloaded_and_checked() {
     assert!(lab.meta("2.snapshot.json").exists());
     assert!(lab.meta("2.CT-9000.json").is_file() || lab.meta("1.CT-9000.json").is_file());
     let ct_dir = lab.repo.join("targets/CT-9000");
-    assert!(
-        std::fs::read_dir(&ct_dir)
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(&format!(".ct-1.10.mgb")))
-    );
+    assert!(std::fs::read_dir(&ct_dir).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".ct-1.10.mgb")
+    }));
 
     let mr = lab.fetch(&lab.device("mr"), "MR-500", now).unwrap();
     assert_eq!(mr.bundle_version, "3.0");
     let none = lab.fetch(&lab.device("x"), "XR-1", now).unwrap_err();
-    assert!(matches!(none, TufError::NoApplicableBundle { .. }), "{none:?}");
+    assert!(
+        matches!(none, TufError::NoApplicableBundle { .. }),
+        "{none:?}"
+    );
 }
 
 #[test]
@@ -46,7 +55,10 @@ fn a_second_publish_keeps_earlier_bundles_and_bumps_versions() {
     lab.add("CT-9000", "a.mgb", "1.0", b"a");
     lab.publish(now);
     let device = lab.device("d");
-    assert_eq!(lab.fetch(&device, "CT-9000", now).unwrap().bundle_version, "1.0");
+    assert_eq!(
+        lab.fetch(&device, "CT-9000", now).unwrap().bundle_version,
+        "1.0"
+    );
     lab.add("CT-9000", "b.mgb", "1.1", b"b");
     lab.publish(now);
     let got = lab.fetch(&device, "CT-9000", now).unwrap();
@@ -152,7 +164,10 @@ fn init_with_threshold_two_needs_two_keys_per_role() {
         publish: medguard_tuf::PublishOptions::at(SystemTime::now()),
     };
     let err = medguard_tuf::init(&tmp.path().join("r"), &one, &opts).unwrap_err();
-    assert!(matches!(err, TufError::Threshold { ref role, .. } if role == "root"), "{err:?}");
+    assert!(
+        matches!(err, TufError::Threshold { ref role, .. } if role == "root"),
+        "{err:?}"
+    );
     let two = medguard_tuf::RepoKeys {
         root: keys(&[&a, &b]),
         ..one

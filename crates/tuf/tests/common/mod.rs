@@ -77,7 +77,12 @@ impl Lab {
         d
     }
 
-    pub fn fetch(&self, device: &Path, model: &str, now: SystemTime) -> Result<FetchedBundle, TufError> {
+    pub fn fetch(
+        &self,
+        device: &Path,
+        model: &str,
+        now: SystemTime,
+    ) -> Result<FetchedBundle, TufError> {
         medguard_tuf::fetch(&FetchOptions {
             repo_url: self.url(),
             trusted_root: self.repo.join("metadata/1.root.json"),
