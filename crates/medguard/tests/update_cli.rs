@@ -266,7 +266,7 @@ fn a_tampered_bundle_is_refused_with_exit_1_as_json_and_in_the_audit_trail() {
 fn sigkill_at_random_moments_recovers_to_old_or_new() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    setup(dir, 300);
+    setup(dir, 150);
     let bundle = create_bundle(dir, "b.bundle", "true");
     // How long an uninterrupted install takes here, to spread the kills over it.
     let root = device(dir, "timing");
@@ -282,7 +282,7 @@ fn sigkill_at_random_moments_recovers_to_old_or_new() {
     let mut rng = seed | 1;
     let state_file = dir.join("clinical-state");
     let (mut old, mut new) = (0, 0);
-    for round in 0..12 {
+    for round in 0..10 {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;

@@ -613,7 +613,7 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
     // Removals first, deepest first; then everything else in path order, so that a
     // directory exists before what goes into it.
     removals.sort_by(|a, b| b.path.cmp(&a.path));
-    others.sort_by(|a, b| a.path.to_profile_path().cmp(&b.path.to_profile_path()));
+    others.sort_by(|a, b| a.path.cmp(&b.path));
     let mut operations = removals;
     operations.extend(others);
     let base_text = old.to_text();
@@ -623,6 +623,7 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
         created_unix: req.created_unix,
         base_profile_blake3: *blake3::hash(&base_text).as_bytes(),
         base_profile: VerifiedProfile::from_own(old),
+        base_profile_text: String::from_utf8_lossy(&base_text).into_owned(),
         new_profile_text: new.to_signed_text(req.key),
         self_tests: req.self_tests.clone(),
         root,

@@ -162,6 +162,8 @@ pub struct Manifest {
     pub base_profile: VerifiedProfile,
     /// BLAKE3 of the base profile's text.
     pub base_profile_blake3: [u8; 32],
+    /// The base profile's text, as signed (kept so the manifest writes back byte for byte).
+    pub base_profile_text: String,
     /// The new tree's profile, signed on its own so it can serve as the device's baseline.
     pub new_profile_text: Vec<u8>,
     /// Self-tests, in order.
@@ -322,6 +324,7 @@ impl Manifest {
             created_unix: raw.created_unix,
             base_profile,
             base_profile_blake3: raw.base_profile_blake3,
+            base_profile_text: raw.base_profile,
             new_profile_text: raw.new_profile.into_bytes(),
             self_tests: raw.self_tests,
             root: raw.root,
@@ -339,8 +342,7 @@ impl Manifest {
             models: self.models.clone(),
             created_unix: self.created_unix,
             base_profile_blake3: self.base_profile_blake3,
-            base_profile: String::from_utf8_lossy(&self.base_profile.profile().to_text())
-                .into_owned(),
+            base_profile: self.base_profile_text.clone(),
             new_profile: String::from_utf8_lossy(&self.new_profile_text).into_owned(),
             self_tests: self.self_tests.clone(),
             root: self.root,
