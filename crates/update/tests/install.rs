@@ -573,14 +573,15 @@ fn trailing_bytes_after_the_payload_are_refused() {
     assert!(matches!(e, UpdateError::Framing { .. }), "{e:?}");
 }
 
-/// Child half of the crash tests: runs an install and SIGKILLs itself at step N. Does
-/// nothing unless the parent test set the variables.
+/// Child half of the crash tests, run by them as a separate process (`--ignored`): runs an
+/// install and SIGKILLs itself at step N.
 #[test]
+#[ignore = "run by the crash tests in a child process"]
 fn crash_child() {
-    let Ok(n) = std::env::var("MEDGUARD_TEST_CRASH_AT") else {
-        return;
-    };
-    let n: usize = n.parse().unwrap();
+    let n: usize = std::env::var("MEDGUARD_TEST_CRASH_AT")
+        .unwrap()
+        .parse()
+        .unwrap();
     let bundle = PathBuf::from(std::env::var("MEDGUARD_TEST_BUNDLE").unwrap());
     let root = PathBuf::from(std::env::var("MEDGUARD_TEST_ROOT").unwrap());
     let trust = PublicKey::load(Path::new(&std::env::var("MEDGUARD_TEST_TRUST").unwrap())).unwrap();
@@ -621,7 +622,13 @@ fn crash_at_every_step(self_tests: &[&str], finally_new: bool) {
     loop {
         let root = f.device(&format!("dev-{n}"));
         let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("MEDGUARD_TEST_CRASH_AT", n.to_string())
             .env("MEDGUARD_TEST_BUNDLE", &bundle)
             .env("MEDGUARD_TEST_ROOT", &root)
@@ -629,6 +636,15 @@ fn crash_at_every_step(self_tests: &[&str], finally_new: bool) {
             .output()
             .unwrap();
         let finished = status.status.code() == Some(42);
+        {
+            use std::os::unix::process::ExitStatusExt as _;
+            assert!(
+                finished || status.status.signal() == Some(9),
+                "step {n}: the child neither finished nor was killed: {:?} {}",
+                status.status,
+                String::from_utf8_lossy(&status.stderr)
+            );
+        }
         // After the crash, recovery alone must leave exactly the old or exactly the new tree.
         let recovered = recover(&state_of(&root), None).unwrap();
         let is_old = same_tree(&root, &f.path("old"));
