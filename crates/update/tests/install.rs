@@ -701,3 +701,36 @@ fn a_second_installer_on_the_same_state_dir_is_refused_as_busy() {
     let e = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap_err();
     assert!(matches!(e, UpdateError::Busy { .. }), "{e:?}");
 }
+
+#[test]
+fn a_self_test_that_hangs_is_killed_at_its_timeout_and_rolled_back() {
+    let f = Fixture::new();
+    let out = f.path("hang.bundle");
+    create_bundle(&CreateRequest {
+        from: &f.path("old"),
+        to: &f.path("new"),
+        out: &out,
+        key: &f.key,
+        models: vec![],
+        self_tests: vec![SelfTest {
+            command: "sleep 600".into(),
+            timeout_secs: 1,
+        }],
+        version: "2.1".into(),
+        rules: Rules::default(),
+        created_unix: 1_763_900_000,
+        level: 3,
+    })
+    .unwrap();
+    let root = f.device("dev");
+    let r = f.apply(&out, &root, &ClinicalGate::open()).unwrap();
+    match &r.outcome {
+        InstallOutcome::RolledBack {
+            reason,
+            old_tree_clean: true,
+            ..
+        } => assert!(reason.contains("timed out after 1 s"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(same_tree(&root, &f.path("old")));
+}
