@@ -354,7 +354,45 @@ fn update_install_fetches_through_tuf_and_installs_only_when_idle() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    lab.add_and_publish(&bundle, "CT-9000", "1.1");
+    // A bundle signed by another key is refused at the repository already.
+    let out = medguard()
+        .args(["key", "generate", "--out"])
+        .arg(lab.p("other"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let add = |key: &str| {
+        medguard()
+            .args(["repo", "add"])
+            .arg(lab.repo())
+            .arg(&bundle)
+            .arg("--bundle-key")
+            .arg(lab.p(key))
+            .output()
+            .unwrap()
+    };
+    let out = add("other.pub");
+    assert_eq!(out.status.code(), Some(2));
+    // Signed by the vendor: version and model come from the bundle's manifest.
+    let out = add("vendor.pub");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("staged CT-9000/ct-1.1.mgb"));
+    let out = medguard()
+        .args(["repo", "publish"])
+        .arg(lab.repo())
+        .arg("--key")
+        .arg(lab.p("vendor.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Server::serve(&lab.repo());
 
     let device = lab.p("device");

@@ -30,18 +30,22 @@ pub enum RepoCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Stage bundles for the next publish, one target per device model.
+    /// Stage bundles for the next publish, one target per device model. With --bundle-key the
+    /// bundle's signature is checked first and its version and models come from its manifest.
     Add {
         dir: PathBuf,
         /// Bundle files.
         #[arg(required = true)]
         bundles: Vec<PathBuf>,
         /// Device model(s) the bundles are for; each gets its own delegated role.
-        #[arg(long = "model", value_name = "MODEL", required = true)]
+        #[arg(long = "model", value_name = "MODEL")]
         models: Vec<String>,
         /// The bundles' version, recorded in the target's custom metadata.
         #[arg(long, value_name = "VERSION")]
-        bundle_version: String,
+        bundle_version: Option<String>,
+        /// The vendor's bundle signing key (NAME.pub): refuse bundles it did not sign.
+        #[arg(long, value_name = "NAME.pub")]
+        bundle_key: Option<PathBuf>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -171,6 +175,58 @@ impl KeyArgs {
     }
 }
 
+/// The version and models of a bundle: from its verified manifest when a bundle key is
+/// given (flags must then agree with it), otherwise from the flags.
+fn add_options(
+    bundle: &Path,
+    key: Option<&medguard_digest::PublicKey>,
+    models: &[String],
+    version: Option<&str>,
+) -> anyhow::Result<AddOptions> {
+    let (version, models) = match key {
+        Some(key) => {
+            let verified = medguard_update::UnverifiedBundle::open(bundle)
+                .and_then(|b| b.verify(std::slice::from_ref(key)))
+                .with_context(|| format!("checking bundle {}", bundle.display()))?;
+            let manifest = verified.manifest();
+            if let Some(v) = version
+                && v != manifest.version
+            {
+                bail!(
+                    "{}: --bundle-version {v} but the bundle says {}",
+                    bundle.display(),
+                    manifest.version
+                );
+            }
+            let models = if models.is_empty() {
+                manifest.models.clone()
+            } else {
+                models.to_vec()
+            };
+            (manifest.version.clone(), models)
+        }
+        None => (
+            version
+                .ok_or_else(|| {
+                    anyhow!("give --bundle-version (or --bundle-key to read it from the bundle)")
+                })?
+                .to_owned(),
+            models.to_vec(),
+        ),
+    };
+    if models.is_empty() {
+        bail!(
+            "{}: give --model: the bundle names no device model",
+            bundle.display()
+        );
+    }
+    Ok(AddOptions {
+        models,
+        bundle_version: version,
+        name: None,
+    })
+}
+
 /// `365d`, `12h`, `90m`, `30s`, or a bare number of days.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -247,28 +303,28 @@ pub fn run(cmd: RepoCommand) -> anyhow::Result<ExitCode> {
             bundles,
             models,
             bundle_version,
+            bundle_key,
             json,
         } => {
+            let key = bundle_key
+                .map(|k| {
+                    medguard_digest::PublicKey::load(&k)
+                        .with_context(|| format!("loading bundle key {}", k.display()))
+                })
+                .transpose()?;
             let mut names = Vec::new();
             for b in &bundles {
+                let options = add_options(b, key.as_ref(), &models, bundle_version.as_deref())?;
                 names.extend(
-                    medguard_tuf::add(
-                        &dir,
-                        b,
-                        &AddOptions {
-                            models: models.clone(),
-                            bundle_version: bundle_version.clone(),
-                            name: None,
-                        },
-                    )
-                    .with_context(|| format!("adding {}", b.display()))?,
+                    medguard_tuf::add(&dir, b, &options)
+                        .with_context(|| format!("adding {}", b.display()))?,
                 );
             }
             if json {
                 super::print_json(&serde_json::json!({ "staged": names }))?;
             } else {
                 for n in &names {
-                    println!("staged {n} (version {bundle_version}); run repo publish");
+                    println!("staged {n}; run repo publish");
                 }
             }
         }
