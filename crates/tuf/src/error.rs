@@ -42,9 +42,6 @@ pub enum TufError {
     /// A key to rotate out is not listed for the role.
     #[error("key {key_id} is not a {role} key")]
     KeyNotInRole { role: Role, key_id: String },
-    /// Nothing staged and nothing to change.
-    #[error("nothing staged in {path}: add bundles first")]
-    NothingStaged { path: PathBuf },
 
     /// Metadata is not signed by a threshold of the keys trusted for its role.
     #[error("{role} metadata is not signed by its trusted keys: {reason}")]
