@@ -334,7 +334,33 @@ fn read_staged(dir: &Path) -> Result<Vec<StagedTarget>, TufError> {
 
 /// Stages a bundle for the next publish, once per device model. Returns the target names.
 pub fn add(dir: &Path, bundle: &Path, options: &AddOptions) -> Result<Vec<String>, TufError> {
+    add_all(dir, &[(bundle, options)])
+}
+
+/// Stages several bundles with one update of the staging index.
+pub fn add_all(dir: &Path, bundles: &[(&Path, &AddOptions)]) -> Result<Vec<String>, TufError> {
     latest_root(dir)?;
+    let mut index: BTreeMap<String, StagedTarget> = read_staged(dir)?
+        .into_iter()
+        .map(|e| (e.target_name(), e))
+        .collect();
+    let mut names = Vec::new();
+    for (bundle, options) in bundles {
+        for entry in stage(dir, bundle, options)? {
+            names.push(entry.target_name());
+            index.insert(entry.target_name(), entry);
+        }
+    }
+    let index: Vec<&StagedTarget> = index.values().collect();
+    let bytes = serde_json::to_vec_pretty(&index).map_err(|e| TufError::Refused {
+        reason: e.to_string(),
+    })?;
+    write_file(&staged_index(dir), &bytes)?;
+    Ok(names)
+}
+
+/// Copies one bundle into `staged/` under its hash; returns its entries, one per model.
+fn stage(dir: &Path, bundle: &Path, options: &AddOptions) -> Result<Vec<StagedTarget>, TufError> {
     let file = match &options.name {
         Some(n) => n.clone(),
         None => bundle
@@ -385,25 +411,17 @@ pub fn add(dir: &Path, bundle: &Path, options: &AddOptions) -> Result<Vec<String
         path: payload.clone(),
         source: e.error,
     })?;
-    let mut index = read_staged(dir)?;
-    let mut names = Vec::new();
-    for model in &options.models {
-        let entry = StagedTarget {
+    Ok(options
+        .models
+        .iter()
+        .map(|model| StagedTarget {
             model: model.clone(),
             file: file.clone(),
             bundle_version: options.bundle_version.clone(),
             length,
             sha256: sha256.clone(),
-        };
-        index.retain(|e| e.target_name() != entry.target_name());
-        names.push(entry.target_name());
-        index.push(entry);
-    }
-    let bytes = serde_json::to_vec_pretty(&index).map_err(|e| TufError::Refused {
-        reason: e.to_string(),
-    })?;
-    write_file(&staged_index(dir), &bytes)?;
-    Ok(names)
+        })
+        .collect())
 }
 
 /// The published state the next publish builds on.

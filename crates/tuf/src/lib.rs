@@ -36,8 +36,8 @@ pub mod metadata;
 
 pub use client::{FetchOptions, FetchedBundle, Refreshed, fetch, refresh};
 pub use editor::{
-    AddOptions, InitOptions, PublishOptions, Published, RepoKeys, RotateOptions, add, init,
-    publish, rotate_key,
+    AddOptions, InitOptions, PublishOptions, Published, RepoKeys, RotateOptions, add, add_all,
+    init, publish, rotate_key,
 };
 pub use error::{Role, TufError};
 pub use keys::RoleKey;

@@ -312,14 +312,17 @@ pub fn run(cmd: RepoCommand) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("loading bundle key {}", k.display()))
                 })
                 .transpose()?;
-            let mut names = Vec::new();
-            for b in &bundles {
-                let options = add_options(b, key.as_ref(), &models, bundle_version.as_deref())?;
-                names.extend(
-                    medguard_tuf::add(&dir, b, &options)
-                        .with_context(|| format!("adding {}", b.display()))?,
-                );
-            }
+            let options = bundles
+                .iter()
+                .map(|b| add_options(b, key.as_ref(), &models, bundle_version.as_deref()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let pairs: Vec<(&Path, &AddOptions)> = bundles
+                .iter()
+                .map(PathBuf::as_path)
+                .zip(options.iter())
+                .collect();
+            let names = medguard_tuf::add_all(&dir, &pairs)
+                .with_context(|| format!("adding bundles to {}", dir.display()))?;
             if json {
                 super::print_json(&serde_json::json!({ "staged": names }))?;
             } else {
