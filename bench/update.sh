@@ -4,7 +4,7 @@
 # of `medguard bundle create`. Input: 10,000 files, 500 MB of incompressible data, added
 # to an empty base tree.
 #
-# usage: bench/update.sh [--files N] [--mb M]
+# usage: [MEDGUARD=BIN] bench/update.sh [--files N] [--mb M]
 # Needs: python3, tar (GNU), coreutils. Writes under bench/work/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +21,13 @@ for t in python3 tar; do
   command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 2; }
 done
 
-cargo build --release -q -p medguard
-M=$PWD/target/release/medguard
+# MEDGUARD=path/to/medguard runs an existing binary instead of building a release one.
+if [ -n "${MEDGUARD:-}" ]; then
+  M=$MEDGUARD
+else
+  cargo build --release -q -p medguard
+  M=$PWD/target/release/medguard
+fi
 W=$PWD/bench/work/update-$files-$mb
 mkdir -p "$W"
 if [ ! -d "$W/new" ]; then
