@@ -892,10 +892,13 @@ fn apply_op(i: usize, op: &Operation, txn: &Txn, root: &Path) -> Result<(), Upda
     }
 }
 
+/// Removes what the install put at `p`. A directory the install created is removed with
+/// whatever is still in it: the later operations are undone by now, so anything left was
+/// made after the install (a self-test's log, say), and it did not exist in the old tree.
 fn remove_entry(p: &Path) -> Result<(), UpdateError> {
     let m = fs::symlink_metadata(p).map_err(io_at(p))?;
     if m.is_dir() {
-        fs::remove_dir(p).map_err(io_at(p))
+        fs::remove_dir_all(p).map_err(io_at(p))
     } else {
         fs::remove_file(p).map_err(io_at(p))
     }

@@ -734,3 +734,25 @@ fn a_self_test_that_hangs_is_killed_at_its_timeout_and_rolled_back() {
     }
     assert!(same_tree(&root, &f.path("old")));
 }
+
+#[test]
+fn rollback_removes_new_directories_even_when_a_self_test_wrote_into_them() {
+    let f = Fixture::new();
+    let bundle = f.bundle(
+        "b.bundle",
+        &["echo log > \"$MEDGUARD_ROOT/opt/viewer/plugins/new/self-test.log\"; exit 1"],
+    );
+    let root = f.device("dev");
+    let r = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap();
+    assert!(
+        matches!(
+            r.outcome,
+            InstallOutcome::RolledBack {
+                old_tree_clean: true,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(same_tree(&root, &f.path("old")));
+}
