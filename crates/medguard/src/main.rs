@@ -34,6 +34,15 @@ enum Command {
     /// Whether the device is in clinical use and inside its maintenance window.
     #[command(subcommand)]
     Clinical(cmd::clinical::ClinicalCommand),
+    /// Signed patch bundles: create and inspect.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCommand),
+    /// Install patch bundles transactionally, outside clinical use.
+    #[command(subcommand)]
+    Update(cmd::update::UpdateCommand),
+    /// The vendor's TUF repository that delivers bundles to devices.
+    #[command(subcommand)]
+    Repo(cmd::repo::RepoCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +52,9 @@ fn main() -> ExitCode {
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
         Command::Clinical(c) => cmd::clinical::run(c),
+        Command::Bundle(c) => cmd::bundle::run(c),
+        Command::Update(c) => cmd::update::run(c),
+        Command::Repo(c) => cmd::repo::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,13 @@
 //! One module per subcommand group.
 
 pub mod audit;
+pub mod bundle;
 pub mod clinical;
 pub mod key;
 pub mod profile;
+pub mod repo;
+pub mod update;
+pub mod update_install;
 
 use std::io::Write as _;
 

@@ -1,0 +1,212 @@
+//! The one error type of this crate, and the translation of `tough`'s errors into it.
+//!
+//! Attacks TUF defends against each get their own variant, so a caller (and a test) can tell
+//! a rollback from an expired role from a wrong signature without reading messages.
+
+use std::path::PathBuf;
+
+/// A TUF role, for error reports.
+pub type Role = String;
+
+/// Everything that can go wrong in the repository editor or the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TufError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A key file could not be used.
+    #[error("key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    /// A metadata or state file is not what it should be.
+    #[error("{path}: {reason}")]
+    Malformed { path: PathBuf, reason: String },
+    /// A name (device model, bundle file name, role) cannot be used in a repository.
+    #[error("invalid {what} {name:?}: {reason}")]
+    InvalidName {
+        what: &'static str,
+        name: String,
+        reason: &'static str,
+    },
+    /// The keys given cannot meet a role's threshold.
+    #[error(
+        "{role} role needs {needed} signature(s) but only {have} of the given keys belong to it"
+    )]
+    Threshold { role: Role, needed: u64, have: u64 },
+    /// `repo init` on a directory that already holds a repository.
+    #[error("{path} already holds a TUF repository")]
+    AlreadyExists { path: PathBuf },
+    /// A key to rotate out is not listed for the role.
+    #[error("key {key_id} is not a {role} key")]
+    KeyNotInRole { role: Role, key_id: String },
+
+    /// Metadata is not signed by a threshold of the keys trusted for its role.
+    #[error("{role} metadata is not signed by its trusted keys: {reason}")]
+    BadSignature { role: Role, reason: String },
+    /// Metadata is past its expiry (a freeze attack, or an unmaintained repository).
+    #[error("{role} metadata expired at {expires}")]
+    Expired { role: Role, expires: String },
+    /// Metadata older than what the device already trusts (a rollback or replay).
+    #[error("{role} metadata version {offered} is older than trusted version {trusted}")]
+    Rollback {
+        role: Role,
+        trusted: u64,
+        offered: u64,
+    },
+    /// Metadata that does not match what the role above it lists (mix-and-match).
+    #[error("{role} metadata does not match the snapshot: {reason}")]
+    MixAndMatch { role: Role, reason: String },
+    /// A downloaded file (metadata or target) is longer than its metadata says (endless data).
+    #[error("{name} is longer than the {limit} bytes its metadata allows")]
+    TooLong { name: String, limit: u64 },
+    /// A downloaded file's hash differs from its metadata (arbitrary software).
+    #[error("{name}: hash mismatch, expected sha256 {expected}, got {actual}")]
+    HashMismatch {
+        name: String,
+        expected: String,
+        actual: String,
+    },
+    /// A downloaded target is shorter than its metadata says.
+    #[error("{name}: {actual} bytes, metadata says {expected}")]
+    LengthMismatch {
+        name: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// No bundle in the repository applies to this device.
+    #[error("no bundle for device model {model:?} in the repository")]
+    NoApplicableBundle { model: String },
+    /// The repository could not be reached or a file could not be fetched.
+    #[error("fetching {url}: {reason}")]
+    Transport { url: String, reason: String },
+    /// Any other refusal by the TUF client.
+    #[error("TUF: {reason}")]
+    Refused { reason: String },
+}
+
+impl TufError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+
+    pub(crate) fn malformed(path: impl Into<PathBuf>, reason: impl ToString) -> Self {
+        Self::Malformed {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Translates an error from `tough`, looking through transport errors for the cause that a
+/// stream adapter (hash, size limit) put there.
+pub(crate) fn from_tough(err: &tough::error::Error) -> TufError {
+    use tough::error::Error as E;
+    match err {
+        E::ExpiredMetadata { role, .. } => TufError::Expired {
+            role: role.to_string(),
+            expires: "before the time of this refresh".into(),
+        },
+        E::VerifyMetadata { role, source, .. } => TufError::BadSignature {
+            role: role.to_string(),
+            reason: source.to_string(),
+        },
+        E::VerifyRoleMetadata { role, source, .. } => TufError::BadSignature {
+            role: role.clone(),
+            reason: source.to_string(),
+        },
+        E::VerifyTrustedMetadata { source, .. } => TufError::BadSignature {
+            role: "trusted root".into(),
+            reason: source.to_string(),
+        },
+        E::OlderMetadata {
+            role,
+            current_version,
+            new_version,
+            ..
+        } => TufError::Rollback {
+            role: role.to_string(),
+            trusted: *current_version,
+            offered: *new_version,
+        },
+        E::OlderSnapshotInTimestamp {
+            snapshot_new,
+            snapshot_old,
+            ..
+        } => TufError::Rollback {
+            role: "snapshot (in timestamp)".into(),
+            trusted: *snapshot_old,
+            offered: *snapshot_new,
+        },
+        E::SnapshotRoleRollback {
+            role,
+            old_role_version,
+            new_role_version,
+            ..
+        } => TufError::Rollback {
+            role: role.clone(),
+            trusted: *old_role_version,
+            offered: *new_role_version,
+        },
+        E::VersionMismatch {
+            role,
+            fetched,
+            expected,
+            ..
+        } => TufError::MixAndMatch {
+            role: role.to_string(),
+            reason: format!("fetched version {fetched}, expected {expected}"),
+        },
+        E::SnapshotRoleMissing { role, .. } | E::RoleNotInMeta { name: role, .. } => {
+            TufError::MixAndMatch {
+                role: role.clone(),
+                reason: err.to_string(),
+            }
+        }
+        E::HashMismatch {
+            context,
+            calculated,
+            expected,
+            ..
+        } => TufError::HashMismatch {
+            name: context.clone(),
+            expected: expected.clone(),
+            actual: calculated.clone(),
+        },
+        E::MaxSizeExceeded {
+            max_size,
+            specifier,
+            ..
+        } => TufError::TooLong {
+            name: (*specifier).to_string(),
+            limit: *max_size,
+        },
+        E::Transport { url, source, .. } => {
+            if let Some(inner) = cause_in(source) {
+                return from_tough(inner);
+            }
+            TufError::Transport {
+                url: url.to_string(),
+                reason: source.to_string(),
+            }
+        }
+        other => TufError::Refused {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The `tough` error a transport error wraps, if any.
+pub(crate) fn cause_in(err: &tough::TransportError) -> Option<&tough::error::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<tough::error::Error>() {
+            return Some(t);
+        }
+        cur = e.source();
+    }
+    None
+}

@@ -1,0 +1,758 @@
+//! Installing bundles through the library: each test proves one thing about the
+//! transaction, against real trees in temporary directories.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt as _, symlink};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use medguard_clinical::{ClinicalGate, ClinicalStateSource, MaintenanceWindow};
+use medguard_digest::{PublicKey, SigningKey, UnverifiedDocument, sign_document};
+use medguard_profile::{Baseline, CreateOptions, Progress, Rules, VerifiedProfile, WalkOptions};
+use medguard_update::{
+    ApplyRequest, BUNDLE_CONTEXT, Clock, CreateRequest, InstallOutcome, InstallReport, Recovered,
+    SelfTest, Step, UpdateError, WaitPolicy, apply_bundle, create_bundle, parse_frame, recover,
+    write_frame,
+};
+use time::OffsetDateTime;
+
+/// A clock that starts at a fixed instant and advances only when something sleeps.
+#[derive(Debug)]
+struct TestClock(std::sync::Mutex<OffsetDateTime>);
+
+impl TestClock {
+    fn at(rfc3339: &str) -> Self {
+        Self(std::sync::Mutex::new(
+            OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).unwrap(),
+        ))
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+    fn sleep(&self, d: Duration) {
+        *self.0.lock().unwrap() += d;
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    key: SigningKey,
+    trust: Vec<PublicKey>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let (key, _) = SigningKey::generate().unwrap();
+        let trust = vec![key.public_key().clone()];
+        let f = Self {
+            dir: tempfile::tempdir().unwrap(),
+            key,
+            trust,
+        };
+        old_tree(&f.path("old"));
+        new_tree(&f.path("new"));
+        f
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn bundle(&self, name: &str, self_tests: &[&str]) -> PathBuf {
+        let out = self.path(name);
+        create_bundle(&CreateRequest {
+            from: &self.path("old"),
+            to: &self.path("new"),
+            out: &out,
+            key: &self.key,
+            models: vec!["ct-9000".into()],
+            self_tests: self_tests
+                .iter()
+                .map(|c| SelfTest {
+                    command: (*c).to_owned(),
+                    timeout_secs: 20,
+                })
+                .collect(),
+            version: "2.1".into(),
+            rules: Rules::default(),
+            created_unix: 1_763_900_000,
+            level: 3,
+        })
+        .unwrap();
+        out
+    }
+
+    /// A copy of the old tree to install into.
+    fn device(&self, name: &str) -> PathBuf {
+        let root = self.path(name);
+        copy_tree(&self.path("old"), &root);
+        root
+    }
+
+    fn apply(
+        &self,
+        bundle: &Path,
+        root: &Path,
+        gate: &ClinicalGate,
+    ) -> Result<InstallReport, UpdateError> {
+        self.apply_with(
+            bundle,
+            root,
+            gate,
+            WaitPolicy::Exit,
+            &TestClock::at("2026-11-23T03:00:00Z"),
+            None,
+        )
+    }
+
+    fn apply_with(
+        &self,
+        bundle: &Path,
+        root: &Path,
+        gate: &ClinicalGate,
+        policy: WaitPolicy,
+        clock: &dyn Clock,
+        observer: Option<&(dyn Fn(Step) + Sync)>,
+    ) -> Result<InstallReport, UpdateError> {
+        apply_bundle(&ApplyRequest {
+            bundle,
+            trust: &self.trust,
+            root,
+            model: Some("ct-9000"),
+            gate,
+            policy,
+            state_dir: &state_of(root),
+            clock,
+            audit: None,
+            observer,
+        })
+    }
+}
+
+fn state_of(root: &Path) -> PathBuf {
+    root.with_extension("state")
+}
+
+fn old_tree(root: &Path) {
+    fs::create_dir_all(root.join("opt/viewer/bin")).unwrap();
+    fs::create_dir_all(root.join("opt/viewer/plugins/old")).unwrap();
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(
+        root.join("opt/viewer/bin/viewer"),
+        b"viewer 2.0\n".repeat(500),
+    )
+    .unwrap();
+    fs::write(root.join("opt/viewer/bin/helper"), "helper 1\n").unwrap();
+    fs::write(root.join("opt/viewer/plugins/old/a.so"), "plugin a\n").unwrap();
+    fs::write(root.join("opt/viewer/plugins/old/b.so"), "plugin b\n").unwrap();
+    fs::write(
+        root.join("opt/viewer/notes"),
+        "a file that becomes a directory\n",
+    )
+    .unwrap();
+    fs::write(root.join("etc/viewer.conf"), "aet=VIEWER\n").unwrap();
+    fs::write(root.join("etc/unchanged"), "same\n").unwrap();
+    symlink("viewer", root.join("opt/viewer/bin/current")).unwrap();
+    fs::set_permissions(
+        root.join("opt/viewer/bin/viewer"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+}
+
+fn new_tree(root: &Path) {
+    old_tree(root);
+    fs::write(
+        root.join("opt/viewer/bin/viewer"),
+        b"viewer 2.1\n".repeat(600),
+    )
+    .unwrap();
+    fs::set_permissions(
+        root.join("opt/viewer/bin/viewer"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    fs::remove_file(root.join("opt/viewer/bin/helper")).unwrap();
+    fs::remove_dir_all(root.join("opt/viewer/plugins/old")).unwrap();
+    fs::create_dir_all(root.join("opt/viewer/plugins/new")).unwrap();
+    fs::write(root.join("opt/viewer/plugins/new/c.so"), "plugin c\n").unwrap();
+    fs::remove_file(root.join("opt/viewer/notes")).unwrap();
+    fs::create_dir(root.join("opt/viewer/notes")).unwrap();
+    fs::write(root.join("opt/viewer/notes/README"), "now a directory\n").unwrap();
+    fs::set_permissions(
+        root.join("etc/viewer.conf"),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    fs::remove_file(root.join("opt/viewer/bin/current")).unwrap();
+    symlink("viewer-2.1", root.join("opt/viewer/bin/current")).unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn profile_of(root: &Path) -> VerifiedProfile {
+    let (p, problems) =
+        medguard_profile::create(root, CreateOptions::default(), &Progress::default()).unwrap();
+    assert!(problems.is_empty());
+    VerifiedProfile::from_own(p)
+}
+
+/// Whether `root` is exactly the tree `reference` (every checked attribute, every entry).
+fn same_tree(root: &Path, reference: &Path) -> bool {
+    let report = medguard_profile::verify_tree(
+        root,
+        &Baseline::from_profile(profile_of(reference)),
+        WalkOptions::default(),
+        &Progress::default(),
+    )
+    .unwrap();
+    report.is_clean()
+}
+
+fn file_gate(dir: &Path, state: &str) -> ClinicalGate {
+    let p = dir.join(format!("clinical-{state}"));
+    fs::write(&p, format!("{state}\n")).unwrap();
+    ClinicalGate::new(Some(ClinicalStateSource::File(p)), None)
+}
+
+/// Rewrites a bundle's manifest with `edit` and signs it again with `key`.
+fn resign(bundle: &Path, out: &Path, key: &SigningKey, edit: impl FnOnce(&mut serde_json::Value)) {
+    let bytes = fs::read(bundle).unwrap();
+    let frame = parse_frame(&bytes).unwrap();
+    let body = UnverifiedDocument::parse(frame.signed_manifest)
+        .unwrap()
+        .accept_unsigned()
+        .body()
+        .to_vec();
+    let mut json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    edit(&mut json);
+    let signed = sign_document(BUNDLE_CONTEXT, &serde_json::to_vec(&json).unwrap(), key);
+    let mut out_bytes = Vec::new();
+    let mut payload = frame.payload;
+    write_frame(
+        &mut out_bytes,
+        &signed,
+        &mut payload,
+        frame.payload.len() as u64,
+    )
+    .unwrap();
+    fs::write(out, out_bytes).unwrap();
+}
+
+#[test]
+fn idle_device_installs_and_the_new_profile_becomes_the_baseline() {
+    let f = Fixture::new();
+    let bundle = f.bundle(
+        "b.bundle",
+        &["test -f \"$MEDGUARD_ROOT/opt/viewer/plugins/new/c.so\""],
+    );
+    let root = f.device("dev");
+    let r = f
+        .apply(&bundle, &root, &file_gate(f.dir.path(), "idle"))
+        .unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::Installed { self_tests: 1, .. }),
+        "{r:?}"
+    );
+    assert!(same_tree(&root, &f.path("new")));
+    let stored = fs::read(state_of(&root).join("profile")).unwrap();
+    let baseline = medguard_profile::UnverifiedProfile::parse(&stored)
+        .unwrap()
+        .verify(&f.trust)
+        .unwrap();
+    let report = medguard_profile::verify_tree(
+        &root,
+        &Baseline::from_profile(baseline),
+        WalkOptions::default(),
+        &Progress::default(),
+    )
+    .unwrap();
+    assert!(report.is_clean(), "{:?}", report.deviations);
+    assert!(!state_of(&root).join("txn").exists());
+    let again = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap();
+    assert!(matches!(
+        again.outcome,
+        InstallOutcome::AlreadyInstalled { .. }
+    ));
+}
+
+#[test]
+fn in_clinical_use_the_device_is_untouched() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let r = f
+        .apply(&bundle, &root, &file_gate(f.dir.path(), "in-use"))
+        .unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::Deferred { .. }),
+        "{r:?}"
+    );
+    assert_eq!(r.exit_code(), 3);
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+#[test]
+fn waiting_ends_when_the_device_becomes_idle_by_the_test_clock() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    // In use, and waiting 10 minutes on a clock that never moves by itself: deferred after
+    // the clock passed 10 minutes through the installer's own sleeps.
+    let clock = TestClock::at("2026-11-23T03:00:00Z");
+    let r = f
+        .apply_with(
+            &bundle,
+            &root,
+            &file_gate(f.dir.path(), "in-use"),
+            WaitPolicy::WaitUpTo(Duration::from_secs(600)),
+            &clock,
+            None,
+        )
+        .unwrap();
+    assert!(matches!(r.outcome, InstallOutcome::Deferred { .. }));
+    assert_eq!(clock.now(), TestClock::at("2026-11-23T03:10:00Z").now());
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+#[test]
+fn outside_the_maintenance_window_the_device_is_untouched() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let window: MaintenanceWindow = "Mon-Fri 22:00-06:00 +00:00".parse().unwrap();
+    let gate = ClinicalGate::new(None, Some(window));
+    let noon = TestClock::at("2026-11-23T12:00:00Z");
+    let r = f
+        .apply_with(&bundle, &root, &gate, WaitPolicy::Exit, &noon, None)
+        .unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::Deferred { .. }),
+        "{r:?}"
+    );
+    assert!(same_tree(&root, &f.path("old")));
+    let night = TestClock::at("2026-11-23T23:00:00Z");
+    let r = f
+        .apply_with(&bundle, &root, &gate, WaitPolicy::Exit, &night, None)
+        .unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::Installed { .. }),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn failing_self_test_rolls_back_to_the_old_profile() {
+    let f = Fixture::new();
+    let bundle = f.bundle(
+        "b.bundle",
+        &["true", "echo viewer does not start >&2; exit 7"],
+    );
+    let root = f.device("dev");
+    let r = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap();
+    match &r.outcome {
+        InstallOutcome::RolledBack {
+            reason,
+            old_tree_clean,
+            ..
+        } => {
+            assert!(old_tree_clean);
+            assert!(reason.contains("viewer does not start"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(r.exit_code(), 1);
+    assert!(same_tree(&root, &f.path("old")));
+    assert!(!state_of(&root).join("profile").exists());
+}
+
+#[test]
+fn tampered_manifest_is_refused() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let mut bytes = fs::read(&bundle).unwrap();
+    let at = bytes.windows(5).position(|w| w == b"\"2.1\"").unwrap();
+    bytes[at + 3] = b'2';
+    fs::write(&bundle, bytes).unwrap();
+    let root = f.device("dev");
+    let e = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(matches!(e, UpdateError::Signature(_)), "{e:?}");
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+#[test]
+fn tampered_payload_is_refused_before_the_tree_is_touched() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let mut bytes = fs::read(&bundle).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0x55;
+    fs::write(&bundle, bytes).unwrap();
+    let root = f.device("dev");
+    let e = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            UpdateError::BlobDigest { .. } | UpdateError::BlobCorrupt { .. }
+        ),
+        "{e:?}"
+    );
+    assert!(same_tree(&root, &f.path("old")));
+    assert!(!state_of(&root).join("txn").exists());
+}
+
+#[test]
+fn bundle_signed_by_an_untrusted_key_is_refused() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let (other, _) = SigningKey::generate().unwrap();
+    let root = f.device("dev");
+    let e = apply_bundle(&ApplyRequest {
+        bundle: &bundle,
+        trust: &[other.public_key().clone()],
+        root: &root,
+        model: Some("ct-9000"),
+        gate: &ClinicalGate::open(),
+        policy: WaitPolicy::Exit,
+        state_dir: &state_of(&root),
+        clock: &TestClock::at("2026-11-23T03:00:00Z"),
+        audit: None,
+        observer: None,
+    })
+    .unwrap_err();
+    assert!(matches!(e, UpdateError::Signature(_)), "{e:?}");
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+#[test]
+fn wrong_model_is_refused() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let e = apply_bundle(&ApplyRequest {
+        bundle: &bundle,
+        trust: &f.trust,
+        root: &root,
+        model: Some("mr-1"),
+        gate: &ClinicalGate::open(),
+        policy: WaitPolicy::Exit,
+        state_dir: &state_of(&root),
+        clock: &TestClock::at("2026-11-23T03:00:00Z"),
+        audit: None,
+        observer: None,
+    })
+    .unwrap_err();
+    assert!(matches!(e, UpdateError::ModelMismatch { .. }), "{e:?}");
+}
+
+#[test]
+fn a_device_whose_tree_differs_from_the_base_is_refused() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    fs::write(root.join("etc/unchanged"), "locally modified\n").unwrap();
+    let before = profile_of(&root);
+    let e = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(
+        matches!(e, UpdateError::BaseMismatch { deviations: 1, .. }),
+        "{e:?}"
+    );
+    let after = profile_of(&root);
+    assert_eq!(before.profile().entries, after.profile().entries);
+}
+
+#[test]
+fn dot_dot_and_absolute_paths_are_refused_at_parse_time() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    for (i, evil) in ["../../escaped", "/tmp/escaped", "opt/./viewer"]
+        .into_iter()
+        .enumerate()
+    {
+        let bad = f.path("evil.bundle");
+        resign(&bundle, &bad, &f.key, |m| {
+            m["operations"][0]["path"] = evil.into();
+        });
+        let root = f.device(&format!("dev-{i}"));
+        let e = f.apply(&bad, &root, &ClinicalGate::open()).unwrap_err();
+        assert!(matches!(e, UpdateError::UnsafePath { .. }), "{evil}: {e:?}");
+        assert!(same_tree(&root, &f.path("old")));
+    }
+}
+
+#[test]
+fn a_path_through_a_symlink_pointing_outside_is_refused_before_anything_is_written() {
+    let f = Fixture::new();
+    let outside = f.path("outside");
+    fs::create_dir(&outside).unwrap();
+    // Old and new trees both hold `lib -> OUTSIDE`; the hostile manifest writes through it.
+    for t in ["old", "new"] {
+        symlink(&outside, f.path(t).join("lib")).unwrap();
+    }
+    let bundle = f.bundle("b.bundle", &[]);
+    let bad = f.path("evil.bundle");
+    resign(&bundle, &bad, &f.key, |m| {
+        let ops = m["operations"].as_array_mut().unwrap();
+        let file_op = ops.iter().find(|o| o["op"] == "file").unwrap().clone();
+        let mut evil = file_op;
+        evil["path"] = "lib/evil.so".into();
+        evil["old"] = serde_json::Value::Null;
+        ops.push(evil);
+    });
+    let root = f.device("dev");
+    let e = f.apply(&bad, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            UpdateError::UnsafePath {
+                reason: "an ancestor is a symbolic link",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+#[test]
+fn a_blob_longer_than_declared_is_refused() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let bad = f.path("long.bundle");
+    resign(&bundle, &bad, &f.key, |m| {
+        let size = m["blobs"][0]["size"].as_u64().unwrap();
+        m["blobs"][0]["size"] = (size - 1).into();
+    });
+    let root = f.device("dev");
+    let e = f.apply(&bad, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(matches!(e, UpdateError::BlobTooLarge { .. }), "{e:?}");
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+#[test]
+fn a_decompression_bomb_ratio_is_refused_at_parse_time() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let bad = f.path("bomb.bundle");
+    resign(&bundle, &bad, &f.key, |m| {
+        m["blobs"][0]["size"] = (1u64 << 40).into();
+    });
+    let root = f.device("dev");
+    let e = f.apply(&bad, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(matches!(e, UpdateError::Manifest { .. }), "{e:?}");
+}
+
+#[test]
+fn trailing_bytes_after_the_payload_are_refused() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let mut bytes = fs::read(&bundle).unwrap();
+    bytes.extend_from_slice(b"more");
+    fs::write(&bundle, bytes).unwrap();
+    let root = f.device("dev");
+    let e = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(matches!(e, UpdateError::Framing { .. }), "{e:?}");
+}
+
+/// Child half of the crash tests, run by them as a separate process (`--ignored`): runs an
+/// install and SIGKILLs itself at step N.
+#[test]
+#[ignore = "run by the crash tests in a child process"]
+fn crash_child() {
+    let n: usize = std::env::var("MEDGUARD_TEST_CRASH_AT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bundle = PathBuf::from(std::env::var("MEDGUARD_TEST_BUNDLE").unwrap());
+    let root = PathBuf::from(std::env::var("MEDGUARD_TEST_ROOT").unwrap());
+    let trust = PublicKey::load(Path::new(&std::env::var("MEDGUARD_TEST_TRUST").unwrap())).unwrap();
+    let seen = AtomicUsize::new(0);
+    let observer = |_step: Step| {
+        if seen.fetch_add(1, Ordering::SeqCst) == n {
+            // A real SIGKILL: no destructor, no flush, no unwinding.
+            let _ = rustix::process::kill_process(
+                rustix::process::getpid(),
+                rustix::process::Signal::KILL,
+            );
+            std::process::abort();
+        }
+    };
+    let observer: &(dyn Fn(Step) + Sync) = &observer;
+    let _ = apply_bundle(&ApplyRequest {
+        bundle: &bundle,
+        trust: &[trust],
+        root: &root,
+        model: Some("ct-9000"),
+        gate: &ClinicalGate::open(),
+        policy: WaitPolicy::Exit,
+        state_dir: &state_of(&root),
+        clock: &TestClock::at("2026-11-23T03:00:00Z"),
+        audit: None,
+        observer: Some(observer),
+    });
+    // Not killed: every step was passed.
+    std::process::exit(42);
+}
+
+fn crash_at_every_step(self_tests: &[&str], finally_new: bool) {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", self_tests);
+    let trust_path = f.path("vendor.pub");
+    fs::write(&trust_path, f.key.public_key().to_pem()).unwrap();
+    let mut n = 0;
+    loop {
+        let root = f.device(&format!("dev-{n}"));
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("MEDGUARD_TEST_CRASH_AT", n.to_string())
+            .env("MEDGUARD_TEST_BUNDLE", &bundle)
+            .env("MEDGUARD_TEST_ROOT", &root)
+            .env("MEDGUARD_TEST_TRUST", &trust_path)
+            .output()
+            .unwrap();
+        let finished = status.status.code() == Some(42);
+        {
+            use std::os::unix::process::ExitStatusExt as _;
+            assert!(
+                finished || status.status.signal() == Some(9),
+                "step {n}: the child neither finished nor was killed: {:?} {}",
+                status.status,
+                String::from_utf8_lossy(&status.stderr)
+            );
+        }
+        // After the crash, recovery alone must leave exactly the old or exactly the new tree.
+        let recovered = recover(&state_of(&root), None).unwrap();
+        let is_old = same_tree(&root, &f.path("old"));
+        let is_new = same_tree(&root, &f.path("new"));
+        assert!(
+            is_old ^ is_new,
+            "step {n}: neither old nor new after {recovered:?}"
+        );
+        if let Some(Recovered::RolledBack { old_tree_clean, .. }) = &recovered {
+            assert!(old_tree_clean, "step {n}");
+        }
+        assert!(!state_of(&root).join("txn").exists(), "step {n}");
+        // And the same install run again ends where an uninterrupted one ends.
+        let r = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap();
+        assert_eq!(
+            same_tree(&root, &f.path("new")),
+            finally_new,
+            "step {n}: {r:?}"
+        );
+        fs::remove_dir_all(&root).unwrap();
+        if finished {
+            break;
+        }
+        n += 1;
+        assert!(n < 200, "the install never finished");
+    }
+    assert!(n >= 8, "only {n} steps were observed");
+}
+
+#[test]
+fn sigkill_at_every_step_recovers_to_old_or_new() {
+    crash_at_every_step(&["true"], true);
+}
+
+#[test]
+fn sigkill_at_every_step_of_a_rollback_recovers_to_old() {
+    crash_at_every_step(&["exit 1"], false);
+}
+
+#[test]
+fn a_second_installer_on_the_same_state_dir_is_refused_as_busy() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let state = state_of(&root);
+    fs::create_dir_all(&state).unwrap();
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join("lock"))
+        .unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let e = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap_err();
+    assert!(matches!(e, UpdateError::Busy { .. }), "{e:?}");
+}
+
+#[test]
+fn a_self_test_that_hangs_is_killed_at_its_timeout_and_rolled_back() {
+    let f = Fixture::new();
+    let out = f.path("hang.bundle");
+    create_bundle(&CreateRequest {
+        from: &f.path("old"),
+        to: &f.path("new"),
+        out: &out,
+        key: &f.key,
+        models: vec![],
+        self_tests: vec![SelfTest {
+            command: "sleep 600".into(),
+            timeout_secs: 1,
+        }],
+        version: "2.1".into(),
+        rules: Rules::default(),
+        created_unix: 1_763_900_000,
+        level: 3,
+    })
+    .unwrap();
+    let root = f.device("dev");
+    let r = f.apply(&out, &root, &ClinicalGate::open()).unwrap();
+    match &r.outcome {
+        InstallOutcome::RolledBack {
+            reason,
+            old_tree_clean: true,
+            ..
+        } => assert!(reason.contains("timed out after 1 s"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+#[test]
+fn rollback_removes_new_directories_even_when_a_self_test_wrote_into_them() {
+    let f = Fixture::new();
+    let bundle = f.bundle(
+        "b.bundle",
+        &["echo log > \"$MEDGUARD_ROOT/opt/viewer/plugins/new/self-test.log\"; exit 1"],
+    );
+    let root = f.device("dev");
+    let r = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap();
+    assert!(
+        matches!(
+            r.outcome,
+            InstallOutcome::RolledBack {
+                old_tree_clean: true,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(same_tree(&root, &f.path("old")));
+}
