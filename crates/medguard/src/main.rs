@@ -31,6 +31,8 @@ enum Command {
     /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Scores and severity of a CVSS v3.0, v3.1 or v4.0 vector.
+    Cvss(cmd::cvss::CvssArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Cvss(c) => cmd::cvss::run(c),
     };
     match result {
         Ok(code) => code,

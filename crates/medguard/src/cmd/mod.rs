@@ -1,6 +1,7 @@
 //! One module per subcommand group.
 
 pub mod audit;
+pub mod cvss;
 pub mod key;
 pub mod profile;
 
