@@ -7,7 +7,8 @@
 //!
 //! - v3.0 and v3.1: base, temporal and environmental scores with the formulas of section 7 of
 //!   each specification; v3.1 uses the `Roundup` of its Appendix A (integer arithmetic, so
-//!   `4.000000000000001` is 4.0), v3.0 its plain `ceil(x * 10) / 10`, and the environmental
+//!   `4.000000000000001` is 4.0), v3.0 the ceiling of the exact value (floating-point noise
+//!   such as `5.0 × 0.92 = 4.6000000000000005` does not push it up a tenth), and the environmental
 //!   modified impact differs between the two (`MISS × 0.9731` and exponent 13 in v3.1);
 //! - v4.0: the score of the whole vector (CVSS-B, -BT, -BE or -BTE, see
 //!   [`v4::Vector::nomenclature`]) from the macrovector lookup table and the interpolation
@@ -209,7 +210,9 @@ impl Vector {
     /// # Errors
     /// [`CvssError`] naming the prefix, component or metric at fault.
     pub fn parse(vector: &str) -> Result<Self, CvssError> {
-        let rest = vector.strip_prefix("CVSS:").ok_or(CvssError::MissingPrefix)?;
+        let rest = vector
+            .strip_prefix("CVSS:")
+            .ok_or(CvssError::MissingPrefix)?;
         let version = rest.split('/').next().unwrap_or_default();
         match version {
             "3.0" | "3.1" => v3::Vector::parse(vector).map(Self::V3),

@@ -84,13 +84,14 @@ impl<'a> Components<'a> {
             if name.is_empty() || value.is_empty() || value.contains(':') {
                 return Err(malformed());
             }
-            let index = names
-                .iter()
-                .position(|n| *n == name)
-                .ok_or_else(|| CvssError::UnknownMetric {
-                    version,
-                    metric: name.to_owned(),
-                })?;
+            let index =
+                names
+                    .iter()
+                    .position(|n| *n == name)
+                    .ok_or_else(|| CvssError::UnknownMetric {
+                        version,
+                        metric: name.to_owned(),
+                    })?;
             let metric = names.get(index).copied().unwrap_or_default();
             let slot = values.get_mut(index).ok_or_else(malformed)?;
             if slot.is_some() {

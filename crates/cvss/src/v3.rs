@@ -235,7 +235,9 @@ impl Vector {
     /// # Errors
     /// [`CvssError`] naming the component or metric at fault.
     pub fn parse(vector: &str) -> Result<Self, CvssError> {
-        let rest = vector.strip_prefix("CVSS:").ok_or(CvssError::MissingPrefix)?;
+        let rest = vector
+            .strip_prefix("CVSS:")
+            .ok_or(CvssError::MissingPrefix)?;
         let (version_text, body) = rest.split_once('/').unwrap_or((rest, ""));
         let version = match version_text {
             "3.0" => Version::V3_0,
@@ -373,8 +375,7 @@ impl Vector {
     pub fn scores(&self) -> Scores {
         Scores {
             base: self.base_score(),
-            temporal: (self.temporal != TemporalMetrics::default())
-                .then(|| self.temporal_score()),
+            temporal: (self.temporal != TemporalMetrics::default()).then(|| self.temporal_score()),
             environmental: (self.environmental != EnvironmentalMetrics::default())
                 .then(|| self.environmental_score()),
         }
@@ -402,9 +403,21 @@ impl Vector {
 }
 
 /// v3.0 section 7.4: "the smallest number, specified to one decimal place, that is equal to
-/// or higher than its input".
+/// or higher than its input", for the exact value of the input.
+///
+/// The equations are exact in decimal, but in `f64` `5.0 × 0.92` is `4.6000000000000005`,
+/// and a bare `ceil(x * 10) / 10` (FIRST's v3.0 JavaScript calculator) makes that 4.7 where
+/// the specification, and Red Hat's `cvss` computing in `Decimal`, give 4.6. A result within
+/// 10⁻⁹ of a tenth is taken as that tenth: `f64` noise here is around 10⁻¹⁵, and an exact
+/// value that close above a tenth does not come out of the v3.0 weights.
 fn roundup_v30(x: f64) -> f64 {
-    (x * 10.0).ceil() / 10.0
+    let tenths = x * 10.0;
+    let nearest = tenths.round();
+    if (tenths - nearest).abs() < 1e-9 {
+        nearest / 10.0
+    } else {
+        tenths.ceil() / 10.0
+    }
 }
 
 /// v3.1 Appendix A: the same rounding, computed on integers so that a floating-point result
@@ -541,11 +554,7 @@ mod tests {
 
     fn score(v: &str) -> (f64, f64, f64) {
         let v = Vector::parse(v).unwrap();
-        (
-            v.base_score(),
-            v.temporal_score(),
-            v.environmental_score(),
-        )
+        (v.base_score(), v.temporal_score(), v.environmental_score())
     }
 
     #[test]
@@ -554,16 +563,15 @@ mod tests {
         assert_eq!(roundup_v31(4.000_000_000_000_001), 4.0);
         assert_eq!(roundup_v31(4.02), 4.1);
         assert_eq!(roundup_v31(4.0), 4.0);
-        assert_eq!(roundup_v30(4.000_000_000_000_001), 4.1);
+        assert_eq!(roundup_v30(4.000_000_000_000_001), 4.0);
+        assert_eq!(roundup_v30(4.02), 4.1);
+        assert_eq!(roundup_v30(5.0 * 0.92), 4.6);
     }
 
     #[test]
     fn v31_specification_examples() {
         // CVE-2014-0160 Heartbleed and CVE-2021-44228 Log4Shell as scored by NVD.
-        assert_eq!(
-            score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N").0,
-            7.5
-        );
+        assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N").0, 7.5);
         assert_eq!(
             score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H").0,
             10.0

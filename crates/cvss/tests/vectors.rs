@@ -36,7 +36,12 @@ fn report(file: &str, checked: usize, failures: &[String]) {
         failures.is_empty(),
         "{file}: {} of {checked} vectors disagree:\n{}",
         failures.len(),
-        failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -161,8 +166,7 @@ fn cisa_csaf_published_scores() {
         let expected = pair["baseScore"].as_f64().unwrap();
         let severity = pair["baseSeverity"].as_str().unwrap();
         let v = Vector::parse(vector).unwrap_or_else(|e| panic!("{vector}: {e}"));
-        if !same(v.base_score(), expected)
-            || !v.severity().as_str().eq_ignore_ascii_case(severity)
+        if !same(v.base_score(), expected) || !v.severity().as_str().eq_ignore_ascii_case(severity)
         {
             failures.push(format!(
                 "{vector} ({}): CISA {expected} {severity}, computed {} {}",

@@ -14,8 +14,18 @@ fn medguard() -> Command {
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
-    let out = medguard().arg("cvss").args(args).arg("--json").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = medguard()
+        .arg("cvss")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -32,9 +42,18 @@ fn v31_text_shows_version_scores_and_severity() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["version", "3.0"]);
-    assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["base", "5.8", "Medium"]);
-    assert_eq!(lines[3].split_whitespace().collect::<Vec<_>>(), ["temporal", "5.2", "Medium"]);
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["version", "3.0"]
+    );
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["base", "5.8", "Medium"]
+    );
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["temporal", "5.2", "Medium"]
+    );
     assert_eq!(
         lines[4].split_whitespace().collect::<Vec<_>>(),
         ["environmental", "7.4", "High"]
@@ -79,7 +98,10 @@ fn v4_json_has_threat_environmental_and_supplemental() {
 #[test]
 fn v4_text_labels_the_nomenclature() {
     let out = medguard()
-        .args(["cvss", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U/MSI:S"])
+        .args([
+            "cvss",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U/MSI:S",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -92,15 +114,30 @@ fn v4_text_labels_the_nomenclature() {
 #[test]
 fn invalid_vectors_exit_2_naming_the_metric() {
     let cases = [
-        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H", "mandatory metric A is missing"),
-        ("CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "metric AV appears more than once"),
-        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:Z", "metric A has unknown value \"Z\""),
-        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/junk", "malformed component \"junk\""),
+        (
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
+            "mandatory metric A is missing",
+        ),
+        (
+            "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "metric AV appears more than once",
+        ),
+        (
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:Z",
+            "metric A has unknown value \"Z\"",
+        ),
+        (
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/junk",
+            "malformed component \"junk\"",
+        ),
         (
             "CVSS:4.0/AC:L/AV:N/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
             "metric AV is out of order",
         ),
-        ("CVSS:2.0/AV:N/AC:L/Au:N/C:P/I:P/A:P", "unsupported CVSS version \"2.0\""),
+        (
+            "CVSS:2.0/AV:N/AC:L/Au:N/C:P/I:P/A:P",
+            "unsupported CVSS version \"2.0\"",
+        ),
     ];
     for (vector, message) in cases {
         let out = medguard().args(["cvss", vector]).output().unwrap();

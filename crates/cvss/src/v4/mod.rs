@@ -347,7 +347,9 @@ impl Vector {
     /// # Errors
     /// [`CvssError`] naming the component or metric at fault.
     pub fn parse(vector: &str) -> Result<Self, CvssError> {
-        let rest = vector.strip_prefix("CVSS:").ok_or(CvssError::MissingPrefix)?;
+        let rest = vector
+            .strip_prefix("CVSS:")
+            .ok_or(CvssError::MissingPrefix)?;
         let (version_text, body) = rest.split_once('/').unwrap_or((rest, ""));
         if version_text != "4.0" {
             return Err(CvssError::UnsupportedVersion {

@@ -14,8 +14,8 @@
 //! the interpolation can land one ULP below a tie (5.6499999999999995 for 5.65).
 
 use super::tables::{
-    EQ1_MAX_SEVERITY, EQ1_MAXES, EQ2_MAX_SEVERITY, EQ2_MAXES, EQ3_EQ6_MAX_SEVERITY,
-    EQ3_EQ6_MAXES, EQ4_MAX_SEVERITY, EQ4_MAXES, MACROVECTOR_SCORES,
+    EQ1_MAX_SEVERITY, EQ1_MAXES, EQ2_MAX_SEVERITY, EQ2_MAXES, EQ3_EQ6_MAX_SEVERITY, EQ3_EQ6_MAXES,
+    EQ4_MAX_SEVERITY, EQ4_MAXES, MACROVECTOR_SCORES,
 };
 use super::{
     AttackComplexity, AttackRequirements, ExploitMaturity, Impact, ModifiedSubsequentImpact,
@@ -84,7 +84,9 @@ impl Effective {
             sa: m
                 .modified_subsequent_availability
                 .unwrap_or(subsequent(b.subsequent_availability)),
-            e: v.threat.exploit_maturity.unwrap_or(ExploitMaturity::Attacked),
+            e: v.threat
+                .exploit_maturity
+                .unwrap_or(ExploitMaturity::Attacked),
             cr: m.confidentiality_requirement.unwrap_or(Requirement::High),
             ir: m.integrity_requirement.unwrap_or(Requirement::High),
             ar: m.availability_requirement.unwrap_or(Requirement::High),
@@ -109,9 +111,8 @@ impl Effective {
         } else {
             2
         };
-        let eq2 = u8::from(
-            !(self.ac == AttackComplexity::Low && self.at == AttackRequirements::None),
-        );
+        let eq2 =
+            u8::from(!(self.ac == AttackComplexity::Low && self.at == AttackRequirements::None));
         let high = |i: Impact| i == Impact::High;
         let eq3 = if high(self.vc) && high(self.vi) {
             0
@@ -255,7 +256,11 @@ pub(super) fn score(vector: &Vector) -> f64 {
 
     let [d_av, d_pr, d_ui] = distances(
         eq1_maxes,
-        [("AV", e.av.abbrev()), ("PR", e.pr.abbrev()), ("UI", e.ui.abbrev())],
+        [
+            ("AV", e.av.abbrev()),
+            ("PR", e.pr.abbrev()),
+            ("UI", e.ui.abbrev()),
+        ],
     );
     let [d_ac, d_at] = distances(eq2_maxes, [("AC", e.ac.abbrev()), ("AT", e.at.abbrev())]);
     let [d_vc, d_vi, d_va, d_cr, d_ir, d_ar] = distances(
@@ -271,7 +276,11 @@ pub(super) fn score(vector: &Vector) -> f64 {
     );
     let [d_sc, d_si, d_sa] = distances(
         eq4_maxes,
-        [("SC", e.sc.abbrev()), ("SI", e.si.abbrev()), ("SA", e.sa.abbrev())],
+        [
+            ("SC", e.sc.abbrev()),
+            ("SI", e.si.abbrev()),
+            ("SA", e.sa.abbrev()),
+        ],
     );
 
     let current_eq1 = d_av + d_pr + d_ui;

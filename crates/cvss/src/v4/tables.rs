@@ -280,17 +280,43 @@ pub(super) const MACROVECTOR_SCORES: &[(&str, f64)] = &[
 ];
 
 /// The highest severity vectors of each EQ1 level (`max_composed.js`).
-pub(super) const EQ1_MAXES: [&[&str]; 3] = [&["AV:N/PR:N/UI:N/"], &["AV:A/PR:N/UI:N/", "AV:N/PR:L/UI:N/", "AV:N/PR:N/UI:P/"], &["AV:P/PR:N/UI:N/", "AV:A/PR:L/UI:P/"]];
+pub(super) const EQ1_MAXES: [&[&str]; 3] = [
+    &["AV:N/PR:N/UI:N/"],
+    &["AV:A/PR:N/UI:N/", "AV:N/PR:L/UI:N/", "AV:N/PR:N/UI:P/"],
+    &["AV:P/PR:N/UI:N/", "AV:A/PR:L/UI:P/"],
+];
 /// The highest severity vectors of each EQ2 level.
 pub(super) const EQ2_MAXES: [&[&str]; 2] = [&["AC:L/AT:N/"], &["AC:H/AT:N/", "AC:L/AT:P/"]];
 /// The highest severity vectors of each (EQ3, EQ6) pair; (2, 0) does not exist.
 pub(super) const EQ3_EQ6_MAXES: [[&[&str]; 2]; 3] = [
-    [&["VC:H/VI:H/VA:H/CR:H/IR:H/AR:H/"], &["VC:H/VI:H/VA:L/CR:M/IR:M/AR:H/", "VC:H/VI:H/VA:H/CR:M/IR:M/AR:M/"]],
-    [&["VC:L/VI:H/VA:H/CR:H/IR:H/AR:H/", "VC:H/VI:L/VA:H/CR:H/IR:H/AR:H/"], &["VC:L/VI:H/VA:L/CR:H/IR:M/AR:H/", "VC:L/VI:H/VA:H/CR:H/IR:M/AR:M/", "VC:H/VI:L/VA:H/CR:M/IR:H/AR:M/", "VC:H/VI:L/VA:L/CR:M/IR:H/AR:H/", "VC:L/VI:L/VA:H/CR:H/IR:H/AR:M/"]],
+    [
+        &["VC:H/VI:H/VA:H/CR:H/IR:H/AR:H/"],
+        &[
+            "VC:H/VI:H/VA:L/CR:M/IR:M/AR:H/",
+            "VC:H/VI:H/VA:H/CR:M/IR:M/AR:M/",
+        ],
+    ],
+    [
+        &[
+            "VC:L/VI:H/VA:H/CR:H/IR:H/AR:H/",
+            "VC:H/VI:L/VA:H/CR:H/IR:H/AR:H/",
+        ],
+        &[
+            "VC:L/VI:H/VA:L/CR:H/IR:M/AR:H/",
+            "VC:L/VI:H/VA:H/CR:H/IR:M/AR:M/",
+            "VC:H/VI:L/VA:H/CR:M/IR:H/AR:M/",
+            "VC:H/VI:L/VA:L/CR:M/IR:H/AR:H/",
+            "VC:L/VI:L/VA:H/CR:H/IR:H/AR:M/",
+        ],
+    ],
     [&[], &["VC:L/VI:L/VA:L/CR:H/IR:H/AR:H/"]],
 ];
 /// The highest severity vectors of each EQ4 level.
-pub(super) const EQ4_MAXES: [&[&str]; 3] = [&["SC:H/SI:S/SA:S/"], &["SC:H/SI:H/SA:H/"], &["SC:L/SI:L/SA:L/"]];
+pub(super) const EQ4_MAXES: [&[&str]; 3] = [
+    &["SC:H/SI:S/SA:S/"],
+    &["SC:H/SI:H/SA:H/"],
+    &["SC:L/SI:L/SA:L/"],
+];
 
 /// The depth of each EQ level in severity-distance steps of 0.1 (`max_severity.js`, which
 /// already adds one to each).
