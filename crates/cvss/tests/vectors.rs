@@ -210,3 +210,54 @@ fn every_vector_round_trips_through_display() {
         }
     }
 }
+
+/// Base vectors of FIRST's "CVSS v3.1 Examples" document with the scores it gives.
+#[test]
+fn first_v31_examples_document() {
+    let examples = [
+        ("CVE-2013-1937", "AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),
+        ("CVE-2013-0375", "AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N", 6.4),
+        ("CVE-2014-3566", "AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N", 3.1),
+        ("CVE-2012-1516", "AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9),
+        ("CVE-2012-0384", "AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 8.8),
+        ("CVE-2015-1098", "AV:L/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 7.8),
+        ("CVE-2014-0160", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5),
+        ("CVE-2014-6271", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
+        ("CVE-2008-1447", "AV:N/AC:H/PR:N/UI:N/S:C/C:N/I:H/A:N", 6.8),
+        ("CVE-2014-2005", "AV:P/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 6.8),
+        ("CVE-2010-0467", "AV:N/AC:L/PR:N/UI:N/S:C/C:L/I:N/A:N", 5.8),
+        ("CVE-2012-1342", "AV:N/AC:L/PR:N/UI:N/S:C/C:N/I:L/A:N", 5.8),
+        ("CVE-2013-6014", "AV:A/AC:L/PR:N/UI:N/S:C/C:H/I:N/A:H", 9.3),
+        ("CVE-2016-1645", "AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 8.8),
+        ("CVE-2016-0128", "AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:N", 6.8),
+        ("CVE-2018-3652", "AV:P/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 7.6),
+    ];
+    for (cve, metrics, expected) in examples {
+        let v = Vector::parse(&format!("CVSS:3.1/{metrics}")).unwrap();
+        assert!(same(v.base_score(), expected), "{cve}: {}", v.base_score());
+    }
+}
+
+/// What the v4.0 specification says about its metric groups, on a Safety-relevant vector.
+#[test]
+fn v4_metric_groups_behave_as_the_specification_says() {
+    let base = "CVSS:4.0/AV:A/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:L/SI:L/SA:L";
+    let score = |suffix: &str| {
+        v4::Vector::parse(&format!("{base}{suffix}"))
+            .unwrap()
+            .score()
+    };
+    let b = score("");
+    // Supplemental metrics never change the score.
+    assert!(same(score("/S:P/AU:Y/R:I/V:C/RE:H/U:Red"), b));
+    // Not Defined is the worst case: E:X is E:A, CR:X is CR:H.
+    assert!(same(score("/E:X/CR:X/IR:X/AR:X"), b));
+    assert!(same(score("/E:A/CR:H/IR:H/AR:H"), b));
+    // Unreported exploits and low requirements lower the score; Safety raises it.
+    assert!(score("/E:U") < b);
+    assert!(score("/CR:L/IR:L/AR:L") < b);
+    assert!(score("/MSI:S") > b);
+    // No impact on any system: 0.0 whatever else.
+    let none = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N/E:A";
+    assert!(same(v4::Vector::parse(none).unwrap().score(), 0.0));
+}

@@ -321,7 +321,86 @@ pub(super) const EQ4_MAXES: [&[&str]; 3] = [
 /// The depth of each EQ level in severity-distance steps of 0.1 (`max_severity.js`, which
 /// already adds one to each).
 pub(super) const EQ1_MAX_SEVERITY: [f64; 3] = [1.0, 4.0, 5.0];
+/// EQ2 depths.
 pub(super) const EQ2_MAX_SEVERITY: [f64; 2] = [1.0, 2.0];
 /// Indexed by (EQ3, EQ6); (2, 0) does not exist and is 0.
 pub(super) const EQ3_EQ6_MAX_SEVERITY: [[f64; 2]; 3] = [[7.0, 6.0], [8.0, 8.0], [0.0, 10.0]];
+/// EQ4 depths.
 pub(super) const EQ4_MAX_SEVERITY: [f64; 3] = [6.0, 5.0, 4.0];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json() -> serde_json::Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/first-cvss-v4-calculator/cvss4-tables.json"
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn strings(v: &serde_json::Value) -> Vec<&str> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn transcription_matches_the_calculator_tables() {
+        let t = json();
+        let lookup = t["macrovector_lookup"].as_object().unwrap();
+        assert_eq!(lookup.len(), MACROVECTOR_SCORES.len());
+        for (key, score) in MACROVECTOR_SCORES {
+            assert_eq!(lookup[*key].as_f64(), Some(*score), "{key}");
+        }
+        assert!(
+            MACROVECTOR_SCORES.windows(2).all(|w| w[0].0 < w[1].0),
+            "sorted"
+        );
+
+        let mc = &t["max_composed"];
+        for (i, maxes) in EQ1_MAXES.iter().enumerate() {
+            assert_eq!(strings(&mc["eq1"][i.to_string()]), *maxes);
+        }
+        for (i, maxes) in EQ2_MAXES.iter().enumerate() {
+            assert_eq!(strings(&mc["eq2"][i.to_string()]), *maxes);
+        }
+        for (i, row) in EQ3_EQ6_MAXES.iter().enumerate() {
+            for (j, maxes) in row.iter().enumerate() {
+                let v = &mc["eq3"][i.to_string()][j.to_string()];
+                if v.is_null() {
+                    assert!(maxes.is_empty());
+                } else {
+                    assert_eq!(strings(v), *maxes);
+                }
+            }
+        }
+        for (i, maxes) in EQ4_MAXES.iter().enumerate() {
+            assert_eq!(strings(&mc["eq4"][i.to_string()]), *maxes);
+        }
+
+        let ms = &t["max_severity"];
+        for (i, d) in EQ1_MAX_SEVERITY.iter().enumerate() {
+            assert_eq!(ms["eq1"][i.to_string()].as_f64(), Some(*d));
+        }
+        for (i, d) in EQ2_MAX_SEVERITY.iter().enumerate() {
+            assert_eq!(ms["eq2"][i.to_string()].as_f64(), Some(*d));
+        }
+        for (i, row) in EQ3_EQ6_MAX_SEVERITY.iter().enumerate() {
+            for (j, d) in row.iter().enumerate() {
+                let v = ms["eq3eq6"][i.to_string()][j.to_string()].as_f64();
+                assert_eq!(v.unwrap_or(0.0), *d, "eq3eq6 {i}{j}");
+            }
+        }
+        for (i, d) in EQ4_MAX_SEVERITY.iter().enumerate() {
+            assert_eq!(ms["eq4"][i.to_string()].as_f64(), Some(*d));
+        }
+        // EQ5 has depth 1 at every level; the score never uses it (its distance is 0).
+        for i in 0..3 {
+            assert_eq!(ms["eq5"][i.to_string()].as_f64(), Some(1.0));
+        }
+    }
+}
