@@ -138,7 +138,10 @@ impl fmt::Display for Severity {
 #[non_exhaustive]
 pub enum CvssError {
     /// The string does not start with `CVSS:<version>/`.
-    #[error("not a CVSS vector: it must start with CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/")]
+    #[error(
+        "not a CVSS v3.0, v3.1 or v4.0 vector: it must start with CVSS:3.0/, CVSS:3.1/ or \
+         CVSS:4.0/ (CVSS v2 vectors, which have no prefix, are not scored)"
+    )]
     MissingPrefix,
     /// The prefix names a version this crate does not score (v2 vectors have no prefix).
     #[error("unsupported CVSS version {version:?}: expected 3.0, 3.1 or 4.0")]
@@ -257,6 +260,12 @@ impl Vector {
             Self::V3(v) => v.overall_score(),
             Self::V4(v) => v.score(),
         }
+    }
+
+    /// The rating of [`overall_score`](Self::overall_score).
+    #[must_use]
+    pub fn overall_severity(&self) -> Severity {
+        Severity::from_score(self.overall_score())
     }
 
     /// The base Attack Vector (not the environmental Modified Attack Vector).
