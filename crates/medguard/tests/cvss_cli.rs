@@ -148,3 +148,67 @@ fn invalid_vectors_exit_2_naming_the_metric() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn file_mode_scores_every_line_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("vectors.txt");
+    std::fs::write(
+        &list,
+        "# vectors from an advisory feed\n\
+         CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U\n\
+         \n\
+         CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:Q\n\
+         CVSS:4.0/AV:P/AC:H/AT:P/PR:H/UI:A/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:U\n",
+    )
+    .unwrap();
+    let out = medguard()
+        .args(["cvss", "--file"])
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an invalid line makes the run an error"
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = stdout.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            vec![
+                "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:U",
+                "3.1",
+                "9.8",
+                "Critical",
+                "9.0",
+                "Critical"
+            ],
+            // Red Hat vectors_threat4: E:U on this vector scores 4.1.
+            vec![
+                "CVSS:4.0/AV:P/AC:H/AT:P/PR:H/UI:A/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H/E:U",
+                "4.0",
+                "7.3",
+                "High",
+                "4.1",
+                "Medium"
+            ],
+        ]
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("vectors.txt:4:"), "{stderr}");
+    assert!(
+        stderr.contains("metric E has unknown value \"Q\""),
+        "{stderr}"
+    );
+
+    let out = medguard()
+        .args(["cvss", "--json", "--file", "-"])
+        .write_stdin("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["base_score"], 9.3);
+}
