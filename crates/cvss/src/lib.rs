@@ -343,6 +343,14 @@ mod tests {
             })
         );
         assert_eq!(
+            Vector::parse("CVSS:3.1/"),
+            Err(CvssError::MissingMetric { metric: "AV" })
+        );
+        assert_eq!(
+            Vector::parse("CVSS:4.0"),
+            Err(CvssError::MissingMetric { metric: "AV" })
+        );
+        assert_eq!(
             Vector::parse("CVSS:"),
             Err(CvssError::UnsupportedVersion {
                 version: String::new()

@@ -75,7 +75,10 @@ impl<'a> Components<'a> {
         let mut values: Vec<Option<&'a str>> = vec![None; names.len()];
         let mut last: Option<usize> = None;
         let mut at = offset;
-        for component in body.split('/') {
+        // `CVSS:3.1` or `CVSS:3.1/` alone: no components, so the first mandatory metric is
+        // reported missing rather than an empty component malformed.
+        let components = (!body.is_empty()).then(|| body.split('/'));
+        for component in components.into_iter().flatten() {
             let malformed = || CvssError::MalformedComponent {
                 component: component.to_owned(),
                 offset: at,
