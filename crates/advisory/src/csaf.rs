@@ -278,8 +278,22 @@ pub fn parse_csaf(
             ));
         }
     }
-    // A relationship's product is the component it names, installed on a platform.
-    let mut relationship_ids = Vec::new();
+    // A relationship's product is the component it names, installed on a platform. A
+    // relationship may refer to a product another relationship defines: define them all
+    // first, then check the references.
+    for (i, r) in tree.relationships.iter().enumerate() {
+        let id = &r.full_product_name.product_id;
+        let info = ProductInfo {
+            full_name: r.full_product_name.name.clone(),
+            ..ProductInfo::default()
+        };
+        if products.insert(id.clone(), info).is_some() {
+            return Err(schema(
+                format!("/product_tree/relationships/{i}/full_product_name/product_id"),
+                format!("product id {id:?} is defined twice (CSAF 6.1.2)"),
+            ));
+        }
+    }
     for (i, r) in tree.relationships.iter().enumerate() {
         let base = format!("/product_tree/relationships/{i}");
         for (field, id) in [
@@ -301,19 +315,7 @@ pub fn parse_csaf(
             .cloned()
             .unwrap_or_default();
         info.full_name.clone_from(&r.full_product_name.name);
-        relationship_ids.push((
-            r.full_product_name.product_id.clone(),
-            info,
-            format!("{base}/full_product_name/product_id"),
-        ));
-    }
-    for (id, info, pointer) in relationship_ids {
-        if products.insert(id.clone(), info).is_some() {
-            return Err(schema(
-                pointer,
-                format!("product id {id:?} is defined twice (CSAF 6.1.2)"),
-            ));
-        }
+        products.insert(r.full_product_name.product_id.clone(), info);
     }
     let mut groups: BTreeMap<&str, &[String]> = BTreeMap::new();
     for (i, g) in tree.product_groups.iter().enumerate() {

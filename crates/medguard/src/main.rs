@@ -31,6 +31,12 @@ enum Command {
     /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Version ordering, exact for each packaging ecosystem.
+    #[command(subcommand)]
+    Version(cmd::version::VersionCommand),
+    /// Advisories: ingest, scan an SBOM with a risk assessment, export VEX.
+    #[command(subcommand)]
+    Vuln(cmd::vuln::VulnCommand),
     /// Scores and severity of a CVSS v3.0, v3.1 or v4.0 vector.
     Cvss(cmd::cvss::CvssArgs),
 }
@@ -41,6 +47,8 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Version(c) => cmd::version::run(c),
+        Command::Vuln(c) => cmd::vuln::run(c),
         Command::Cvss(c) => cmd::cvss::run(c),
     };
     match result {

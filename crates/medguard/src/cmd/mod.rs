@@ -4,6 +4,8 @@ pub mod audit;
 pub mod cvss;
 pub mod key;
 pub mod profile;
+pub mod version;
+pub mod vuln;
 
 use std::io::Write as _;
 
