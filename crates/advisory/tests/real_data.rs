@@ -112,7 +112,7 @@ fn oasis_validator_testcases() {
         let id = test["id"].as_str().unwrap();
         for valid in test["valid"].as_array().into_iter().flatten() {
             let path = base.join(valid["name"].as_str().unwrap());
-            let parsed = read_sources(&[path.clone()], &|| {}).unwrap();
+            let parsed = read_sources(std::slice::from_ref(&path), &|| {}).unwrap();
             assert!(
                 parsed[0].result.is_ok(),
                 "{id} {}: {:?}",
@@ -124,7 +124,7 @@ fn oasis_validator_testcases() {
         if id == "6.1.1" || id == "6.1.2" {
             for invalid in test["failures"].as_array().into_iter().flatten() {
                 let path = base.join(invalid["name"].as_str().unwrap());
-                let parsed = read_sources(&[path.clone()], &|| {}).unwrap();
+                let parsed = read_sources(std::slice::from_ref(&path), &|| {}).unwrap();
                 match &parsed[0].result {
                     Err(medguard_advisory::SourceError::Schema { pointer, reason }) => {
                         assert!(pointer.starts_with('/'), "{pointer}");
