@@ -37,7 +37,7 @@ use std::path::PathBuf;
 pub use csaf::{parse_csaf, parse_range};
 pub use db::{Database, IngestReport, Outcome};
 pub use ingest::{Parsed, Rejection, read_sources};
-pub use matching::{Match, MatchStatus, Matcher, Package, UsageContext};
+pub use matching::{Match, MatchSet, MatchStatus, Matcher, Package, UsageContext};
 pub use model::{Advisory, Affected, Constraint, Event, Format, NotAffected, Op, Range, Score};
 pub use osv::parse_osv;
 pub use purl::{Purl, PurlError, normalize_pypi};

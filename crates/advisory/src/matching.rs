@@ -228,12 +228,12 @@ impl Matcher {
         out
     }
 
-    /// Matches many packages, each distinct (ecosystem, name, source, version) once, in
-    /// parallel. Returns the matches per input package, in input order.
+    /// Matches many packages (one device's, or a whole fleet's), each distinct
+    /// (ecosystem, name, source, version) once, in parallel.
     #[must_use]
-    pub fn match_packages(&self, packages: &[&Package]) -> Vec<Vec<Match>> {
+    pub fn match_packages(&self, packages: &[&Package]) -> MatchSet {
         type Distinct<'a> = (&'a str, &'a str, Option<&'a str>, &'a str);
-        let mut slots: HashMap<Distinct<'_>, usize> = HashMap::new();
+        let mut slots: HashMap<Distinct<'_>, u32> = HashMap::new();
         let mut distinct: Vec<&Package> = Vec::new();
         let mut slot_of = Vec::with_capacity(packages.len());
         for p in packages {
@@ -243,7 +243,7 @@ impl Matcher {
                 p.source_name.as_deref(),
                 p.version.as_str(),
             );
-            let next = distinct.len();
+            let next = u32::try_from(distinct.len()).unwrap_or(u32::MAX);
             let slot = *slots.entry(key).or_insert(next);
             if slot == next {
                 distinct.push(p);
@@ -251,10 +251,52 @@ impl Matcher {
             slot_of.push(slot);
         }
         let results: Vec<Vec<Match>> = distinct.par_iter().map(|p| self.match_package(p)).collect();
-        slot_of
-            .into_iter()
-            .map(|s| results.get(s).cloned().unwrap_or_default())
-            .collect()
+        MatchSet { results, slot_of }
+    }
+}
+
+/// The matches of many packages, stored once per distinct package.
+#[derive(Debug)]
+pub struct MatchSet {
+    results: Vec<Vec<Match>>,
+    slot_of: Vec<u32>,
+}
+
+impl MatchSet {
+    /// The matches of the `index`th input package.
+    #[must_use]
+    pub fn get(&self, index: usize) -> &[Match] {
+        self.slot_of
+            .get(index)
+            .and_then(|&s| self.results.get(s as usize))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The number of distinct packages that were matched.
+    #[must_use]
+    pub fn distinct(&self) -> usize {
+        self.results.len()
+    }
+
+    /// The number of input packages.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.slot_of.len()
+    }
+
+    /// Whether there were no input packages.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.slot_of.is_empty()
+    }
+
+    /// The total number of matches over all input packages.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.slot_of
+            .iter()
+            .map(|&s| self.results.get(s as usize).map_or(0, Vec::len))
+            .sum()
     }
 }
 

@@ -201,8 +201,8 @@ fn scan(input: &ScanInput) -> anyhow::Result<Vec<Finding>> {
     let refs: Vec<&Package> = packages.iter().collect();
     let matches = matcher.match_packages(&refs);
     let mut findings = Vec::new();
-    for (package, found) in packages.iter().zip(matches) {
-        for m in &found {
+    for (i, package) in packages.iter().enumerate() {
+        for m in matches.get(i) {
             if let Some(advisory) = matcher.advisory(m.advisory) {
                 findings.push(medguard_advisory::assess(
                     package, advisory, m, &device, &signals,
