@@ -5,13 +5,16 @@
 //! components (as many as the SBOM has) with a tenth of their versions changed to the fixed
 //! version named by the first matching advisory, and each device one image plus one
 //! component of its own; the whole fleet goes through one `match_packages` call.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::time::Instant;
 
-use medguard_advisory::{
-    Database, DeviceContext, ExploitSignals, Matcher, Package, assess,
-};
+use medguard_advisory::{Database, DeviceContext, ExploitSignals, Matcher, Package, assess};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -42,7 +45,13 @@ fn main() {
     let mut findings = 0;
     for (i, p) in packages.iter().enumerate() {
         for m in matches.get(i) {
-            let _ = assess(p, matcher.advisory(m.advisory).unwrap(), m, &device, &signals);
+            let _ = assess(
+                p,
+                matcher.advisory(m.advisory).unwrap(),
+                m,
+                &device,
+                &signals,
+            );
             findings += 1;
         }
     }

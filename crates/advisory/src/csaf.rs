@@ -603,3 +603,36 @@ pub fn parse_range(text: &str) -> Range {
     }
     Range::Constraints { constraints }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_as_cisa_and_vers_write_them() {
+        let c = |op, v: &str| Constraint {
+            op,
+            version: v.to_owned(),
+        };
+        assert_eq!(
+            parse_range("<=12.1.3"),
+            Range::Constraints {
+                constraints: vec![c(Op::Le, "12.1.3")]
+            }
+        );
+        assert_eq!(
+            parse_range("vers:generic/>=1.0|<2.0"),
+            Range::Constraints {
+                constraints: vec![c(Op::Ge, "1.0"), c(Op::Lt, "2.0")]
+            }
+        );
+        assert_eq!(
+            parse_range("vers:all/*"),
+            Range::Constraints {
+                constraints: vec![]
+            }
+        );
+        assert!(matches!(parse_range("< august 28"), Range::Unparsed { .. }));
+        assert!(matches!(parse_range("<=N"), Range::Unparsed { .. }));
+    }
+}
