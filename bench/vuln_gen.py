@@ -9,6 +9,8 @@
   vuln_gen.py cargolock N OUT        a Cargo.lock of N crates: every RustSec crate at versions
                                      around its bounds, plus filler crates
   vuln_gen.py lock2sbom Cargo.lock OUT   a Cargo.lock as a CycloneDX SBOM (pkg:cargo purls)
+  vuln_gen.py dpkg2sbom OUT          this machine's dpkg packages as a CycloneDX SBOM (until the
+                                     inventory crate's `medguard sbom` exists)
 """
 import glob, json, os, random, sys, zipfile
 
@@ -140,6 +142,25 @@ def lock2sbom(lock, out):
     json.dump({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": comps}, open(out, "w"))
 
 
+def dpkg2sbom(out):
+    import subprocess
+    rows = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Architecture}\t${source:Package}\t${db:Status-Abbrev}\n"],
+                          check=True, capture_output=True, text=True).stdout
+    osrel = dict(l.rstrip().split("=", 1) for l in open("/etc/os-release") if "=" in l)
+    distro = f"{osrel.get('ID', 'debian')}-{osrel.get('VERSION_ID', '').strip(chr(34))}"
+    ns = osrel.get("ID", "debian")
+    comps = []
+    for line in rows.splitlines():
+        name, version, arch, source, status = line.split("\t")
+        if not status.startswith("ii"):
+            continue
+        purl = f"pkg:deb/{ns}/{name}@{version}?arch={arch}&distro={distro}"
+        if source and source != name:
+            purl += f"&upstream={source}"
+        comps.append({"type": "library", "name": name, "version": version, "purl": purl})
+    json.dump({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": comps}, open(out, "w"))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "osv":
@@ -148,6 +169,8 @@ if __name__ == "__main__":
         gen_sbom(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif cmd == "cargolock":
         gen_cargolock(int(sys.argv[2]), sys.argv[3])
+    elif cmd == "dpkg2sbom":
+        dpkg2sbom(sys.argv[2])
     elif cmd == "lock2sbom":
         lock2sbom(sys.argv[2], sys.argv[3])
     else:

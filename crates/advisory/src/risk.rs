@@ -402,7 +402,7 @@ pub fn assess(
         level -= 1;
     }
     // Clinical criticality.
-    let model = device.model.as_deref().unwrap_or("this device model");
+    let model = device.model.as_deref().unwrap_or("This device model");
     match device.criticality {
         Criticality::LifeSustaining => {
             why.push(format!(
