@@ -27,7 +27,8 @@ pub enum VulnCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Match an SBOM against the database and assess each finding.
+    /// Match an SBOM against the database and assess each finding. Exit 0 when no finding
+    /// is relevant, 1 when one is relevant or needs review, 2 on error.
     Scan {
         #[command(flatten)]
         input: ScanInput,
@@ -56,7 +57,8 @@ pub struct ScanInput {
     /// The device's CycloneDX SBOM (JSON).
     #[arg(long)]
     sbom: PathBuf,
-    /// The device model's context (criticality, network exposure), TOML.
+    /// The device model's context, TOML: `model = "…"`, `criticality = "life-sustaining" |
+    /// "high" | "medium" | "low"`, `network_exposed = true|false`.
     #[arg(long, value_name = "DEVICE.toml")]
     context: Option<PathBuf>,
     /// CISA Known Exploited Vulnerabilities catalogue (JSON).
