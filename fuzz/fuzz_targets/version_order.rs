@@ -1,5 +1,10 @@
 //! Every version scheme on arbitrary strings: parsing never panics, and the order is a total
 //! order (reflexive, antisymmetric, transitive) on whatever parses.
+//!
+//! Known exception, found by this target: the Maven order of the version order specification
+//! (as OSV's reference implements it, which our vectors follow) is not transitive on versions
+//! with empty segments or symbols (`0.0.(-0`, `0`, `..-0.[0`). Transitivity is checked for
+//! Maven only on versions of letters and digits in non-empty `.`/`-` segments.
 #![no_main]
 
 use std::cmp::Ordering;
@@ -30,6 +35,9 @@ fuzz_target!(|data: &[u8]| {
         for b in &versions {
             assert_eq!(a.cmp(b), b.cmp(a).reverse(), "{scheme}: {a} vs {b} not antisymmetric");
             for c in &versions {
+                if scheme == Scheme::Maven && ![a, b, c].iter().all(|v| plain_maven(v.as_str())) {
+                    continue;
+                }
                 if a <= b && b <= c {
                     assert!(a <= c, "{scheme}: {a} <= {b} <= {c} but not {a} <= {c}");
                 }
@@ -37,3 +45,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn plain_maven(v: &str) -> bool {
+    v.split(['.', '-']).all(|seg| !seg.is_empty() && seg.bytes().all(|c| c.is_ascii_alphanumeric()))
+}
