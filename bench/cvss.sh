@@ -6,7 +6,7 @@
 # that both print the same score for every vector, then prints the times and the ratio.
 #
 # usage: bench/cvss.sh [COPIES]     (default 8, about 103,000 vectors)
-# Needs: python3 and the venv $MEDGUARD_VENV (default /opt/medguard-venv) with cvss==3.6
+# Needs: GNU time, bc, and the venv $MEDGUARD_VENV (default /opt/medguard-venv) with cvss==3.6
 # (.ci/install-deps installs it). Writes under bench/work/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,27 +34,22 @@ input="$W/vectors.txt"
 for _ in $(seq "$copies"); do cat "$one" >>"$input"; done
 n=$(wc -l <"$input")
 
-seconds() { # wall-clock seconds of a command, its stdout to $1
-  local out=$1 start end
-  shift
-  start=$(date +%s.%N)
-  "$@" >"$out"
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-}
-
-best() { # best of 3: prints seconds
-  local out=$1 b=999999 s
+# Best of 3 runs of a command, its stdout to $1: prints "WALL CPU" seconds (CPU = user +
+# system, which a loaded machine inflates less than wall-clock time).
+best() {
+  local out=$1 b=999999 c=0 wall cpu
   shift
   for _ in 1 2 3; do
-    s=$(seconds "$out" "$@")
-    if (($(echo "$s < $b" | bc -l))); then b=$s; fi
+    /usr/bin/time -f '%e %U %S' -o "$W/time" "$@" >"$out"
+    read -r wall user sys <"$W/time"
+    cpu=$(echo "$user + $sys" | bc -l)
+    if (($(echo "$wall < $b" | bc -l))); then b=$wall c=$cpu; fi
   done
-  echo "$b"
+  echo "$b $c"
 }
 
-ours=$(best "$W/medguard.tsv" "$M" cvss --file "$input")
-theirs=$(best "$W/python.tsv" "$venv/bin/python" bench/cvss_score.py "$input")
+read -r ours ours_cpu <<<"$(best "$W/medguard.tsv" "$M" cvss --file "$input")"
+read -r theirs theirs_cpu <<<"$(best "$W/python.tsv" "$venv/bin/python" bench/cvss_score.py "$input")"
 
 # Same score for every vector? (medguard prints the normalised vector, so compare by line.)
 disagree=$(paste <(cut -f5 "$W/medguard.tsv") <(cut -f2 "$W/python.tsv") | awk -F'\t' '$1 != $2' | wc -l)
@@ -66,6 +61,6 @@ if [ "$lines_ours" != "$n" ] || [ "$lines_theirs" != "$n" ] || [ "$disagree" != 
 fi
 
 printf 'vectors scored                 %d (all scores identical)\n' "$n"
-printf 'medguard cvss --file           %.3f s  (%.0f vectors/s)\n' "$ours" "$(echo "$n / $ours" | bc -l)"
-printf 'python cvss 3.6 (Red Hat)      %.3f s  (%.0f vectors/s)\n' "$theirs" "$(echo "$n / $theirs" | bc -l)"
-printf 'ratio python / medguard        %.1fx\n' "$(echo "$theirs / $ours" | bc -l)"
+printf 'medguard cvss --file           %6.2f s wall %6.2f s CPU  (%.0f vectors/s)\n' "$ours" "$ours_cpu" "$(echo "$n / $ours" | bc -l)"
+printf 'python cvss 3.6 (Red Hat)      %6.2f s wall %6.2f s CPU  (%.0f vectors/s)\n' "$theirs" "$theirs_cpu" "$(echo "$n / $theirs" | bc -l)"
+printf 'ratio python / medguard        %6.1fx wall %6.1fx CPU\n' "$(echo "$theirs / $ours" | bc -l)" "$(echo "$theirs_cpu / $ours_cpu" | bc -l)"
