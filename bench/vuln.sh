@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-DATA=${MEDGUARD_SHARED_DATA:-$(cd .. && cd ../shared/data 2>/dev/null && pwd || echo /work/shared/data)}
+DATA=${MEDGUARD_SHARED_DATA:-$(cd ../shared/data 2>/dev/null && pwd || echo /work/shared/data)}
 export MEDGUARD_SHARED_DATA=$DATA
 cargo build --release -q -p medguard
 cargo build --release -q -p medguard-advisory --example vuln_bench

@@ -14,7 +14,7 @@
 """
 import glob, json, os, random, sys, zipfile
 
-DATA = os.environ.get("MEDGUARD_SHARED_DATA", os.path.join(os.path.dirname(__file__), "../../../shared/data"))
+DATA = os.environ.get("MEDGUARD_SHARED_DATA", os.path.join(os.path.dirname(__file__), "../../shared/data"))
 if not os.path.isdir(DATA):
     DATA = "/work/shared/data"
 

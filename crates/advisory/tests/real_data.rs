@@ -13,7 +13,7 @@ use medguard_advisory::{Database, Parsed, read_sources};
 
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/data"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
         PathBuf::from,
     );
     let dir = if dir.exists() {

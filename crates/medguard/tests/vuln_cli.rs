@@ -332,7 +332,7 @@ fn real_cisa_advisory_matches_vendor_product() {
         data.to_owned()
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../../shared/data/cisa-csaf/csaf_files/OT/white/2023/icsma-23-194-01.json")
+            .join("../../../shared/data/cisa-csaf/csaf_files/OT/white/2023/icsma-23-194-01.json")
     };
     assert!(data.exists(), "shared data missing: {}", data.display());
     let dir = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ mod common;
 
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/data"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
         PathBuf::from,
     );
     let dir = if dir.exists() {
