@@ -446,40 +446,41 @@ fn parse_installed(scheme: Scheme, version: &str) -> Result<Version, String> {
     Version::parse(scheme, version).map_err(|e| format!("installed version: {e}"))
 }
 
-/// OSV range evaluation: walk the events in version order; `introduced` opens, `fixed` and
-/// `limit` close at their version, `last_affected` closes after its version.
+/// OSV range evaluation: the version is affected when some `introduced` bound is at or below
+/// it and no closing event lies between that bound and it (`fixed`/`limit` at or below the
+/// version, `last_affected` below it). This is the walk over sorted events that the OSV
+/// specification describes, written as pairwise comparisons so that it never sorts: an
+/// order that is not total (Maven's, on odd versions) must not be able to make a sort
+/// panic or go wrong.
 fn in_events(scheme: Scheme, events: &[Event], version: &str) -> Result<bool, String> {
     let v = parse_installed(scheme, version)?;
-    let mut parsed: Vec<(Option<Version>, &Event)> = Vec::with_capacity(events.len());
+    let mut introduced: Vec<Option<Version>> = Vec::new();
+    let mut closing: Vec<(Version, bool)> = Vec::new(); // (bound, inclusive of the bound)
     for e in events {
         let (Event::Introduced(t) | Event::Fixed(t) | Event::LastAffected(t) | Event::Limit(t)) = e;
-        if matches!(e, Event::Introduced(_)) && t == "0" {
-            parsed.push((None, e));
-            continue;
-        }
-        if matches!(e, Event::Limit(_)) && t == "*" {
-            continue;
-        }
-        let bound = Version::parse(scheme, t).map_err(|err| format!("advisory bound: {err}"))?;
-        parsed.push((Some(bound), e));
-    }
-    // "introduced: 0" sorts first; at equal versions, opening before closing.
-    parsed.sort_by(|(a, ea), (b, eb)| {
-        a.cmp(b).then_with(|| {
-            matches!(eb, Event::Introduced(_)).cmp(&matches!(ea, Event::Introduced(_)))
-        })
-    });
-    let mut affected = false;
-    for (bound, event) in &parsed {
-        let at_or_after = bound.as_ref().is_none_or(|b| v >= *b);
-        match event {
-            Event::Introduced(_) if at_or_after => affected = true,
-            Event::Fixed(_) | Event::Limit(_) if at_or_after => affected = false,
-            Event::LastAffected(_) if bound.as_ref().is_some_and(|b| v > *b) => affected = false,
-            _ => {}
+        match e {
+            Event::Introduced(_) if t == "0" => introduced.push(None),
+            Event::Limit(_) if t == "*" => {}
+            _ => {
+                let bound =
+                    Version::parse(scheme, t).map_err(|err| format!("advisory bound: {err}"))?;
+                match e {
+                    Event::Introduced(_) => introduced.push(Some(bound)),
+                    Event::Fixed(_) | Event::Limit(_) => closing.push((bound, true)),
+                    Event::LastAffected(_) => closing.push((bound, false)),
+                }
+            }
         }
     }
-    Ok(affected)
+    Ok(introduced.iter().any(|start| {
+        let opened = start.as_ref().is_none_or(|s| *s <= v);
+        opened
+            && !closing.iter().any(|(bound, at_bound)| {
+                let after_start = start.as_ref().is_none_or(|s| s <= bound);
+                let closes = if *at_bound { *bound <= v } else { *bound < v };
+                after_start && closes
+            })
+    }))
 }
 
 #[cfg(test)]
