@@ -43,6 +43,14 @@ enum Command {
     /// The vendor's TUF repository that delivers bundles to devices.
     #[command(subcommand)]
     Repo(cmd::repo::RepoCommand),
+    /// Version ordering, exact for each packaging ecosystem.
+    #[command(subcommand)]
+    Version(cmd::version::VersionCommand),
+    /// Advisories: ingest, scan an SBOM with a risk assessment, export VEX.
+    #[command(subcommand)]
+    Vuln(cmd::vuln::VulnCommand),
+    /// Scores and severity of a CVSS v3.0, v3.1 or v4.0 vector.
+    Cvss(cmd::cvss::CvssArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +63,9 @@ fn main() -> ExitCode {
         Command::Bundle(c) => cmd::bundle::run(c),
         Command::Update(c) => cmd::update::run(c),
         Command::Repo(c) => cmd::repo::run(c),
+        Command::Version(c) => cmd::version::run(c),
+        Command::Vuln(c) => cmd::vuln::run(c),
+        Command::Cvss(c) => cmd::cvss::run(c),
     };
     match result {
         Ok(code) => code,

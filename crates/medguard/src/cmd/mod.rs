@@ -3,11 +3,14 @@
 pub mod audit;
 pub mod bundle;
 pub mod clinical;
+pub mod cvss;
 pub mod key;
 pub mod profile;
 pub mod repo;
 pub mod update;
 pub mod update_install;
+pub mod version;
+pub mod vuln;
 
 use std::io::Write as _;
 

@@ -1,0 +1,495 @@
+//! Risk assessment: from a match to a [`Finding`] with relevance, priority and the sentences
+//! that justify them.
+//!
+//! The order of reasoning, each step written into the rationale:
+//! 1. Severity: the highest CVSS base score the advisory publishes (v3.x or v4.0, computed by
+//!    `medguard-cvss`, not copied from the advisory), and the attack vector it needs.
+//! 2. Device context: is the component running or only installed; does the device or the
+//!    component listen on the network; does the attack vector need that reach.
+//! 3. Clinical criticality of the device model (declared in the device context file).
+//! 4. Exploitation signals when supplied: listed in CISA's Known Exploited Vulnerabilities
+//!    catalogue, EPSS probability.
+//!
+//! Not relevant is only ever concluded from a stated fact (the component does not run; the
+//! device has no network path for a network-only attack) and never when the vulnerability is
+//! known to be exploited. An undetermined version match is reported as needing review.
+//!
+//! The device context file (`DEVICE.toml`):
+//! ```toml
+//! model = "Example CT 9000"          # device model, for the rationale
+//! criticality = "life-sustaining"    # life-sustaining | high | medium | low
+//! network_exposed = true             # reachable from the hospital network (default true)
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use medguard_cvss::AttackVector;
+use serde::{Deserialize, Serialize};
+
+use crate::AdvisoryError;
+use crate::matching::{Match, MatchStatus, Package};
+use crate::model::Advisory;
+
+/// How much harm a compromise of the device model could do to a patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Criticality {
+    /// Administrative or viewing use only.
+    Low,
+    /// Diagnostic use with a human in the loop.
+    Medium,
+    /// Diagnosis or therapy depends on it.
+    High,
+    /// Keeps a patient alive or delivers therapy directly.
+    LifeSustaining,
+}
+
+/// What the manufacturer declares about a device model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceContext {
+    /// The device model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Its clinical criticality.
+    #[serde(default = "default_criticality")]
+    pub criticality: Criticality,
+    /// Whether the device is reachable from a network (the hospital's, not only a
+    /// point-to-point cable).
+    #[serde(default = "default_true")]
+    pub network_exposed: bool,
+}
+
+const fn default_criticality() -> Criticality {
+    Criticality::Medium
+}
+const fn default_true() -> bool {
+    true
+}
+
+impl Default for DeviceContext {
+    fn default() -> Self {
+        Self {
+            model: None,
+            criticality: default_criticality(),
+            network_exposed: true,
+        }
+    }
+}
+
+impl DeviceContext {
+    /// Reads a device context TOML file.
+    ///
+    /// # Errors
+    /// [`AdvisoryError`] naming the file and what is wrong in it.
+    pub fn load(path: &Path) -> Result<Self, AdvisoryError> {
+        let text = std::fs::read_to_string(path).map_err(AdvisoryError::io(path))?;
+        toml::from_str(&text).map_err(|e| AdvisoryError::Input {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Exploitation signals: CISA KEV and EPSS, keyed by CVE id.
+#[derive(Debug, Default, Clone)]
+pub struct ExploitSignals {
+    kev: HashSet<String>,
+    epss: HashMap<String, (f64, f64)>,
+}
+
+#[derive(Deserialize)]
+struct KevCatalogue {
+    vulnerabilities: Vec<KevEntry>,
+}
+
+#[derive(Deserialize)]
+struct KevEntry {
+    #[serde(rename = "cveID")]
+    cve_id: String,
+}
+
+impl ExploitSignals {
+    /// Adds the CVEs of a CISA Known Exploited Vulnerabilities catalogue (its JSON format:
+    /// `{"vulnerabilities": [{"cveID": …}, …]}`).
+    ///
+    /// # Errors
+    /// [`AdvisoryError`] naming the file.
+    pub fn load_kev(&mut self, path: &Path) -> Result<(), AdvisoryError> {
+        let bytes = std::fs::read(path).map_err(AdvisoryError::io(path))?;
+        let kev: KevCatalogue =
+            serde_json::from_slice(&bytes).map_err(|e| AdvisoryError::Input {
+                path: path.to_owned(),
+                reason: format!("not a CISA KEV catalogue: {e}"),
+            })?;
+        self.kev
+            .extend(kev.vulnerabilities.into_iter().map(|v| v.cve_id));
+        Ok(())
+    }
+
+    /// Adds EPSS scores from FIRST's CSV (`#model_version…` comment line, then
+    /// `cve,epss,percentile`).
+    ///
+    /// # Errors
+    /// [`AdvisoryError`] naming the file and line.
+    pub fn load_epss(&mut self, path: &Path) -> Result<(), AdvisoryError> {
+        let text = std::fs::read_to_string(path).map_err(AdvisoryError::io(path))?;
+        self.parse_epss(&text)
+            .map_err(|(line, reason)| AdvisoryError::Input {
+                path: path.to_owned(),
+                reason: format!("line {line}: {reason}"),
+            })
+    }
+
+    fn parse_epss(&mut self, text: &str) -> Result<(), (usize, String)> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with("cve,") {
+                continue;
+            }
+            let mut cols = line.split(',');
+            let (Some(cve), Some(epss), Some(pct)) = (cols.next(), cols.next(), cols.next()) else {
+                return Err((n + 1, "expected cve,epss,percentile".into()));
+            };
+            let num = |s: &str| {
+                s.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| (0.0..=1.0).contains(x))
+                    .ok_or((n + 1, format!("{s:?} is not a probability")))
+            };
+            self.epss
+                .insert(cve.trim().to_owned(), (num(epss)?, num(pct)?));
+        }
+        Ok(())
+    }
+
+    /// Whether any of `ids` is in the KEV catalogue.
+    #[must_use]
+    pub fn known_exploited<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+        ids.into_iter().find(|id| self.kev.contains(*id))
+    }
+
+    /// The highest EPSS probability among `ids`, with its percentile.
+    #[must_use]
+    pub fn epss<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Option<(f64, f64)> {
+        ids.into_iter()
+            .filter_map(|id| self.epss.get(id).copied())
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+    }
+}
+
+/// Whether a finding needs action on this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relevance {
+    /// The vulnerability applies to the device as it is used.
+    Relevant,
+    /// It does not, for the stated reason (exportable as VEX).
+    NotRelevant,
+    /// The version match could not be decided: a person must review it.
+    NeedsReview,
+}
+
+/// How soon to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Nothing to do (not relevant).
+    None,
+    /// Next regular maintenance.
+    Low,
+    /// Plan a patch.
+    Medium,
+    /// Patch soon, mitigate meanwhile.
+    High,
+    /// Act now.
+    Critical,
+}
+
+impl Priority {
+    fn from_level(level: i32) -> Self {
+        match level {
+            i32::MIN..=1 => Self::Low,
+            2 => Self::Medium,
+            3 => Self::High,
+            _ => Self::Critical,
+        }
+    }
+}
+
+/// The CVSS score a finding is based on.
+#[derive(Debug, Clone, Serialize)]
+pub struct CvssScore {
+    /// The vector.
+    pub vector: String,
+    /// Its base score, computed.
+    pub base_score: f64,
+    /// Its severity.
+    pub severity: String,
+    /// The attack vector it needs.
+    pub attack_vector: String,
+}
+
+/// One assessed finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The component.
+    pub component: Package,
+    /// The advisory id.
+    pub advisory: String,
+    /// Its aliases (CVE ids).
+    pub aliases: Vec<String>,
+    /// What the advisory is about.
+    pub summary: String,
+    /// The affected range in words.
+    pub affected_range: String,
+    /// Fixed versions.
+    pub fixed: Vec<String>,
+    /// The highest published CVSS score.
+    pub cvss: Option<CvssScore>,
+    /// Listed in CISA KEV (the CVE id), when signals were given.
+    pub known_exploited: Option<String>,
+    /// EPSS probability and percentile, when given.
+    pub epss: Option<(f64, f64)>,
+    /// Relevant, not relevant, or needs review.
+    pub relevance: Relevance,
+    /// How soon to act.
+    pub priority: Priority,
+    /// The VEX justification when not relevant (CSAF flag label, also CycloneDX's).
+    pub justification: Option<String>,
+    /// Sentences that justify relevance and priority.
+    pub rationale: Vec<String>,
+}
+
+fn best_score(advisory: &Advisory, m: &Match) -> (Option<(CvssScore, AttackVector)>, Vec<String>) {
+    let affected_scores = advisory
+        .affected
+        .get(m.affected)
+        .map(|a| a.scores.as_slice())
+        .unwrap_or_default();
+    let mut best: Option<(CvssScore, AttackVector)> = None;
+    let mut refused = Vec::new();
+    for s in advisory.scores.iter().chain(affected_scores) {
+        match medguard_cvss::Vector::parse(&s.vector) {
+            Ok(v) => {
+                let score = v.base_score();
+                if best.as_ref().is_none_or(|(b, _)| score > b.base_score) {
+                    let av = v.attack_vector();
+                    best = Some((
+                        CvssScore {
+                            vector: s.vector.clone(),
+                            base_score: score,
+                            severity: v.severity().as_str().to_owned(),
+                            attack_vector: av_words(av).to_owned(),
+                        },
+                        av,
+                    ));
+                }
+            }
+            Err(e) => refused.push(format!(
+                "The published vector {:?} was not used: {e}.",
+                s.vector
+            )),
+        }
+    }
+    (best, refused)
+}
+
+fn av_words(av: AttackVector) -> &'static str {
+    match av {
+        AttackVector::Network => "network",
+        AttackVector::Adjacent => "adjacent network",
+        AttackVector::Local => "local",
+        AttackVector::Physical => "physical",
+    }
+}
+
+/// Assesses one match of `package` against `advisory` on a device.
+#[must_use]
+#[allow(clippy::too_many_lines)]
+pub fn assess(
+    package: &Package,
+    advisory: &Advisory,
+    m: &Match,
+    device: &DeviceContext,
+    signals: &ExploitSignals,
+) -> Finding {
+    let mut why = Vec::new();
+    let component = format!("{} {}", package.name, package.version);
+    let ids: Vec<&str> = std::iter::once(advisory.id.as_str())
+        .chain(advisory.aliases.iter().map(String::as_str))
+        .collect();
+    match &m.status {
+        MatchStatus::Affected => why.push(format!(
+            "{component} is in the affected range of {} ({}).",
+            advisory.id, m.range
+        )),
+        MatchStatus::Undetermined(reason) => why.push(format!(
+            "Whether {component} is affected by {} could not be decided: {reason}.",
+            advisory.id
+        )),
+    }
+    let (score, refused) = best_score(advisory, m);
+    why.extend(refused);
+    let mut level = match &score {
+        Some((s, _)) => {
+            why.push(format!(
+                "Its highest published CVSS base score is {:.1} ({}), and exploiting it needs {} access.",
+                s.base_score, s.severity, s.attack_vector
+            ));
+            match s.base_score {
+                x if x >= 9.0 => 4,
+                x if x >= 7.0 => 3,
+                x if x >= 4.0 => 2,
+                _ => 1,
+            }
+        }
+        None => {
+            why.push("The advisory publishes no usable CVSS vector; it is treated as medium severity until scored.".to_owned());
+            2
+        }
+    };
+    let av = score.as_ref().map(|(_, av)| *av);
+    let kev = signals
+        .known_exploited(ids.iter().copied())
+        .map(str::to_owned);
+    let epss = signals.epss(ids.iter().copied());
+
+    let mut relevance = Relevance::Relevant;
+    let mut justification = None;
+    if matches!(m.status, MatchStatus::Undetermined(_)) {
+        relevance = Relevance::NeedsReview;
+    }
+    // Device context.
+    let listening = package.usage.listens_on_network();
+    match package.usage.running {
+        Some(false) => {
+            why.push(format!(
+                "{} is installed but no process of it runs on the device, so the vulnerable code is not executed.",
+                package.name
+            ));
+            if relevance == Relevance::Relevant {
+                relevance = Relevance::NotRelevant;
+                justification = Some("vulnerable_code_not_in_execute_path".to_owned());
+            }
+        }
+        Some(true) => why.push(format!("{} runs on the device.", package.name)),
+        None => why.push(format!(
+            "The inventory does not say whether {} runs; it is assumed to run.",
+            package.name
+        )),
+    }
+    if matches!(av, Some(AttackVector::Network | AttackVector::Adjacent)) {
+        if !device.network_exposed {
+            why.push("The device is declared not reachable from any network, and this vulnerability needs network access.".to_owned());
+            if relevance == Relevance::Relevant {
+                relevance = Relevance::NotRelevant;
+                justification =
+                    Some("vulnerable_code_cannot_be_controlled_by_adversary".to_owned());
+            }
+        } else if listening {
+            why.push(format!(
+                "{} listens on the network ({}), which is the reach this attack needs; priority is raised.",
+                package.name,
+                package.usage.listening.join(", ")
+            ));
+            level += 1;
+        }
+    } else if matches!(av, Some(AttackVector::Local | AttackVector::Physical)) {
+        why.push("An attacker needs local or physical access to the device, which the hospital controls; priority is lowered.".to_owned());
+        level -= 1;
+    }
+    // Clinical criticality.
+    let model = device.model.as_deref().unwrap_or("This device model");
+    match device.criticality {
+        Criticality::LifeSustaining => {
+            why.push(format!(
+                "{model} is declared life-sustaining; priority is raised."
+            ));
+            level += 1;
+        }
+        Criticality::High => why.push(format!("{model} is declared of high clinical criticality.")),
+        Criticality::Medium => why.push(format!(
+            "{model} is declared of medium clinical criticality."
+        )),
+        Criticality::Low => {
+            why.push(format!(
+                "{model} is declared of low clinical criticality; priority is lowered."
+            ));
+            level -= 1;
+        }
+    }
+    // Exploitation signals.
+    if let Some(cve) = &kev {
+        why.push(format!(
+            "{cve} is in CISA's catalogue of known exploited vulnerabilities; priority is raised to at least high."
+        ));
+        level = (level + 1).max(3);
+        if relevance == Relevance::NotRelevant {
+            why.push("Because it is exploited in the wild, it is kept relevant despite the context above.".to_owned());
+            relevance = Relevance::Relevant;
+            justification = None;
+        }
+    }
+    if let Some((p, pct)) = epss {
+        if p >= 0.1 {
+            why.push(format!(
+                "EPSS estimates a {:.0}% probability of exploitation in the next 30 days (percentile {:.2}); priority is raised.",
+                p * 100.0,
+                pct
+            ));
+            level += 1;
+        } else {
+            why.push(format!(
+                "EPSS estimates a {:.1}% probability of exploitation in the next 30 days (percentile {:.2}).",
+                p * 100.0,
+                pct
+            ));
+        }
+    }
+    let priority = if relevance == Relevance::NotRelevant {
+        why.push("Conclusion: not relevant on this device; no patch is needed for it, and the statement can be exported as VEX.".to_owned());
+        Priority::None
+    } else {
+        let p = Priority::from_level(level);
+        if relevance == Relevance::NeedsReview {
+            why.push(format!(
+                "Conclusion: needs review by a person; priority {p:?} if it applies."
+            ));
+        } else {
+            why.push(format!("Conclusion: relevant, priority {p:?}."));
+        }
+        p
+    };
+    Finding {
+        component: package.clone(),
+        advisory: advisory.id.clone(),
+        aliases: advisory.aliases.clone(),
+        summary: advisory.summary.clone(),
+        affected_range: m.range.clone(),
+        fixed: m.fixed.clone(),
+        cvss: score.map(|(s, _)| s),
+        known_exploited: kev,
+        epss,
+        relevance,
+        priority,
+        justification,
+        rationale: why,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epss_csv() {
+        let mut s = ExploitSignals::default();
+        s.parse_epss("#model_version:v2025.03.14,score_date:2025-06-01T00:00:00+0000\ncve,epss,percentile\nCVE-2021-44228,0.94358,0.99961\n")
+            .unwrap();
+        assert_eq!(s.epss(["CVE-2021-44228"]), Some((0.94358, 0.99961)));
+        assert!(s.parse_epss("CVE-1,2.0,0.1").is_err());
+    }
+}

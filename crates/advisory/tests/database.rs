@@ -1,0 +1,107 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! The database is updated incrementally: unchanged records are left alone, a changed record
+//! replaces the stored one, an older one does not, and everything survives a reopen.
+
+use std::path::Path;
+
+use medguard_advisory::{Database, read_sources};
+
+fn record(dir: &Path, id: &str, modified: &str, fixed: &str) {
+    std::fs::write(
+        dir.join(format!("{id}.json")),
+        format!(
+            r#"{{"id":"{id}","modified":"{modified}","affected":[{{"package":{{"ecosystem":"crates.io","name":"x"}},"ranges":[{{"type":"SEMVER","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}]}}"#
+        ),
+    )
+    .unwrap();
+}
+
+fn ingest(db: &Path, feed: &Path) -> medguard_advisory::IngestReport {
+    let mut database = Database::open(db).unwrap();
+    database
+        .ingest(read_sources(&[feed.to_owned()], &|| {}).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn incremental_update_replaces_changed_and_keeps_newer() {
+    let feed = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    record(feed.path(), "A-1", "2024-01-01T00:00:00Z", "1.0.1");
+    record(feed.path(), "A-2", "2024-01-01T00:00:00Z", "2.0.1");
+    let r = ingest(db.path(), feed.path());
+    assert_eq!((r.added, r.updated, r.unchanged), (2, 0, 0));
+
+    let r = ingest(db.path(), feed.path());
+    assert_eq!((r.added, r.updated, r.unchanged), (0, 0, 2));
+
+    record(feed.path(), "A-1", "2024-03-01T00:00:00Z", "1.0.2");
+    let r = ingest(db.path(), feed.path());
+    assert_eq!((r.added, r.updated, r.unchanged), (0, 1, 1));
+
+    // An older copy of A-1 does not overwrite the newer one.
+    record(feed.path(), "A-1", "2023-12-01T00:00:00Z", "1.0.0");
+    let r = ingest(db.path(), feed.path());
+    assert_eq!(r.stale, 1);
+
+    let loaded = Database::open(db.path()).unwrap().load().unwrap();
+    assert_eq!(loaded.len(), 2);
+    let a1 = loaded.iter().find(|a| a.id == "A-1").unwrap();
+    assert_eq!(a1.modified, "2024-03-01T00:00:00Z");
+    assert_eq!(
+        a1.affected[0].ranges[0]
+            .fixed_versions()
+            .collect::<Vec<_>>(),
+        ["1.0.2"]
+    );
+}
+
+#[test]
+fn corrupt_record_is_named() {
+    let feed = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    record(feed.path(), "A-1", "2024-01-01T00:00:00Z", "1.0.1");
+    ingest(db.path(), feed.path());
+    let records = db.path().join("records");
+    let file = std::fs::read_dir(&records)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&file, b"{").unwrap();
+    let err = Database::open(db.path()).unwrap().load().unwrap_err();
+    assert!(
+        err.to_string().contains(&file.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn zip_archives_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("feed.zip");
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for id in ["Z-1", "Z-2"] {
+            zip.start_file(format!("{id}.json"), options).unwrap();
+            std::io::Write::write_all(
+                &mut zip,
+                format!(r#"{{"id":"{id}","modified":"2024-01-01T00:00:00Z"}}"#).as_bytes(),
+            )
+            .unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let db = tempfile::tempdir().unwrap();
+    let r = ingest(db.path(), &zip_path);
+    assert_eq!(r.added, 2);
+    assert!(r.rejected.is_empty());
+}

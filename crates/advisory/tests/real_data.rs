@@ -1,0 +1,180 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Every real advisory in `shared/data` ingests, or is refused for a stated reason.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use medguard_advisory::{Database, Parsed, read_sources};
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from,
+    );
+    let dir = if dir.exists() {
+        dir
+    } else {
+        PathBuf::from("/work/shared/data")
+    };
+    assert!(
+        dir.exists(),
+        "shared test data not found at {}",
+        dir.display()
+    );
+    dir
+}
+
+fn read(sub: &str) -> Vec<Parsed> {
+    read_sources(&[data_dir().join(sub)], &|| {}).unwrap()
+}
+
+fn rejected(parsed: &[Parsed]) -> BTreeMap<String, String> {
+    parsed
+        .iter()
+        .filter_map(|p| {
+            p.result
+                .as_ref()
+                .err()
+                .map(|e| (p.origin.clone(), e.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn osv_feeds_ingest_completely() {
+    for (sub, min) in [
+        ("osv-go/data/osv", 1500),
+        ("osv-rustsec/osv/crates", 1200),
+        ("osv-almalinux/advisories", 500),
+        ("osv-pypa/vulns", 2000),
+        ("osv-debian-ubuntu-samples/gcp/website/testdata/osv", 12),
+    ] {
+        let parsed = read(sub);
+        let bad = rejected(&parsed);
+        assert!(bad.is_empty(), "{sub}: {bad:#?}");
+        assert!(parsed.len() >= min, "{sub}: only {} records", parsed.len());
+    }
+}
+
+#[test]
+fn cisa_medical_csaf_advisories_ingest() {
+    let parsed = read("cisa-csaf");
+    let mut bad = rejected(&parsed);
+    // The ROLIE feed index beside the advisories is not an advisory, and says so.
+    bad.retain(|origin, reason| {
+        !(origin.ends_with("-feed-tlp-white.json") && reason.contains("neither an OSV record"))
+    });
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert!(parsed.len() >= 150);
+    // Each names affected products with versions.
+    let with_products = parsed
+        .iter()
+        .filter(|p| p.result.as_ref().is_ok_and(|(a, _)| !a.affected.is_empty()))
+        .count();
+    assert!(
+        with_products * 10 >= parsed.len() * 9,
+        "{with_products} of {}",
+        parsed.len()
+    );
+}
+
+#[test]
+fn oasis_csaf_examples_ingest() {
+    let parsed = read("oasis-csaf/csaf_2.0/examples/csaf");
+    let bad = rejected(&parsed);
+    assert!(bad.is_empty(), "{bad:#?}");
+    // The VEX examples carry known_not_affected with a justification flag.
+    let vex = parsed
+        .iter()
+        .filter_map(|p| p.result.as_ref().ok())
+        .flat_map(|(a, _)| a.not_affected.iter())
+        .filter(|n| n.justification.is_some())
+        .count();
+    assert!(vex > 0);
+}
+
+/// The OASIS validator test documents: every one marked valid must ingest; the invalid ones
+/// of the mandatory tests this crate implements (6.1.1 missing product definition, 6.1.2
+/// duplicate definition) must be refused with a pointer.
+#[test]
+fn oasis_validator_testcases() {
+    let base = data_dir().join("oasis-csaf/csaf_2.0/test/validator/data");
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("testcases.json")).unwrap())
+            .unwrap();
+    let mut checked = 0;
+    for test in cases["tests"].as_array().unwrap() {
+        let id = test["id"].as_str().unwrap();
+        for valid in test["valid"].as_array().into_iter().flatten() {
+            let path = base.join(valid["name"].as_str().unwrap());
+            let parsed = read_sources(std::slice::from_ref(&path), &|| {}).unwrap();
+            assert!(
+                parsed[0].result.is_ok(),
+                "{id} {}: {:?}",
+                path.display(),
+                parsed[0].result.as_ref().err()
+            );
+            checked += 1;
+        }
+        if id == "6.1.1" || id == "6.1.2" {
+            for invalid in test["failures"].as_array().into_iter().flatten() {
+                let path = base.join(invalid["name"].as_str().unwrap());
+                let parsed = read_sources(std::slice::from_ref(&path), &|| {}).unwrap();
+                match &parsed[0].result {
+                    Err(medguard_advisory::SourceError::Schema { pointer, reason }) => {
+                        assert!(pointer.starts_with('/'), "{pointer}");
+                        assert!(reason.contains(id), "{reason}");
+                    }
+                    other => panic!("{id} {} must be refused, got {other:?}", path.display()),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "{checked}");
+}
+
+#[test]
+fn schema_violation_is_refused_with_pointer_and_others_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"{"id":"X-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"a"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":5}]}]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("good.json"),
+        r#"{"id":"X-2","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Nonesuch","name":"a"},"versions":["1"]},{"package":{"ecosystem":"PyPI","name":"b"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"not a version!"}]}]}]}"#,
+    )
+    .unwrap();
+    let db_dir = tempfile::tempdir().unwrap();
+    let mut db = Database::open(db_dir.path()).unwrap();
+    let report = db
+        .ingest(read_sources(&[dir.path().to_owned()], &|| {}).unwrap())
+        .unwrap();
+    assert_eq!(report.added, 1);
+    assert_eq!(report.rejected.len(), 1);
+    assert!(report.rejected[0].origin.ends_with("bad.json"));
+    assert_eq!(
+        report.rejected[0].pointer.as_deref(),
+        Some("/affected/0/ranges/0/events/0/introduced")
+    );
+    // The unknown ecosystem and the unparsable bound are reported, not dropped.
+    let pointers: Vec<&str> = report
+        .problems
+        .iter()
+        .map(|(_, _, p)| p.pointer.as_str())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/affected/0/package/ecosystem",
+            "/affected/1/ranges/0/events/1"
+        ]
+    );
+}

@@ -1,0 +1,50 @@
+//! The CVSS vector parser on arbitrary text: never panics; a vector that parses displays as
+//! a normalised string that parses back to the same vector and displays the same again; and
+//! every score it has is a multiple of 0.1 within 0.0..=10.0.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use medguard_cvss::Vector;
+
+fn check_score(score: f64, what: &str, vector: &Vector) {
+    assert!(
+        (0.0..=10.0).contains(&score),
+        "{what} {score} out of range for {vector}"
+    );
+    let tenths = score * 10.0;
+    assert!(
+        (tenths - tenths.round()).abs() < 1e-9,
+        "{what} {score} is not rounded to one decimal for {vector}"
+    );
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(vector) = Vector::parse(text) else {
+        return;
+    };
+    let shown = vector.to_string();
+    let again = Vector::parse(&shown).expect("the normalised vector parses");
+    assert_eq!(again, vector, "{text} -> {shown}");
+    assert_eq!(again.to_string(), shown);
+
+    check_score(vector.base_score(), "base score", &vector);
+    check_score(vector.overall_score(), "overall score", &vector);
+    match &vector {
+        Vector::V3(v) => {
+            check_score(v.temporal_score(), "temporal score", &vector);
+            check_score(v.environmental_score(), "environmental score", &vector);
+        }
+        Vector::V4(v) => {
+            let s = v.scores();
+            for score in [Some(s.base), s.threat, s.environmental]
+                .into_iter()
+                .flatten()
+            {
+                check_score(score, "score", &vector);
+            }
+        }
+    }
+});
