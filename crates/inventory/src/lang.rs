@@ -352,7 +352,7 @@ mod tests {
         assert_eq!(c.licenses, vec!["MIT"]);
         assert_eq!(c.supplier.as_deref(), Some("Jose Padilla"));
         let c = parse_python_metadata("Name: x\nVersion: 1\nLicense: Copyright foo\n        bar\nClassifier: License :: OSI Approved :: BSD License\n").unwrap();
-        assert!(c.licenses.is_empty());
+        assert_eq!(c.licenses, vec!["BSD License"]);
         assert!(parse_python_metadata("Name: x\n").is_none());
     }
 

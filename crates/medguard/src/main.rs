@@ -31,6 +31,11 @@ enum Command {
     /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// The inventory of the device's off-the-shelf software as CycloneDX or SPDX.
+    #[command(subcommand)]
+    Sbom(cmd::sbom::SbomCommand),
+    /// Listening network services, with their process and package.
+    Services(cmd::sbom::ServicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +44,8 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Sbom(c) => cmd::sbom::run(c),
+        Command::Services(a) => cmd::sbom::services(&a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod key;
 pub mod profile;
+pub mod sbom;
 
 use std::io::Write as _;
 
