@@ -26,8 +26,8 @@ use crate::{InventoryError, TOOL_NAME, TOOL_VERSION};
 
 /// The spec version written.
 pub const SPEC_VERSION: &str = "1.6";
-const COMPONENT_TYPES: [&str; 12] = [
-    "application", "framework", "library", "container", "platform", "operating-system",
+const COMPONENT_TYPES: [&str; 13] = [
+    "cryptographic-asset", "application", "framework", "library", "container", "platform", "operating-system",
     "device", "device-driver", "firmware", "file", "machine-learning-model", "data",
 ];
 const HASH_ALGS: [&str; 12] = [
@@ -373,6 +373,18 @@ struct RawProperty {
     value: Option<String>,
 }
 
+/// The JSON pointer and message of a deserialisation error. A missing field is reported at
+/// the field, not at the object that lacks it.
+pub(crate) fn located(e: serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
+    let mut p = pointer(e.path());
+    let message = e.into_inner().to_string();
+    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        p.push('/');
+        p.push_str(&field.replace('~', "~0").replace('/', "~1"));
+    }
+    (p, message)
+}
+
 /// JSON pointer from serde_path_to_error's path.
 pub(crate) fn pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
@@ -412,8 +424,8 @@ impl Check<'_> {
 pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
     let ck = Check { path };
     let raw: RawBom = serde_path_to_error::deserialize(value).map_err(|e| {
-        let p = pointer(e.path());
-        ck.fail(p, e.into_inner().to_string())
+        let (p, message) = located(e);
+        ck.fail(p, message)
     })?;
     if raw.bom_format != "CycloneDX" {
         return Err(ck.fail("/bomFormat".into(), format!("expected \"CycloneDX\", found {:?}", raw.bom_format)));

@@ -289,8 +289,9 @@ pub fn read_sbom(path: &Path) -> Result<Sbom, InventoryError> {
 /// # Errors
 /// As [`read_sbom`].
 pub fn parse_sbom(bytes: &[u8], path: &Path) -> Result<Sbom, InventoryError> {
+    let text = decode_text(bytes);
     let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| InventoryError::Invalid {
+        serde_json::from_str(&text).map_err(|e| InventoryError::Invalid {
             path: path.to_path_buf(),
             format: "JSON",
             pointer: String::new(),
@@ -304,5 +305,27 @@ pub fn parse_sbom(bytes: &[u8], path: &Path) -> Result<Sbom, InventoryError> {
         Err(InventoryError::UnknownFormat {
             path: path.to_path_buf(),
         })
+    }
+}
+
+/// The text of a JSON file: UTF-8 (with or without a byte-order mark) or, with a BOM, UTF-16
+/// (some SPDX tools write it). Invalid sequences become U+FFFD; JSON parsing then decides.
+fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let utf16 = |rest: &[u8], big: bool| -> String {
+        let units: Vec<u16> = rest
+            .chunks_exact(2)
+            .map(|c| match c {
+                [a, b] if big => u16::from_be_bytes([*a, *b]),
+                [a, b] => u16::from_le_bytes([*a, *b]),
+                _ => 0xfffd,
+            })
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    match bytes {
+        [0xef, 0xbb, 0xbf, rest @ ..] => String::from_utf8_lossy(rest),
+        [0xff, 0xfe, rest @ ..] => std::borrow::Cow::Owned(utf16(rest, false)),
+        [0xfe, 0xff, rest @ ..] => std::borrow::Cow::Owned(utf16(rest, true)),
+        _ => String::from_utf8_lossy(bytes),
     }
 }

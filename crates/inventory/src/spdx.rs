@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cyclonedx::{apply_property, content_uuid, ecosystem_from_purl, format_time, pointer, properties, uuid_parts};
+use crate::cyclonedx::{apply_property, content_uuid, ecosystem_from_purl, format_time, located, properties, uuid_parts};
 use crate::licenses::{is_simple_expression, is_spdx_id};
 use crate::model::{Component, ComponentHash, Ecosystem, HashAlgorithm, Sbom, SbomMetadata};
 use crate::purl::Purl;
@@ -265,8 +265,8 @@ fn valid_spdx_id(s: &str) -> bool {
 /// [`InventoryError::Invalid`] with the JSON pointer of the first problem.
 pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
     let raw: RawDoc = serde_path_to_error::deserialize(value).map_err(|e| {
-        let p = pointer(e.path());
-        fail(path, p, e.into_inner().to_string())
+        let (p, message) = located(e);
+        fail(path, p, message)
     })?;
     if !["SPDX-2.2", "SPDX-2.3"].contains(&raw.spdx_version.as_str()) {
         return Err(fail(path, "/spdxVersion".into(), format!("unsupported version {:?} (SPDX-2.2 and SPDX-2.3 are read)", raw.spdx_version)));
