@@ -20,19 +20,43 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::licenses::{is_simple_expression, is_spdx_id};
-use crate::model::{Component, ComponentHash, Distro, Ecosystem, HashAlgorithm, ListeningSocket, ProcessEvidence, Sbom, SbomMetadata};
+use crate::model::{
+    Component, ComponentHash, Distro, Ecosystem, HashAlgorithm, ListeningSocket, ProcessEvidence,
+    Sbom, SbomMetadata,
+};
 use crate::purl::Purl;
 use crate::{InventoryError, TOOL_NAME, TOOL_VERSION};
 
 /// The spec version written.
 pub const SPEC_VERSION: &str = "1.6";
 const COMPONENT_TYPES: [&str; 13] = [
-    "cryptographic-asset", "application", "framework", "library", "container", "platform", "operating-system",
-    "device", "device-driver", "firmware", "file", "machine-learning-model", "data",
+    "cryptographic-asset",
+    "application",
+    "framework",
+    "library",
+    "container",
+    "platform",
+    "operating-system",
+    "device",
+    "device-driver",
+    "firmware",
+    "file",
+    "machine-learning-model",
+    "data",
 ];
 const HASH_ALGS: [&str; 12] = [
-    "MD5", "SHA-1", "SHA-256", "SHA-384", "SHA-512", "SHA3-256", "SHA3-384", "SHA3-512",
-    "BLAKE2b-256", "BLAKE2b-384", "BLAKE2b-512", "BLAKE3",
+    "MD5",
+    "SHA-1",
+    "SHA-256",
+    "SHA-384",
+    "SHA-512",
+    "SHA3-256",
+    "SHA3-384",
+    "SHA3-512",
+    "BLAKE2b-256",
+    "BLAKE2b-384",
+    "BLAKE2b-512",
+    "BLAKE3",
 ];
 
 /// A deterministic RFC 4122-shaped UUID from the document's content.
@@ -60,16 +84,27 @@ pub(crate) fn content_uuid(parts: &[&str]) -> String {
 }
 
 pub(crate) fn uuid_parts(sbom: &Sbom) -> Vec<String> {
-    let mut parts = vec![sbom.metadata.name.clone(), format_time(sbom.metadata.created)];
-    parts.extend(sbom.components.iter().map(|c| format!("{}@{}@{:?}", c.name, c.version, c.purl)));
+    let mut parts = vec![
+        sbom.metadata.name.clone(),
+        format_time(sbom.metadata.created),
+    ];
+    parts.extend(
+        sbom.components
+            .iter()
+            .map(|c| format!("{}@{}@{:?}", c.name, c.version, c.purl)),
+    );
     parts
 }
 
 pub(crate) fn format_time(t: Option<OffsetDateTime>) -> String {
     let t = t.unwrap_or(OffsetDateTime::UNIX_EPOCH);
     // Whole seconds, UTC: both schemas' date-time and SPDX's `YYYY-MM-DDThh:mm:ssZ`.
-    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// The usage and provenance properties of a component, `(name, value)`.
@@ -82,12 +117,15 @@ pub(crate) fn properties(c: &Component) -> Vec<(String, String)> {
         p.push(("medguard:listening".to_owned(), s.endpoint()));
     }
     for pr in &c.usage.processes {
-        p.push(("medguard:process".to_owned(), format!("{}:{}", pr.pid, pr.exe.display())));
+        p.push((
+            "medguard:process".to_owned(),
+            format!("{}:{}", pr.pid, pr.exe.display()),
+        ));
     }
-    if matches!(c.ecosystem, Ecosystem::Debian(_) | Ecosystem::Rpm(_)) {
-        if let Some(s) = &c.source_package {
-            p.push(("medguard:source-package".to_owned(), s.clone()));
-        }
+    if matches!(c.ecosystem, Ecosystem::Debian(_) | Ecosystem::Rpm(_))
+        && let Some(s) = &c.source_package
+    {
+        p.push(("medguard:source-package".to_owned(), s.clone()));
     }
     if let Some(v) = &c.source_version {
         p.push(("medguard:source-version".to_owned(), v.clone()));
@@ -118,8 +156,13 @@ fn ecosystem_tag(e: &Ecosystem) -> String {
 
 fn ecosystem_from_tag(tag: &str) -> Ecosystem {
     let distro = |q: &str| {
-        let (id, v) = q.split_once('-').map_or((q, None), |(a, b)| (a, Some(b.to_owned())));
-        Distro { id: id.to_owned(), version_id: v }
+        let (id, v) = q
+            .split_once('-')
+            .map_or((q, None), |(a, b)| (a, Some(b.to_owned())));
+        Distro {
+            id: id.to_owned(),
+            version_id: v,
+        }
     };
     match tag.split_once(':') {
         Some(("deb", q)) => Ecosystem::Debian(distro(q)),
@@ -144,10 +187,19 @@ pub fn ecosystem_from_purl(p: &Purl) -> Ecosystem {
         let ns = p.namespace.clone().unwrap_or_default();
         match p.qualifier("distro") {
             Some(q) => match q.split_once('-') {
-                Some((id, v)) if id == ns || ns.is_empty() => Distro { id: id.to_owned(), version_id: Some(v.to_owned()) },
-                _ => Distro { id: ns.clone(), version_id: Some(q.to_owned()) },
+                Some((id, v)) if id == ns || ns.is_empty() => Distro {
+                    id: id.to_owned(),
+                    version_id: Some(v.to_owned()),
+                },
+                _ => Distro {
+                    id: ns.clone(),
+                    version_id: Some(q.to_owned()),
+                },
             },
-            None => Distro { id: ns, version_id: None },
+            None => Distro {
+                id: ns,
+                version_id: None,
+            },
         }
     };
     match p.ty.as_str() {
@@ -172,10 +224,14 @@ pub(crate) fn apply_property(c: &mut Component, name: &str, value: &str) {
             }
         }
         "medguard:process" => {
-            if let Some((pid, exe)) = value.split_once(':') {
-                if let Ok(pid) = pid.parse() {
-                    c.usage.processes.push(ProcessEvidence { pid, exe: exe.into(), comm: None });
-                }
+            if let Some((pid, exe)) = value.split_once(':')
+                && let Ok(pid) = pid.parse()
+            {
+                c.usage.processes.push(ProcessEvidence {
+                    pid,
+                    exe: exe.into(),
+                    comm: None,
+                });
             }
         }
         "medguard:source-package" => c.source_package = Some(value.to_owned()),
@@ -203,7 +259,11 @@ pub fn to_value(sbom: &Sbom) -> Value {
                 _ => format!("medguard-component-{i}"),
             };
             let mut o = serde_json::Map::new();
-            let ty = if c.ecosystem == Ecosystem::Vendor { "application" } else { "library" };
+            let ty = if c.ecosystem == Ecosystem::Vendor {
+                "application"
+            } else {
+                "library"
+            };
             o.insert("type".into(), json!(ty));
             o.insert("bom-ref".into(), json!(bom_ref));
             if let Some(s) = &c.supplier {
@@ -211,10 +271,12 @@ pub fn to_value(sbom: &Sbom) -> Value {
             }
             o.insert("name".into(), json!(c.name));
             o.insert("version".into(), json!(c.version));
-            if !c.hashes.is_empty() {
+            // A digest of the wrong shape (read from another tool's SBOM) is not written.
+            if c.hashes.iter().any(ComponentHash::is_well_formed) {
                 let h: Vec<Value> = c
                     .hashes
                     .iter()
+                    .filter(|h| h.is_well_formed())
                     .map(|h| json!({"alg": h.alg.cyclonedx_name(), "content": h.value}))
                     .collect();
                 o.insert("hashes".into(), Value::Array(h));
@@ -241,10 +303,13 @@ pub fn to_value(sbom: &Sbom) -> Value {
         "tools": { "components": [ { "type": "application", "name": TOOL_NAME, "version": TOOL_VERSION } ] },
         "component": { "type": "device", "bom-ref": "medguard-device", "name": sbom.metadata.name },
     });
-    if let Some(m) = &sbom.metadata.device_model {
-        if let Some(obj) = metadata.as_object_mut() {
-            obj.insert("properties".into(), json!([{ "name": "medguard:device-model", "value": m }]));
-        }
+    if let Some(m) = &sbom.metadata.device_model
+        && let Some(obj) = metadata.as_object_mut()
+    {
+        obj.insert(
+            "properties".into(),
+            json!([{ "name": "medguard:device-model", "value": m }]),
+        );
     }
     json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
@@ -260,7 +325,9 @@ pub fn to_value(sbom: &Sbom) -> Value {
 fn licenses_value(licenses: &[String]) -> Option<Value> {
     match licenses {
         [] => None,
-        [one] if !is_spdx_id(one) && is_simple_expression(one) => Some(json!([{ "expression": one }])),
+        [one] if !is_spdx_id(one) && is_simple_expression(one) => {
+            Some(json!([{ "expression": one }]))
+        }
         many => Some(Value::Array(
             many.iter()
                 .map(|l| {
@@ -378,7 +445,10 @@ struct RawProperty {
 pub(crate) fn located(e: serde_path_to_error::Error<serde_json::Error>) -> (String, String) {
     let mut p = pointer(e.path());
     let message = e.into_inner().to_string();
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
         p.push('/');
         p.push_str(&field.replace('~', "~0").replace('/', "~1"));
     }
@@ -428,26 +498,42 @@ pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
         ck.fail(p, message)
     })?;
     if raw.bom_format != "CycloneDX" {
-        return Err(ck.fail("/bomFormat".into(), format!("expected \"CycloneDX\", found {:?}", raw.bom_format)));
+        return Err(ck.fail(
+            "/bomFormat".into(),
+            format!("expected \"CycloneDX\", found {:?}", raw.bom_format),
+        ));
     }
     if !["1.2", "1.3", "1.4", "1.5", "1.6"].contains(&raw.spec_version.as_str()) {
-        return Err(ck.fail("/specVersion".into(), format!("unsupported spec version {:?} (1.2 to 1.6 are read)", raw.spec_version)));
+        return Err(ck.fail(
+            "/specVersion".into(),
+            format!(
+                "unsupported spec version {:?} (1.2 to 1.6 are read)",
+                raw.spec_version
+            ),
+        ));
     }
-    if let Some(s) = &raw.serial_number {
-        if !valid_serial(s) {
-            return Err(ck.fail("/serialNumber".into(), format!("not a urn:uuid: {s:?}")));
-        }
+    if let Some(s) = &raw.serial_number
+        && !valid_serial(s)
+    {
+        return Err(ck.fail("/serialNumber".into(), format!("not a urn:uuid: {s:?}")));
     }
     if raw.version == Some(0) {
         return Err(ck.fail("/version".into(), "must be 1 or more"));
     }
-    let mut metadata = SbomMetadata { name: String::new(), created: None, tool: None, device_model: None };
+    let mut metadata = SbomMetadata {
+        name: String::new(),
+        created: None,
+        tool: None,
+        device_model: None,
+    };
     if let Some(m) = &raw.metadata {
         if let Some(t) = &m.timestamp {
-            metadata.created = Some(
-                OffsetDateTime::parse(t, &Rfc3339)
-                    .map_err(|e| ck.fail("/metadata/timestamp".into(), format!("not an RFC 3339 date-time: {e}")))?,
-            );
+            metadata.created = Some(OffsetDateTime::parse(t, &Rfc3339).map_err(|e| {
+                ck.fail(
+                    "/metadata/timestamp".into(),
+                    format!("not an RFC 3339 date-time: {e}"),
+                )
+            })?);
         }
         metadata.tool = m.tools.as_ref().and_then(tool_name);
         check_licenses(&ck, &m.licenses, "/metadata/licenses")?;
@@ -465,22 +551,38 @@ pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
     let mut components = Vec::new();
     let mut refs = HashSet::new();
     for (i, c) in raw.components.iter().enumerate() {
-        flatten(&ck, c, &format!("/components/{i}"), &mut refs, &mut components)?;
+        flatten(
+            &ck,
+            c,
+            &format!("/components/{i}"),
+            &mut refs,
+            &mut components,
+        )?;
     }
-    Ok(Sbom { metadata, components })
+    Ok(Sbom {
+        metadata,
+        components,
+    })
 }
 
 fn valid_serial(s: &str) -> bool {
-    let Some(u) = s.strip_prefix("urn:uuid:") else { return false };
+    let Some(u) = s.strip_prefix("urn:uuid:") else {
+        return false;
+    };
     let groups: Vec<&str> = u.split('-').collect();
-    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn tool_name(tools: &Value) -> Option<String> {
     // 1.5+: {"components": [...], "services": [...]}; 1.2-1.4 (deprecated later): [...].
     let first = match tools {
         Value::Array(a) => a.first()?,
-        Value::Object(o) => o.get("components").and_then(|c| c.as_array()?.first())
+        Value::Object(o) => o
+            .get("components")
+            .and_then(|c| c.as_array()?.first())
             .or_else(|| o.get("services").and_then(|c| c.as_array()?.first()))?,
         _ => return None,
     };
@@ -497,14 +599,27 @@ fn check_licenses(ck: &Check<'_>, l: &[RawLicenseChoice], at: &str) -> Result<()
             (Some(lic), None) => match (&lic.id, &lic.name) {
                 (Some(id), None) => {
                     if !is_spdx_id(id) {
-                        return Err(ck.fail(format!("{at}/{i}/license/id"), format!("{id:?} is not an SPDX licence id")));
+                        return Err(ck.fail(
+                            format!("{at}/{i}/license/id"),
+                            format!("{id:?} is not an SPDX licence id"),
+                        ));
                     }
                 }
                 (None, Some(_)) => {}
-                _ => return Err(ck.fail(format!("{at}/{i}/license"), "needs exactly one of id and name")),
+                _ => {
+                    return Err(ck.fail(
+                        format!("{at}/{i}/license"),
+                        "needs exactly one of id and name",
+                    ));
+                }
             },
             (None, Some(_)) => {}
-            _ => return Err(ck.fail(format!("{at}/{i}"), "needs exactly one of license and expression")),
+            _ => {
+                return Err(ck.fail(
+                    format!("{at}/{i}"),
+                    "needs exactly one of license and expression",
+                ));
+            }
         }
     }
     Ok(())
@@ -519,11 +634,19 @@ fn check_properties(ck: &Check<'_>, p: &[RawProperty], at: &str) -> Result<(), I
     Ok(())
 }
 
-fn check_component(ck: &Check<'_>, c: &RawComponent, at: &str, refs: &mut HashSet<String>) -> Result<(), InventoryError> {
+fn check_component(
+    ck: &Check<'_>,
+    c: &RawComponent,
+    at: &str,
+    refs: &mut HashSet<String>,
+) -> Result<(), InventoryError> {
     match &c.ty {
         None => return Err(ck.fail(format!("{at}/type"), "missing")),
         Some(t) if !COMPONENT_TYPES.contains(&t.as_str()) => {
-            return Err(ck.fail(format!("{at}/type"), format!("unknown component type {t:?}")));
+            return Err(ck.fail(
+                format!("{at}/type"),
+                format!("unknown component type {t:?}"),
+            ));
         }
         Some(_) => {}
     }
@@ -540,7 +663,10 @@ fn check_component(ck: &Check<'_>, c: &RawComponent, at: &str, refs: &mut HashSe
     }
     for (i, h) in c.hashes.iter().enumerate() {
         if !HASH_ALGS.contains(&h.alg.as_str()) {
-            return Err(ck.fail(format!("{at}/hashes/{i}/alg"), format!("unknown algorithm {:?}", h.alg)));
+            return Err(ck.fail(
+                format!("{at}/hashes/{i}/alg"),
+                format!("unknown algorithm {:?}", h.alg),
+            ));
         }
         let ok_len = [32, 40, 64, 96, 128].contains(&h.content.len());
         if !ok_len || !h.content.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -555,7 +681,10 @@ fn check_component(ck: &Check<'_>, c: &RawComponent, at: &str, refs: &mut HashSe
             _ => None,
         };
         if expected.is_some_and(|n| n != h.content.len()) {
-            return Err(ck.fail(format!("{at}/hashes/{i}/content"), format!("wrong length for {}", h.alg)));
+            return Err(ck.fail(
+                format!("{at}/hashes/{i}/content"),
+                format!("wrong length for {}", h.alg),
+            ));
         }
     }
     check_licenses(ck, &c.licenses, &format!("{at}/licenses"))?;
@@ -563,16 +692,27 @@ fn check_component(ck: &Check<'_>, c: &RawComponent, at: &str, refs: &mut HashSe
     Ok(())
 }
 
-fn flatten(ck: &Check<'_>, c: &RawComponent, at: &str, refs: &mut HashSet<String>, out: &mut Vec<Component>) -> Result<(), InventoryError> {
+fn flatten(
+    ck: &Check<'_>,
+    c: &RawComponent,
+    at: &str,
+    refs: &mut HashSet<String>,
+    out: &mut Vec<Component>,
+) -> Result<(), InventoryError> {
     check_component(ck, c, at, refs)?;
     let name = c.name.clone().unwrap_or_default();
     let purl = c.purl.as_deref().and_then(|p| Purl::parse(p).ok());
-    let ecosystem = purl.as_ref().map_or_else(|| Ecosystem::Other("unknown".to_owned()), ecosystem_from_purl);
+    let ecosystem = purl.as_ref().map_or_else(
+        || Ecosystem::Other("unknown".to_owned()),
+        ecosystem_from_purl,
+    );
     // Maven coordinates: CycloneDX keeps the group apart; the model's name is group:artifact
     // only through the purl, so keep the plain name.
     let _ = &c.group;
     let mut comp = Component::new(name, c.version.clone().unwrap_or_default(), ecosystem);
-    comp.arch = purl.as_ref().and_then(|p| p.qualifier("arch").map(str::to_owned));
+    comp.arch = purl
+        .as_ref()
+        .and_then(|p| p.qualifier("arch").map(str::to_owned));
     comp.purl.clone_from(&c.purl);
     comp.cpe.clone_from(&c.cpe);
     comp.supplier = c
@@ -584,15 +724,18 @@ fn flatten(ck: &Check<'_>, c: &RawComponent, at: &str, refs: &mut HashSet<String
     for l in &c.licenses {
         if let Some(e) = &l.expression {
             comp.licenses.push(e.clone());
-        } else if let Some(lic) = &l.license {
-            if let Some(s) = lic.id.clone().or_else(|| lic.name.clone()) {
-                comp.licenses.push(s);
-            }
+        } else if let Some(lic) = &l.license
+            && let Some(s) = lic.id.clone().or_else(|| lic.name.clone())
+        {
+            comp.licenses.push(s);
         }
     }
     for h in &c.hashes {
         if let Some(alg) = HashAlgorithm::from_name(&h.alg) {
-            comp.hashes.push(ComponentHash { alg, value: h.content.to_ascii_lowercase() });
+            comp.hashes.push(ComponentHash {
+                alg,
+                value: h.content.to_ascii_lowercase(),
+            });
         }
     }
     for p in &c.properties {

@@ -52,7 +52,9 @@ impl DpkgPackage {
     /// `installed`, `config-files`, ... (the third word of `Status`); `None` without `Status`.
     #[must_use]
     pub fn state(&self) -> Option<&str> {
-        self.status.as_deref().and_then(|s| s.split_whitespace().nth(2))
+        self.status
+            .as_deref()
+            .and_then(|s| s.split_whitespace().nth(2))
     }
 }
 
@@ -94,12 +96,20 @@ pub fn parse_status(text: &[u8], path: &Path, warnings: &mut Vec<Warning>) -> Ve
             continue;
         }
         let Some((name, value)) = line.split_once(':') else {
-            warnings.push(Warning::new(path, Some(lineno), "not a `Field: value` line"));
+            warnings.push(Warning::new(
+                path,
+                Some(lineno),
+                "not a `Field: value` line",
+            ));
             current = None;
             continue;
         };
         if name.is_empty() || name.contains(char::is_whitespace) {
-            warnings.push(Warning::new(path, Some(lineno), "not a `Field: value` line"));
+            warnings.push(Warning::new(
+                path,
+                Some(lineno),
+                "not a `Field: value` line",
+            ));
             current = None;
             continue;
         }
@@ -125,7 +135,11 @@ pub fn parse_status(text: &[u8], path: &Path, warnings: &mut Vec<Warning>) -> Ve
             _ => continue,
         };
         if slot.is_some() {
-            warnings.push(Warning::new(path, Some(lineno), format!("field {name} repeated")));
+            warnings.push(Warning::new(
+                path,
+                Some(lineno),
+                format!("field {name} repeated"),
+            ));
         }
         *slot = Some(value.to_owned());
     }
@@ -146,12 +160,20 @@ struct Stanza {
     transitional: bool,
 }
 
-fn finish(stanza: &mut Stanza, path: &Path, warnings: &mut Vec<Warning>, out: &mut Vec<DpkgPackage>) {
+fn finish(
+    stanza: &mut Stanza,
+    path: &Path,
+    warnings: &mut Vec<Warning>,
+    out: &mut Vec<DpkgPackage>,
+) {
     let s = std::mem::take(stanza);
     if s.start == 0 || !s.any_field {
         return;
     }
-    let (Some(name), Some(version)) = (s.package.filter(|p| !p.is_empty()), s.version.filter(|v| !v.is_empty())) else {
+    let (Some(name), Some(version)) = (
+        s.package.filter(|p| !p.is_empty()),
+        s.version.filter(|v| !v.is_empty()),
+    ) else {
         warnings.push(Warning::new(
             path,
             Some(s.start),
@@ -233,14 +255,22 @@ pub(crate) fn collect(
     let mut found: Vec<(DpkgPackage, bool)> = Vec::new();
     let status = admin.join("status");
     if let Some(bytes) = read_bounded(&status, STATUS_LIMIT, true, warnings) {
-        found.extend(parse_status(&bytes, &status, warnings).into_iter().map(|p| (p, false)));
+        found.extend(
+            parse_status(&bytes, &status, warnings)
+                .into_iter()
+                .map(|p| (p, false)),
+        );
     }
     if let Ok(dir) = std::fs::read_dir(admin.join("status.d")) {
         let mut files: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
         for f in files {
             if let Some(bytes) = read_bounded(&f, STATUS_LIMIT, false, warnings) {
-                found.extend(parse_status(&bytes, &f, warnings).into_iter().map(|p| (p, true)));
+                found.extend(
+                    parse_status(&bytes, &f, warnings)
+                        .into_iter()
+                        .map(|p| (p, true)),
+                );
             }
         }
     }
@@ -269,7 +299,13 @@ pub(crate) fn collect(
     }
 }
 
-fn read_list(info: &Path, p: &DpkgPackage, owner: usize, index: &mut FileIndex, warnings: &mut Vec<Warning>) {
+fn read_list(
+    info: &Path,
+    p: &DpkgPackage,
+    owner: usize,
+    index: &mut FileIndex,
+    warnings: &mut Vec<Warning>,
+) {
     // Multi-Arch: same packages have NAME:ARCH.list; the others NAME.list.
     let mut candidates = Vec::with_capacity(2);
     if let Some(arch) = &p.arch {
@@ -304,19 +340,26 @@ mod tests {
             "Package: util-linux-extra\nStatus: install ok installed\nArchitecture: amd64\nSource: util-linux (2.38.1-5)\nVersion: 2.38.1-5+b1\n",
         );
         assert!(w.is_empty());
-        let d = Distro { id: "debian".into(), version_id: Some("12".into()) };
+        let d = Distro {
+            id: "debian".into(),
+            version_id: Some("12".into()),
+        };
         let c = component(&p[0], &d);
         assert_eq!(c.source_package.as_deref(), Some("util-linux"));
         assert_eq!(c.source_version.as_deref(), Some("2.38.1-5"));
         assert_eq!(
             c.purl.as_deref(),
-            Some("pkg:deb/debian/util-linux-extra@2.38.1-5%2Bb1?arch=amd64&distro=debian-12&upstream=util-linux%402.38.1-5")
+            Some(
+                "pkg:deb/debian/util-linux-extra@2.38.1-5%2Bb1?arch=amd64&distro=debian-12&upstream=util-linux%402.38.1-5"
+            )
         );
     }
 
     #[test]
     fn broken_lines_warn_with_line_numbers() {
-        let (p, w) = parse(" orphan continuation\nPackage: a\nVersion: 1\nStatus: install ok installed\ngarbage\n\nPackage: b\n\n");
+        let (p, w) = parse(
+            " orphan continuation\nPackage: a\nVersion: 1\nStatus: install ok installed\ngarbage\n\nPackage: b\n\n",
+        );
         assert_eq!(p.len(), 1);
         let lines: Vec<_> = w.iter().map(|w| w.line).collect();
         assert_eq!(lines, vec![Some(1), Some(5), Some(7)]);

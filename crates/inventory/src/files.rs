@@ -42,13 +42,13 @@ impl FileIndex {
     fn canonical<'a>(&self, path: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         for d in &self.merged {
             let d = d.as_bytes();
-            if let Some(rest) = path.strip_prefix(b"/").and_then(|p| p.strip_prefix(d)) {
-                if rest.is_empty() || rest.first() == Some(&b'/') {
-                    let mut out = Vec::with_capacity(path.len() + 4);
-                    out.extend_from_slice(b"/usr");
-                    out.extend_from_slice(path);
-                    return std::borrow::Cow::Owned(out);
-                }
+            if let Some(rest) = path.strip_prefix(b"/").and_then(|p| p.strip_prefix(d))
+                && (rest.is_empty() || rest.first() == Some(&b'/'))
+            {
+                let mut out = Vec::with_capacity(path.len() + 4);
+                out.extend_from_slice(b"/usr");
+                out.extend_from_slice(path);
+                return std::borrow::Cow::Owned(out);
             }
         }
         std::borrow::Cow::Borrowed(path)
@@ -59,7 +59,8 @@ impl FileIndex {
     pub fn insert(&mut self, path: &[u8], owner: usize) {
         let key = self.canonical(path);
         if !self.owners.contains_key(key.as_ref()) {
-            self.owners.insert(key.into_owned().into_boxed_slice(), owner);
+            self.owners
+                .insert(key.into_owned().into_boxed_slice(), owner);
         }
     }
 

@@ -22,15 +22,18 @@ pub(crate) fn read_bounded(
             return None;
         }
     };
-    if let Ok(meta) = file.metadata() {
-        if meta.len() > limit {
-            warnings.push(Warning::new(
-                path,
-                None,
-                format!("{} bytes, more than the {limit} bytes allowed: skipped", meta.len()),
-            ));
-            return None;
-        }
+    if let Ok(meta) = file.metadata()
+        && meta.len() > limit
+    {
+        warnings.push(Warning::new(
+            path,
+            None,
+            format!(
+                "{} bytes, more than the {limit} bytes allowed: skipped",
+                meta.len()
+            ),
+        ));
+        return None;
     }
     let mut buf = Vec::new();
     // take(limit + 1): a file that grows while we read (or a /proc file) is still bounded.

@@ -25,18 +25,37 @@ const JAR_LIMIT: u64 = 1 << 30;
 const POM_LIMIT: u64 = 64 << 10;
 const MAX_DEPTH: usize = 32;
 
-pub(crate) fn collect(root: &Path, components: &mut Vec<Component>, index: &FileIndex, warnings: &mut Vec<Warning>) {
-    let mut starts = vec![root.join("opt"), root.join("srv"), root.join("usr/local"), root.join("usr/lib/node_modules")];
+pub(crate) fn collect(
+    root: &Path,
+    components: &mut Vec<Component>,
+    index: &FileIndex,
+    warnings: &mut Vec<Warning>,
+) {
+    let mut starts = vec![
+        root.join("opt"),
+        root.join("srv"),
+        root.join("usr/local"),
+        root.join("usr/lib/node_modules"),
+    ];
     if let Ok(rd) = std::fs::read_dir(root.join("usr/lib")) {
         let mut py: Vec<_> = rd
             .flatten()
-            .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with("python")))
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with("python"))
+            })
             .map(|e| e.path())
             .collect();
         py.sort();
         starts.extend(py);
     }
-    let mut walker = Walker { root, index, components, warnings };
+    let mut walker = Walker {
+        root,
+        index,
+        components,
+        warnings,
+    };
     for s in starts {
         // `usr/local` holds `lib/python3.11`: the python dirs of usr/lib are distinct trees.
         if std::fs::symlink_metadata(&s).is_ok_and(|m| m.is_dir()) {
@@ -66,13 +85,18 @@ impl Walker<'_> {
 
     fn walk(&mut self, dir: &Path, depth: usize) {
         if depth > MAX_DEPTH {
-            self.warnings.push(Warning::new(dir, None, format!("deeper than {MAX_DEPTH} levels: not searched")));
+            self.warnings.push(Warning::new(
+                dir,
+                None,
+                format!("deeper than {MAX_DEPTH} levels: not searched"),
+            ));
             return;
         }
         let rd = match std::fs::read_dir(dir) {
             Ok(rd) => rd,
             Err(e) => {
-                self.warnings.push(Warning::new(dir, None, format!("cannot list: {e}")));
+                self.warnings
+                    .push(Warning::new(dir, None, format!("cannot list: {e}")));
                 return;
             }
         };
@@ -107,11 +131,15 @@ impl Walker<'_> {
         if self.owned_by_os(manifest) {
             return;
         }
-        let Some(bytes) = read_bounded(manifest, MANIFEST_LIMIT, false, self.warnings) else { return };
+        let Some(bytes) = read_bounded(manifest, MANIFEST_LIMIT, false, self.warnings) else {
+            return;
+        };
         let text = String::from_utf8_lossy(&bytes);
         match parse_python_metadata(&text) {
             Some(c) => self.components.push(c),
-            None => self.warnings.push(Warning::new(manifest, None, "no Name or Version: skipped")),
+            None => self
+                .warnings
+                .push(Warning::new(manifest, None, "no Name or Version: skipped")),
         }
     }
 
@@ -119,12 +147,18 @@ impl Walker<'_> {
         if self.owned_by_os(manifest) {
             return;
         }
-        let Some(bytes) = read_bounded(manifest, MANIFEST_LIMIT, false, self.warnings) else { return };
+        let Some(bytes) = read_bounded(manifest, MANIFEST_LIMIT, false, self.warnings) else {
+            return;
+        };
         match parse_package_json(&bytes) {
             Ok(Some(c)) => self.components.push(c),
             // A package.json without a version (a workspace root) is not a package.
             Ok(None) => {}
-            Err(e) => self.warnings.push(Warning::new(manifest, Some(e.line()), format!("not JSON: {e}"))),
+            Err(e) => self.warnings.push(Warning::new(
+                manifest,
+                Some(e.line()),
+                format!("not JSON: {e}"),
+            )),
         }
     }
 
@@ -132,7 +166,9 @@ impl Walker<'_> {
         if self.owned_by_os(jar) {
             return;
         }
-        let Some(found) = read_jar(jar, self.warnings) else { return };
+        let Some(found) = read_jar(jar, self.warnings) else {
+            return;
+        };
         self.components.extend(found);
     }
 }
@@ -143,7 +179,11 @@ fn is_node_module(pkg_dir: &Path) -> bool {
     match pname {
         Some("node_modules") => true,
         Some(scope) if scope.starts_with('@') => {
-            parent.and_then(Path::parent).and_then(Path::file_name).and_then(|n| n.to_str()) == Some("node_modules")
+            parent
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .and_then(|n| n.to_str())
+                == Some("node_modules")
         }
         _ => false,
     }
@@ -171,7 +211,9 @@ pub fn parse_python_metadata(text: &str) -> Option<Component> {
             }
             continue;
         }
-        let Some((k, v)) = line.split_once(':') else { continue };
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
         let v = v.trim().to_owned();
         current = None;
         match k.to_ascii_lowercase().as_str() {
@@ -211,7 +253,10 @@ pub fn parse_python_metadata(text: &str) -> Option<Component> {
 /// When it is not JSON.
 pub fn parse_package_json(bytes: &[u8]) -> Result<Option<Component>, serde_json::Error> {
     let v: serde_json::Value = serde_json::from_slice(bytes)?;
-    let (Some(name), Some(version)) = (v.get("name").and_then(|n| n.as_str()), v.get("version").and_then(|n| n.as_str())) else {
+    let (Some(name), Some(version)) = (
+        v.get("name").and_then(|n| n.as_str()),
+        v.get("version").and_then(|n| n.as_str()),
+    ) else {
         return Ok(None);
     };
     if name.is_empty() || version.is_empty() {
@@ -224,14 +269,20 @@ pub fn parse_package_json(bytes: &[u8]) -> Result<Option<Component>, serde_json:
     };
     c.purl = Some(Purl::new("npm", ns, short, Some(version)).to_string());
     let lic = |l: &serde_json::Value| -> Option<String> {
-        l.as_str().map(str::to_owned).or_else(|| l.get("type")?.as_str().map(str::to_owned))
+        l.as_str()
+            .map(str::to_owned)
+            .or_else(|| l.get("type")?.as_str().map(str::to_owned))
     };
     if let Some(l) = v.get("license").and_then(lic) {
         c.licenses.push(l);
     } else if let Some(arr) = v.get("licenses").and_then(|l| l.as_array()) {
         c.licenses.extend(arr.iter().filter_map(lic));
     }
-    c.supplier = v.get("author").and_then(|a| a.as_str().map(str::to_owned).or_else(|| a.get("name")?.as_str().map(str::to_owned)));
+    c.supplier = v.get("author").and_then(|a| {
+        a.as_str()
+            .map(str::to_owned)
+            .or_else(|| a.get("name")?.as_str().map(str::to_owned))
+    });
     Ok(Some(c))
 }
 
@@ -246,7 +297,9 @@ pub fn parse_pom_properties(text: &str) -> Option<(String, String, String)> {
         if line.starts_with('#') || line.starts_with('!') {
             continue;
         }
-        let Some((k, val)) = line.split_once('=').or_else(|| line.split_once(':')) else { continue };
+        let Some((k, val)) = line.split_once('=').or_else(|| line.split_once(':')) else {
+            continue;
+        };
         let val = val.trim().to_owned();
         match k.trim() {
             "groupId" => g = Some(val),
@@ -255,7 +308,11 @@ pub fn parse_pom_properties(text: &str) -> Option<(String, String, String)> {
             _ => {}
         }
     }
-    Some((g.filter(|s| !s.is_empty())?, a.filter(|s| !s.is_empty())?, v.filter(|s| !s.is_empty())?))
+    Some((
+        g.filter(|s| !s.is_empty())?,
+        a.filter(|s| !s.is_empty())?,
+        v.filter(|s| !s.is_empty())?,
+    ))
 }
 
 /// The Maven components a Java archive declares.
@@ -269,13 +326,21 @@ fn read_jar(jar: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Component>> {
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len > JAR_LIMIT {
-        warnings.push(Warning::new(jar, None, format!("{len} bytes, more than the {JAR_LIMIT} allowed: skipped")));
+        warnings.push(Warning::new(
+            jar,
+            None,
+            format!("{len} bytes, more than the {JAR_LIMIT} allowed: skipped"),
+        ));
         return None;
     }
     let mut archive = match zip::ZipArchive::new(std::io::BufReader::new(file)) {
         Ok(a) => a,
         Err(e) => {
-            warnings.push(Warning::new(jar, None, format!("not a readable zip archive: {e}")));
+            warnings.push(Warning::new(
+                jar,
+                None,
+                format!("not a readable zip archive: {e}"),
+            ));
             return None;
         }
     };
@@ -295,7 +360,14 @@ fn read_jar(jar: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Component>> {
             }
         };
         if entry.size() > POM_LIMIT {
-            warnings.push(Warning::new(jar, None, format!("{name}: {} bytes, more than {POM_LIMIT}: skipped", entry.size())));
+            warnings.push(Warning::new(
+                jar,
+                None,
+                format!(
+                    "{name}: {} bytes, more than {POM_LIMIT}: skipped",
+                    entry.size()
+                ),
+            ));
             continue;
         }
         let mut buf = Vec::new();
@@ -305,7 +377,11 @@ fn read_jar(jar: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Component>> {
             continue;
         }
         if buf.len() as u64 > POM_LIMIT {
-            warnings.push(Warning::new(jar, None, format!("{name}: more than {POM_LIMIT} bytes: skipped")));
+            warnings.push(Warning::new(
+                jar,
+                None,
+                format!("{name}: more than {POM_LIMIT} bytes: skipped"),
+            ));
             continue;
         }
         match parse_pom_properties(&String::from_utf8_lossy(&buf)) {
@@ -314,14 +390,21 @@ fn read_jar(jar: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Component>> {
                 c.purl = Some(Purl::new("maven", Some(&g), &a, Some(&v)).to_string());
                 out.push(c);
             }
-            None => warnings.push(Warning::new(jar, None, format!("{name}: no groupId, artifactId or version"))),
+            None => warnings.push(Warning::new(
+                jar,
+                None,
+                format!("{name}: no groupId, artifactId or version"),
+            )),
         }
     }
     // The archive's digest identifies the component only when it holds one artifact.
-    if let [c] = out.as_mut_slice() {
-        if let Some(digest) = sha256_file(jar) {
-            c.hashes.push(ComponentHash { alg: HashAlgorithm::Sha256, value: digest });
-        }
+    if let [c] = out.as_mut_slice()
+        && let Some(digest) = sha256_file(jar)
+    {
+        c.hashes.push(ComponentHash {
+            alg: HashAlgorithm::Sha256,
+            value: digest,
+        });
     }
     Some(out)
 }
@@ -368,7 +451,9 @@ mod tests {
     #[test]
     fn pom() {
         assert_eq!(
-            parse_pom_properties("#Generated\ngroupId=org.dcm4che\nartifactId=dcm4che-core\nversion=5.31.0\n"),
+            parse_pom_properties(
+                "#Generated\ngroupId=org.dcm4che\nartifactId=dcm4che-core\nversion=5.31.0\n"
+            ),
             Some(("org.dcm4che".into(), "dcm4che-core".into(), "5.31.0".into()))
         );
         assert_eq!(parse_pom_properties("groupId=x\n"), None);

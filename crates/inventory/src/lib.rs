@@ -149,13 +149,25 @@ pub fn collect(options: &CollectOptions) -> Result<Collection, InventoryError> {
         id: "debian".to_owned(),
         version_id: None,
     });
-    dpkg::collect(root, &deb_distro, &mut components, &mut index, &mut warnings);
+    dpkg::collect(
+        root,
+        &deb_distro,
+        &mut components,
+        &mut index,
+        &mut warnings,
+    );
     let rpm_distro = os.clone().unwrap_or_else(|| Distro {
         id: "redhat".to_owned(),
         version_id: None,
     });
-    rpm::collect(root, &rpm_distro, &mut components, &mut index, &mut warnings);
-    lang::collect(root, &mut components, &mut index, &mut warnings);
+    rpm::collect(
+        root,
+        &rpm_distro,
+        &mut components,
+        &mut index,
+        &mut warnings,
+    );
+    lang::collect(root, &mut components, &index, &mut warnings);
     if let Some(v) = &options.vendor {
         vendor::collect(v, &mut components, &mut index)?;
     }
@@ -167,8 +179,13 @@ pub fn collect(options: &CollectOptions) -> Result<Collection, InventoryError> {
     };
 
     components.sort_by(|a, b| {
-        (&a.ecosystem, &a.name, &a.version, &a.arch, &a.purl)
-            .cmp(&(&b.ecosystem, &b.name, &b.version, &b.arch, &b.purl))
+        (&a.ecosystem, &a.name, &a.version, &a.arch, &a.purl).cmp(&(
+            &b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.arch,
+            &b.purl,
+        ))
     });
     let name = options
         .device_model

@@ -55,7 +55,9 @@ mod tests {
         assert!(!is_spdx_id("GPLv2+"));
         assert!(is_simple_expression("MIT OR Apache-2.0"));
         assert!(is_simple_expression("(MIT OR Apache-2.0) AND BSD-3-Clause"));
-        assert!(is_simple_expression("GPL-2.0-or-later WITH Classpath-exception-2.0"));
+        assert!(is_simple_expression(
+            "GPL-2.0-or-later WITH Classpath-exception-2.0"
+        ));
         assert!(!is_simple_expression("MIT OR"));
         assert!(!is_simple_expression("GPLv2+ and BSD"));
         assert!(!is_simple_expression(""));

@@ -223,7 +223,10 @@ fn osv_distro_name(d: &Distro) -> String {
 
 fn is_ubuntu_lts(v: &str) -> bool {
     let mut parts = v.split('.');
-    match (parts.next().and_then(|y| y.parse::<u32>().ok()), parts.next()) {
+    match (
+        parts.next().and_then(|y| y.parse::<u32>().ok()),
+        parts.next(),
+    ) {
         (Some(year), Some("04")) => year % 2 == 0,
         _ => false,
     }
@@ -236,6 +239,21 @@ pub struct ComponentHash {
     pub alg: HashAlgorithm,
     /// Lower-case hex.
     pub value: String,
+}
+
+impl ComponentHash {
+    /// Lower-case or upper-case hex of the algorithm's length: what both formats accept.
+    #[must_use]
+    pub fn is_well_formed(&self) -> bool {
+        let len = match self.alg {
+            HashAlgorithm::Md5 => 32,
+            HashAlgorithm::Sha1 => 40,
+            HashAlgorithm::Sha256 | HashAlgorithm::Blake3 => 64,
+            HashAlgorithm::Sha384 => 96,
+            HashAlgorithm::Sha512 => 128,
+        };
+        self.value.len() == len && self.value.bytes().all(|b| b.is_ascii_hexdigit())
+    }
 }
 
 /// Digest algorithms both SBOM formats can carry.
@@ -324,7 +342,9 @@ impl Usage {
     /// Whether the component listens on an address other than loopback.
     #[must_use]
     pub fn is_network_exposed(&self) -> bool {
-        self.listening.iter().any(ListeningSocket::is_network_exposed)
+        self.listening
+            .iter()
+            .any(ListeningSocket::is_network_exposed)
     }
 
     /// Whether there is any evidence of use.
@@ -388,7 +408,9 @@ impl ListeningSocket {
     pub fn is_network_exposed(&self) -> bool {
         let loopback = match self.address {
             IpAddr::V4(a) => a.is_loopback(),
-            IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+            IpAddr::V6(a) => {
+                a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
         };
         !loopback
     }
@@ -435,7 +457,11 @@ pub struct Warning {
 }
 
 impl Warning {
-    pub(crate) fn new(path: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        path: impl Into<PathBuf>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         Warning {
             path: path.into(),
             line,
@@ -464,10 +490,22 @@ mod tests {
             version_id: Some(v.into()),
         };
         assert_eq!(Ecosystem::Debian(d("debian", "12")).osv_name(), "Debian:12");
-        assert_eq!(Ecosystem::Debian(d("ubuntu", "22.04")).osv_name(), "Ubuntu:22.04:LTS");
-        assert_eq!(Ecosystem::Debian(d("ubuntu", "23.10")).osv_name(), "Ubuntu:23.10");
-        assert_eq!(Ecosystem::Rpm(d("almalinux", "9.4")).osv_name(), "AlmaLinux:9");
-        assert_eq!(Ecosystem::Rpm(d("rocky", "8.9")).osv_name(), "Rocky Linux:8");
+        assert_eq!(
+            Ecosystem::Debian(d("ubuntu", "22.04")).osv_name(),
+            "Ubuntu:22.04:LTS"
+        );
+        assert_eq!(
+            Ecosystem::Debian(d("ubuntu", "23.10")).osv_name(),
+            "Ubuntu:23.10"
+        );
+        assert_eq!(
+            Ecosystem::Rpm(d("almalinux", "9.4")).osv_name(),
+            "AlmaLinux:9"
+        );
+        assert_eq!(
+            Ecosystem::Rpm(d("rocky", "8.9")).osv_name(),
+            "Rocky Linux:8"
+        );
         assert_eq!(Ecosystem::PyPI.osv_name(), "PyPI");
         assert_eq!(Ecosystem::Cargo.osv_name(), "crates.io");
     }

@@ -48,7 +48,10 @@ pub fn parse(text: &str) -> Option<Distro> {
 mod tests {
     #[test]
     fn debian_12() {
-        let d = super::parse("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n").unwrap();
+        let d = super::parse(
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n",
+        )
+        .unwrap();
         assert_eq!(d.id, "debian");
         assert_eq!(d.version_id.as_deref(), Some("12"));
     }

@@ -97,7 +97,11 @@ pub fn scan(proc: &Path, with_maps: bool, warnings: &mut Vec<Warning>) -> ProcSc
             // Kernel threads have no executable; a process may exit while we look.
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => {
-                warnings.push(Warning::new(base.join("exe"), None, format!("skipped: {e}")));
+                warnings.push(Warning::new(
+                    base.join("exe"),
+                    None,
+                    format!("skipped: {e}"),
+                ));
                 None
             }
         };
@@ -185,7 +189,10 @@ pub fn mapped_paths(maps: &[u8]) -> Vec<Vec<u8>> {
         let mut rest = line;
         for _ in 0..5 {
             let trimmed = trim_start(rest);
-            let end = trimmed.iter().position(|b| *b == b' ' || *b == b'\t').unwrap_or(trimmed.len());
+            let end = trimmed
+                .iter()
+                .position(|b| *b == b' ' || *b == b'\t')
+                .unwrap_or(trimmed.len());
             rest = trimmed.get(end..).unwrap_or_default();
         }
         let path = trim_start(rest);

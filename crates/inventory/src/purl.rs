@@ -49,7 +49,8 @@ impl Purl {
     #[must_use]
     pub fn with_qualifier(mut self, key: &str, value: &str) -> Self {
         if !value.is_empty() {
-            self.qualifiers.push((key.to_ascii_lowercase(), value.to_owned()));
+            self.qualifiers
+                .push((key.to_ascii_lowercase(), value.to_owned()));
             self.qualifiers.sort();
         }
         self
@@ -104,7 +105,14 @@ impl Purl {
                     .map(decode)
                     .collect();
                 let segs = segs?;
-                (if segs.is_empty() { None } else { Some(segs.join("/")) }, decode(n)?)
+                (
+                    if segs.is_empty() {
+                        None
+                    } else {
+                        Some(segs.join("/"))
+                    },
+                    decode(n)?,
+                )
             }
             None => (None, decode(path)?),
         };
@@ -125,7 +133,9 @@ impl Purl {
 fn parse_qualifiers(q: &str) -> Result<Vec<(String, String)>, PurlError> {
     let mut out = Vec::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or(PurlError("qualifier without ="))?;
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or(PurlError("qualifier without ="))?;
         let v = decode(v)?;
         if !k.is_empty() && !v.is_empty() {
             out.push((k.to_ascii_lowercase(), v));
@@ -181,7 +191,9 @@ fn decode(s: &str) -> Result<String, PurlError> {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(PurlError("truncated escape"))?;
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or(PurlError("truncated escape"))?;
             let hex = std::str::from_utf8(hex).map_err(|_| PurlError("bad escape"))?;
             let v = u8::from_str_radix(hex, 16).map_err(|_| PurlError("bad escape"))?;
             out.push(v);
@@ -247,7 +259,10 @@ mod tests {
     fn epoch_round_trip_and_errors() {
         let p = Purl::new("deb", Some("debian"), "attr", Some("1:2.5.1-4"));
         assert_eq!(p.to_string(), "pkg:deb/debian/attr@1%3A2.5.1-4");
-        assert_eq!(Purl::parse(&p.to_string()).unwrap().version.as_deref(), Some("1:2.5.1-4"));
+        assert_eq!(
+            Purl::parse(&p.to_string()).unwrap().version.as_deref(),
+            Some("1:2.5.1-4")
+        );
         assert!(Purl::parse("deb/debian/x").is_err());
         assert!(Purl::parse("pkg:deb").is_err());
         assert!(Purl::parse("pkg:deb/debian/x@1%2").is_err());

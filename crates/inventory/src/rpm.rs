@@ -92,7 +92,9 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmPackage, HeaderError> {
         return Err(HeaderError("index or data size out of range"));
     }
     let data_start = 8 + il * 16;
-    let data = blob.get(data_start..data_start + dl).ok_or(HeaderError("blob shorter than its sizes"))?;
+    let data = blob
+        .get(data_start..data_start + dl)
+        .ok_or(HeaderError("blob shorter than its sizes"))?;
     let mut entries = Vec::with_capacity(il);
     for i in 0..il {
         let at = 8 + i * 16;
@@ -126,8 +128,16 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmPackage, HeaderError> {
         None => None,
     };
     let mut files = Vec::new();
-    if let (Some(di), Some(bn), Some(dn)) = (find(TAG_DIRINDEXES), find(TAG_BASENAMES), find(TAG_DIRNAMES)) {
-        if di.ty != TYPE_INT32 || bn.ty != TYPE_STRING_ARRAY || dn.ty != TYPE_STRING_ARRAY || di.count != bn.count {
+    if let (Some(di), Some(bn), Some(dn)) = (
+        find(TAG_DIRINDEXES),
+        find(TAG_BASENAMES),
+        find(TAG_DIRNAMES),
+    ) {
+        if di.ty != TYPE_INT32
+            || bn.ty != TYPE_STRING_ARRAY
+            || dn.ty != TYPE_STRING_ARRAY
+            || di.count != bn.count
+        {
             return Err(HeaderError("file list tags disagree"));
         }
         // Each string takes at least one byte, each int32 four: counts beyond that are lies.
@@ -139,7 +149,9 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmPackage, HeaderError> {
         files.reserve(basenames.len());
         for (i, base) in basenames.iter().enumerate() {
             let idx = be32(data, di.offset + i * 4)? as usize;
-            let dir = dirnames.get(idx).ok_or(HeaderError("directory index out of range"))?;
+            let dir = dirnames
+                .get(idx)
+                .ok_or(HeaderError("directory index out of range"))?;
             files.push(format!("{dir}{base}"));
         }
     }
@@ -161,8 +173,13 @@ fn strings(data: &[u8], offset: usize, count: usize) -> Result<Vec<String>, Head
     let mut out = Vec::with_capacity(count.min(4096));
     let mut at = offset;
     for _ in 0..count {
-        let rest = data.get(at..).ok_or(HeaderError("string outside the data"))?;
-        let len = rest.iter().position(|b| *b == 0).ok_or(HeaderError("unterminated string"))?;
+        let rest = data
+            .get(at..)
+            .ok_or(HeaderError("string outside the data"))?;
+        let len = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or(HeaderError("unterminated string"))?;
         out.push(String::from_utf8_lossy(rest.get(..len).unwrap_or_default()).into_owned());
         at += len + 1;
     }
@@ -178,7 +195,8 @@ pub fn component(p: &RpmPackage, distro: &Distro) -> Component {
         None => vr.clone(),
     };
     let mut c = Component::new(&p.name, version, Ecosystem::Rpm(distro.clone()));
-    let mut purl = Purl::new("rpm", Some(&distro.id), &p.name, Some(&vr)).with_qualifier("distro", &distro.purl_qualifier());
+    let mut purl = Purl::new("rpm", Some(&distro.id), &p.name, Some(&vr))
+        .with_qualifier("distro", &distro.purl_qualifier());
     if let Some(a) = &p.arch {
         purl = purl.with_qualifier("arch", a);
     }
@@ -193,16 +211,29 @@ pub fn component(p: &RpmPackage, distro: &Distro) -> Component {
     c
 }
 
-pub(crate) fn collect(root: &Path, distro: &Distro, components: &mut Vec<Component>, index: &mut FileIndex, warnings: &mut Vec<Warning>) {
-    let db = ["/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite"]
-        .into_iter()
-        .map(|p| under(root, p))
-        .find(|p| p.is_file());
+pub(crate) fn collect(
+    root: &Path,
+    distro: &Distro,
+    components: &mut Vec<Component>,
+    index: &mut FileIndex,
+    warnings: &mut Vec<Warning>,
+) {
+    let db = [
+        "/var/lib/rpm/rpmdb.sqlite",
+        "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+    ]
+    .into_iter()
+    .map(|p| under(root, p))
+    .find(|p| p.is_file());
     let Some(db) = db else {
         for old in ["/var/lib/rpm/Packages", "/var/lib/rpm/Packages.db"] {
             let p = under(root, old);
             if p.is_file() {
-                warnings.push(Warning::new(p, None, "Berkeley DB / ndb rpmdb is not read: RPM packages not listed"));
+                warnings.push(Warning::new(
+                    p,
+                    None,
+                    "Berkeley DB / ndb rpmdb is not read: RPM packages not listed",
+                ));
             }
         }
         return;
@@ -219,17 +250,25 @@ pub(crate) fn collect(root: &Path, distro: &Distro, components: &mut Vec<Compone
                             index.insert(f.as_bytes(), owner);
                         }
                     }
-                    Err(e) => warnings.push(Warning::new(&db, None, format!("package row {hnum}: {e}"))),
+                    Err(e) => {
+                        warnings.push(Warning::new(&db, None, format!("package row {hnum}: {e}")))
+                    }
                 }
             }
         }
-        Err(e) => warnings.push(Warning::new(&db, None, format!("cannot read the rpm database: {e}"))),
+        Err(e) => warnings.push(Warning::new(
+            &db,
+            None,
+            format!("cannot read the rpm database: {e}"),
+        )),
     }
 }
 
 fn read_db(db: &Path) -> Result<Vec<(i64, Vec<u8>)>, rusqlite::Error> {
     use rusqlite::OpenFlags;
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
     let read = |conn: rusqlite::Connection| -> Result<Vec<(i64, Vec<u8>)>, rusqlite::Error> {
         let mut stmt = conn.prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
@@ -285,10 +324,16 @@ mod tests {
         assert_eq!(p.name, "bash");
         assert_eq!(p.epoch, Some(1));
         assert_eq!(p.files, vec!["/usr/bin/bash", "/etc/bashrc"]);
-        let d = Distro { id: "almalinux".into(), version_id: Some("9.4".into()) };
+        let d = Distro {
+            id: "almalinux".into(),
+            version_id: Some("9.4".into()),
+        };
         let c = component(&p, &d);
         assert_eq!(c.version, "1:5.1.8-6.el9");
-        assert_eq!(c.purl.as_deref(), Some("pkg:rpm/almalinux/bash@5.1.8-6.el9?distro=almalinux-9.4&epoch=1"));
+        assert_eq!(
+            c.purl.as_deref(),
+            Some("pkg:rpm/almalinux/bash@5.1.8-6.el9?distro=almalinux-9.4&epoch=1")
+        );
         for cut in 0..h.len() {
             assert!(parse_header(&h[..cut]).is_err());
         }

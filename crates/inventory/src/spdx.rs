@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cyclonedx::{apply_property, content_uuid, ecosystem_from_purl, format_time, located, properties, uuid_parts};
+use crate::cyclonedx::{
+    apply_property, content_uuid, ecosystem_from_purl, format_time, located, properties, uuid_parts,
+};
 use crate::licenses::{is_simple_expression, is_spdx_id};
 use crate::model::{Component, ComponentHash, Ecosystem, HashAlgorithm, Sbom, SbomMetadata};
 use crate::purl::Purl;
@@ -28,7 +30,15 @@ use crate::{InventoryError, TOOL_NAME, TOOL_VERSION};
 pub const SPEC_VERSION: &str = "SPDX-2.3";
 
 fn spdx_id_part(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// `Name <email>` → `Organization: Name (email)`.
@@ -45,15 +55,22 @@ fn supplier_field(s: &str) -> String {
 
 /// `Organization: Name (email)` → `Name <email>`.
 fn supplier_from_field(s: &str) -> Option<String> {
-    let rest = s.strip_prefix("Organization:").or_else(|| s.strip_prefix("Person:"))?.trim();
+    let rest = s
+        .strip_prefix("Organization:")
+        .or_else(|| s.strip_prefix("Person:"))?
+        .trim();
     if rest.is_empty() {
         return None;
     }
-    Some(match rest.strip_suffix(')').and_then(|r| r.rsplit_once('(')) {
-        Some((name, email)) if !email.trim().is_empty() => format!("{} <{}>", name.trim(), email.trim()),
-        Some((name, _)) => name.trim().to_owned(),
-        None => rest.to_owned(),
-    })
+    Some(
+        match rest.strip_suffix(')').and_then(|r| r.rsplit_once('(')) {
+            Some((name, email)) if !email.trim().is_empty() => {
+                format!("{} <{}>", name.trim(), email.trim())
+            }
+            Some((name, _)) => name.trim().to_owned(),
+            None => rest.to_owned(),
+        },
+    )
 }
 
 /// Writes `sbom` as an SPDX 2.3 JSON value.
@@ -69,8 +86,15 @@ pub fn to_value(sbom: &Sbom) -> Value {
         if let Some((id, _)) = extracted.iter().find(|(_, t)| t == text) {
             return id.clone();
         }
-        let id = format!("LicenseRef-{}", spdx_id_part(text).chars().take(60).collect::<String>());
-        let id = if extracted.iter().any(|(i, _)| *i == id) { format!("{id}-{}", extracted.len()) } else { id };
+        let id = format!(
+            "LicenseRef-{}",
+            spdx_id_part(text).chars().take(60).collect::<String>()
+        );
+        let id = if extracted.iter().any(|(i, _)| *i == id) {
+            format!("{id}-{}", extracted.len())
+        } else {
+            id
+        };
         extracted.push((id.clone(), text.to_owned()));
         id
     };
@@ -111,10 +135,19 @@ pub fn to_value(sbom: &Sbom) -> Value {
         let Some(o) = p.as_object_mut() else { continue };
         o.insert(
             "supplier".into(),
-            json!(c.supplier.as_deref().map_or_else(|| "NOASSERTION".to_owned(), supplier_field)),
+            json!(
+                c.supplier
+                    .as_deref()
+                    .map_or_else(|| "NOASSERTION".to_owned(), supplier_field)
+            ),
         );
-        if !c.hashes.is_empty() {
-            let cs: Vec<Value> = c.hashes.iter().map(|h| json!({"algorithm": h.alg.spdx_name(), "checksumValue": h.value})).collect();
+        if c.hashes.iter().any(ComponentHash::is_well_formed) {
+            let cs: Vec<Value> = c
+                .hashes
+                .iter()
+                .filter(|h| h.is_well_formed())
+                .map(|h| json!({"algorithm": h.alg.spdx_name(), "checksumValue": h.value}))
+                .collect();
             o.insert("checksums".into(), Value::Array(cs));
         }
         let mut ext = Vec::new();
@@ -122,14 +155,21 @@ pub fn to_value(sbom: &Sbom) -> Value {
             ext.push(json!({"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl}));
         }
         if let Some(cpe) = &c.cpe {
-            let ty = if cpe.starts_with("cpe:2.3:") { "cpe23Type" } else { "cpe22Type" };
+            let ty = if cpe.starts_with("cpe:2.3:") {
+                "cpe23Type"
+            } else {
+                "cpe22Type"
+            };
             ext.push(json!({"referenceCategory": "SECURITY", "referenceType": ty, "referenceLocator": cpe}));
         }
         if !ext.is_empty() {
             o.insert("externalRefs".into(), Value::Array(ext));
         }
         if let Some(src) = &c.source_package {
-            o.insert("sourceInfo".into(), json!(format!("built from source package {src}")));
+            o.insert(
+                "sourceInfo".into(),
+                json!(format!("built from source package {src}")),
+            );
         }
         let ann: Vec<Value> = properties(c)
             .into_iter()
@@ -153,7 +193,10 @@ pub fn to_value(sbom: &Sbom) -> Value {
     });
     if let Some(o) = doc.as_object_mut() {
         if let Some(m) = &sbom.metadata.device_model {
-            o.insert("comment".into(), json!(format!("medguard:device-model={m}")));
+            o.insert(
+                "comment".into(),
+                json!(format!("medguard:device-model={m}")),
+            );
         }
         if !extracted.is_empty() {
             let infos: Vec<Value> = extracted
@@ -252,11 +295,20 @@ struct RawAnnotation {
 }
 
 fn fail(path: &Path, pointer: String, message: impl Into<String>) -> InventoryError {
-    InventoryError::Invalid { path: path.to_path_buf(), format: "SPDX", pointer, message: message.into() }
+    InventoryError::Invalid {
+        path: path.to_path_buf(),
+        format: "SPDX",
+        pointer,
+        message: message.into(),
+    }
 }
 
 fn valid_spdx_id(s: &str) -> bool {
-    s.strip_prefix("SPDXRef-").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+    s.strip_prefix("SPDXRef-").is_some_and(|r| {
+        !r.is_empty()
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    })
 }
 
 /// Reads an SPDX 2.2/2.3 JSON document.
@@ -269,22 +321,46 @@ pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
         fail(path, p, message)
     })?;
     if !["SPDX-2.2", "SPDX-2.3"].contains(&raw.spdx_version.as_str()) {
-        return Err(fail(path, "/spdxVersion".into(), format!("unsupported version {:?} (SPDX-2.2 and SPDX-2.3 are read)", raw.spdx_version)));
+        return Err(fail(
+            path,
+            "/spdxVersion".into(),
+            format!(
+                "unsupported version {:?} (SPDX-2.2 and SPDX-2.3 are read)",
+                raw.spdx_version
+            ),
+        ));
     }
     if raw.spdx_id != "SPDXRef-DOCUMENT" {
-        return Err(fail(path, "/SPDXID".into(), format!("expected \"SPDXRef-DOCUMENT\", found {:?}", raw.spdx_id)));
+        return Err(fail(
+            path,
+            "/SPDXID".into(),
+            format!("expected \"SPDXRef-DOCUMENT\", found {:?}", raw.spdx_id),
+        ));
     }
     if raw.data_license.as_deref().is_some_and(|l| l != "CC0-1.0") {
         return Err(fail(path, "/dataLicense".into(), "must be CC0-1.0"));
     }
     if raw.document_namespace.is_empty() || raw.document_namespace.contains('#') {
-        return Err(fail(path, "/documentNamespace".into(), "must be a URI without '#'"));
+        return Err(fail(
+            path,
+            "/documentNamespace".into(),
+            "must be a URI without '#'",
+        ));
     }
     if raw.creation_info.creators.is_empty() {
-        return Err(fail(path, "/creationInfo/creators".into(), "at least one creator is required"));
+        return Err(fail(
+            path,
+            "/creationInfo/creators".into(),
+            "at least one creator is required",
+        ));
     }
-    let created = OffsetDateTime::parse(&raw.creation_info.created, &Rfc3339)
-        .map_err(|e| fail(path, "/creationInfo/created".into(), format!("not a date-time: {e}")))?;
+    let created = OffsetDateTime::parse(&raw.creation_info.created, &Rfc3339).map_err(|e| {
+        fail(
+            path,
+            "/creationInfo/created".into(),
+            format!("not a date-time: {e}"),
+        )
+    })?;
     let tool = raw
         .creation_info
         .creators
@@ -298,39 +374,86 @@ pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
     let names: HashMap<&str, &str> = raw
         .extracted
         .iter()
-        .filter_map(|e| Some((e.license_id.as_str(), e.name.as_deref().or(e.extracted_text.as_deref())?)))
+        .filter_map(|e| {
+            Some((
+                e.license_id.as_str(),
+                e.name.as_deref().or(e.extracted_text.as_deref())?,
+            ))
+        })
         .collect();
     let mut ids = std::collections::HashSet::new();
     let mut components = Vec::with_capacity(raw.packages.len());
     for (i, p) in raw.packages.iter().enumerate() {
         let at = format!("/packages/{i}");
         if !valid_spdx_id(&p.spdx_id) {
-            return Err(fail(path, format!("{at}/SPDXID"), format!("{:?} is not an SPDX id", p.spdx_id)));
+            return Err(fail(
+                path,
+                format!("{at}/SPDXID"),
+                format!("{:?} is not an SPDX id", p.spdx_id),
+            ));
         }
         if !ids.insert(p.spdx_id.as_str()) {
-            return Err(fail(path, format!("{at}/SPDXID"), format!("{:?} is not unique", p.spdx_id)));
+            return Err(fail(
+                path,
+                format!("{at}/SPDXID"),
+                format!("{:?} is not unique", p.spdx_id),
+            ));
         }
         if p.download_location.is_empty() {
-            return Err(fail(path, format!("{at}/downloadLocation"), "must not be empty"));
+            return Err(fail(
+                path,
+                format!("{at}/downloadLocation"),
+                "must not be empty",
+            ));
         }
-        let purl = p.external_refs.iter().find(|r| r.ty == "purl" && r.category.replace('_', "-") == "PACKAGE-MANAGER").map(|r| r.locator.clone());
+        let purl = p
+            .external_refs
+            .iter()
+            .find(|r| r.ty == "purl" && r.category.replace('_', "-") == "PACKAGE-MANAGER")
+            .map(|r| r.locator.clone());
         let parsed = purl.as_deref().and_then(|s| Purl::parse(s).ok());
-        let ecosystem = parsed.as_ref().map_or_else(|| Ecosystem::Other("unknown".to_owned()), ecosystem_from_purl);
-        let mut c = Component::new(p.name.clone(), p.version.clone().unwrap_or_default(), ecosystem);
-        c.arch = parsed.as_ref().and_then(|p| p.qualifier("arch").map(str::to_owned));
+        let ecosystem = parsed.as_ref().map_or_else(
+            || Ecosystem::Other("unknown".to_owned()),
+            ecosystem_from_purl,
+        );
+        let mut c = Component::new(
+            p.name.clone(),
+            p.version.clone().unwrap_or_default(),
+            ecosystem,
+        );
+        c.arch = parsed
+            .as_ref()
+            .and_then(|p| p.qualifier("arch").map(str::to_owned));
         c.purl = purl;
-        c.cpe = p.external_refs.iter().find(|r| r.ty.starts_with("cpe")).map(|r| r.locator.clone());
-        c.supplier = p.supplier.as_deref().and_then(supplier_from_field).or_else(|| p.originator.as_deref().and_then(supplier_from_field));
+        c.cpe = p
+            .external_refs
+            .iter()
+            .find(|r| r.ty.starts_with("cpe"))
+            .map(|r| r.locator.clone());
+        c.supplier = p
+            .supplier
+            .as_deref()
+            .and_then(supplier_from_field)
+            .or_else(|| p.originator.as_deref().and_then(supplier_from_field));
         let lic = p
             .license_declared
             .as_deref()
             .filter(|l| !matches!(*l, "NOASSERTION" | "NONE"))
-            .or_else(|| p.license_concluded.as_deref().filter(|l| !matches!(*l, "NOASSERTION" | "NONE")));
+            .or_else(|| {
+                p.license_concluded
+                    .as_deref()
+                    .filter(|l| !matches!(*l, "NOASSERTION" | "NONE"))
+            });
         if let Some(l) = lic {
             for part in split_top_level_and(l) {
                 let part = part.trim();
                 let text = names.get(part).map_or_else(
-                    || part.strip_prefix('(').and_then(|p| p.strip_suffix(')')).unwrap_or(part).to_owned(),
+                    || {
+                        part.strip_prefix('(')
+                            .and_then(|p| p.strip_suffix(')'))
+                            .unwrap_or(part)
+                            .to_owned()
+                    },
                     |n| (*n).to_owned(),
                 );
                 c.licenses.push(text);
@@ -338,21 +461,38 @@ pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
         }
         for (j, h) in p.checksums.iter().enumerate() {
             if !h.value.bytes().all(|b| b.is_ascii_hexdigit()) || h.value.is_empty() {
-                return Err(fail(path, format!("{at}/checksums/{j}/checksumValue"), "not a hex digest"));
+                return Err(fail(
+                    path,
+                    format!("{at}/checksums/{j}/checksumValue"),
+                    "not a hex digest",
+                ));
             }
             if let Some(alg) = HashAlgorithm::from_name(&h.algorithm) {
-                c.hashes.push(ComponentHash { alg, value: h.value.to_ascii_lowercase() });
+                c.hashes.push(ComponentHash {
+                    alg,
+                    value: h.value.to_ascii_lowercase(),
+                });
             }
         }
         for a in &p.annotations {
-            if let Some((n, v)) = a.comment.as_deref().and_then(|c| c.split_once('=')).filter(|(n, _)| n.starts_with("medguard:")) {
+            if let Some((n, v)) = a
+                .comment
+                .as_deref()
+                .and_then(|c| c.split_once('='))
+                .filter(|(n, _)| n.starts_with("medguard:"))
+            {
                 apply_property(&mut c, n, v);
             }
         }
         components.push(c);
     }
     Ok(Sbom {
-        metadata: SbomMetadata { name: raw.name, created: Some(created), tool, device_model },
+        metadata: SbomMetadata {
+            name: raw.name,
+            created: Some(created),
+            tool,
+            device_model,
+        },
         components,
     })
 }
@@ -391,13 +531,19 @@ mod tests {
     fn suppliers() {
         let f = supplier_field("Guillem Jover <guillem@debian.org>");
         assert_eq!(f, "Organization: Guillem Jover (guillem@debian.org)");
-        assert_eq!(supplier_from_field(&f).as_deref(), Some("Guillem Jover <guillem@debian.org>"));
+        assert_eq!(
+            supplier_from_field(&f).as_deref(),
+            Some("Guillem Jover <guillem@debian.org>")
+        );
         assert_eq!(supplier_from_field("Person: Jane"), Some("Jane".into()));
         assert_eq!(supplier_from_field("NOASSERTION"), None);
     }
 
     #[test]
     fn and_split() {
-        assert_eq!(split_top_level_and("MIT AND (BSD-3-Clause OR Apache-2.0) AND LicenseRef-x"), vec!["MIT", "(BSD-3-Clause OR Apache-2.0)", "LicenseRef-x"]);
+        assert_eq!(
+            split_top_level_and("MIT AND (BSD-3-Clause OR Apache-2.0) AND LicenseRef-x"),
+            vec!["MIT", "(BSD-3-Clause OR Apache-2.0)", "LicenseRef-x"]
+        );
     }
 }

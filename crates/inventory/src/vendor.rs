@@ -74,8 +74,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, I
         message,
     };
     let file: VendorFile = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text.get(..s.start).unwrap_or_default().matches('\n').count() + 1);
-        fail(line.map(|l| format!("line {l}")).unwrap_or_default(), e.message().to_owned())
+        let line = e.span().map(|s| {
+            text.get(..s.start)
+                .unwrap_or_default()
+                .matches('\n')
+                .count()
+                + 1
+        });
+        fail(
+            line.map(|l| format!("line {l}")).unwrap_or_default(),
+            e.message().to_owned(),
+        )
     })?;
     let mut out = Vec::with_capacity(file.component.len());
     for (i, v) in file.component.into_iter().enumerate() {
@@ -95,7 +104,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, I
                 };
                 (p.clone(), eco)
             }
-            None => (Purl::new("generic", None, &v.name, Some(&v.version)).to_string(), Ecosystem::Vendor),
+            None => (
+                Purl::new("generic", None, &v.name, Some(&v.version)).to_string(),
+                Ecosystem::Vendor,
+            ),
         };
         let mut c = Component::new(v.name, v.version, ecosystem);
         c.purl = Some(purl);
@@ -103,16 +115,29 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, I
         c.supplier = v.supplier;
         c.licenses = v.licenses;
         for (j, h) in v.hashes.into_iter().enumerate() {
-            let alg = HashAlgorithm::from_name(&h.alg)
-                .ok_or_else(|| fail(format!("/component/{i}/hashes/{j}/alg"), format!("unknown algorithm {:?}", h.alg)))?;
+            let alg = HashAlgorithm::from_name(&h.alg).ok_or_else(|| {
+                fail(
+                    format!("/component/{i}/hashes/{j}/alg"),
+                    format!("unknown algorithm {:?}", h.alg),
+                )
+            })?;
             if h.value.is_empty() || !h.value.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(fail(format!("/component/{i}/hashes/{j}/value"), "not a hex digest".into()));
+                return Err(fail(
+                    format!("/component/{i}/hashes/{j}/value"),
+                    "not a hex digest".into(),
+                ));
             }
-            c.hashes.push(ComponentHash { alg, value: h.value.to_ascii_lowercase() });
+            c.hashes.push(ComponentHash {
+                alg,
+                value: h.value.to_ascii_lowercase(),
+            });
         }
         for (j, f) in v.files.iter().enumerate() {
             if !f.starts_with('/') {
-                return Err(fail(format!("/component/{i}/files/{j}"), format!("{f:?} is not an absolute device path")));
+                return Err(fail(
+                    format!("/component/{i}/files/{j}"),
+                    format!("{f:?} is not an absolute device path"),
+                ));
             }
         }
         out.push((c, v.files));
@@ -120,8 +145,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, I
     Ok(out)
 }
 
-pub(crate) fn collect(path: &Path, components: &mut Vec<Component>, index: &mut FileIndex) -> Result<(), InventoryError> {
-    let text = std::fs::read_to_string(path).map_err(|error| InventoryError::Io { path: path.to_path_buf(), error })?;
+pub(crate) fn collect(
+    path: &Path,
+    components: &mut Vec<Component>,
+    index: &mut FileIndex,
+) -> Result<(), InventoryError> {
+    let text = std::fs::read_to_string(path).map_err(|error| InventoryError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
     for (c, files) in parse(&text, path)? {
         let owner = components.len();
         components.push(c);
@@ -140,9 +172,15 @@ mod tests {
     fn errors_name_the_field() {
         let p = Path::new("v.toml");
         let e = parse("[[component]]\nname = \"a\"\nversion = \"1\"\nhashes = [{ alg = \"CRC\", value = \"00\" }]\n", p).unwrap_err();
-        assert!(matches!(e, InventoryError::Invalid { ref pointer, .. } if pointer == "/component/0/hashes/0/alg"), "{e}");
+        assert!(
+            matches!(e, InventoryError::Invalid { ref pointer, .. } if pointer == "/component/0/hashes/0/alg"),
+            "{e}"
+        );
         let e = parse("[[component]]\nname = \"a\"\nversoin = \"1\"\n", p).unwrap_err();
-        assert!(matches!(e, InventoryError::Invalid { ref pointer, .. } if pointer == "line 3"), "{e}");
+        assert!(
+            matches!(e, InventoryError::Invalid { ref pointer, .. } if pointer == "line 3"),
+            "{e}"
+        );
         let ok = parse("[[component]]\nname = \"viewer\"\nversion = \"4.2\"\npurl = \"pkg:pypi/pydicom@2.4.0\"\n", p).unwrap();
         assert_eq!(ok[0].0.ecosystem, Ecosystem::PyPI);
     }

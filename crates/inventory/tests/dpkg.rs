@@ -1,6 +1,11 @@
 //! dpkg collection against the fixtures in shared/data/dpkg-status (expected results from
 //! its README) and against `dpkg-query` itself on the same root.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -49,7 +54,10 @@ fn osv_scalibr_fixtures_give_the_expected_packages() {
         ]
     );
     for f in ["single", "trailingnewlines"] {
-        assert_eq!(names(&installed(&fixture(&format!("osv-scalibr-fixtures/{f}"))).0), ["acl 2.3.1-3"]);
+        assert_eq!(
+            names(&installed(&fixture(&format!("osv-scalibr-fixtures/{f}"))).0),
+            ["acl 2.3.1-3"]
+        );
     }
     for f in ["noversion", "nopackage"] {
         let (p, w) = installed(&fixture(&format!("osv-scalibr-fixtures/{f}")));
@@ -60,9 +68,16 @@ fn osv_scalibr_fixtures_give_the_expected_packages() {
     let (p, _) = installed(&fixture("osv-scalibr-fixtures/statusfield"));
     assert_eq!(
         p.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
-        ["wantinstall_installed", "wantdeinstall_installed", "wantpurge_installed"]
+        [
+            "wantinstall_installed",
+            "wantdeinstall_installed",
+            "wantpurge_installed"
+        ]
     );
-    assert_eq!(names(&installed(&fixture("osv-scalibr-fixtures/status.d/foo")).0), ["foo 1.2.3"]);
+    assert_eq!(
+        names(&installed(&fixture("osv-scalibr-fixtures/status.d/foo")).0),
+        ["foo 1.2.3"]
+    );
     let (p, w) = installed(&fixture("osv-scalibr-fixtures/status.d/foo.md5sums"));
     assert!(p.is_empty());
     assert!(!w.is_empty());
@@ -75,7 +90,11 @@ fn osv_scalibr_fixtures_give_the_expected_packages() {
 
 #[test]
 fn transitional_packages_are_flagged() {
-    for (f, name) in [("transitional", "iceweasel"), ("transitional_dummy", "git-core"), ("transitional_empty", "runit-systemd")] {
+    for (f, name) in [
+        ("transitional", "iceweasel"),
+        ("transitional_dummy", "git-core"),
+        ("transitional_empty", "runit-systemd"),
+    ] {
         let mut w = Vec::new();
         let path = fixture(&format!("osv-scalibr-fixtures/{f}"));
         let p = parse_status(&std::fs::read(&path).unwrap(), &path, &mut w);
@@ -87,15 +106,38 @@ fn transitional_packages_are_flagged() {
 #[test]
 fn source_and_purl_of_a_binnmu() {
     let root = dpkg_root(&fixture("osv-scalibr-fixtures/valid"), DEBIAN_12);
-    let c = collect(&CollectOptions { root: root.path().into(), vendor: None, evidence: false, device_model: None, now: now() }).unwrap();
-    let u = c.sbom.components.iter().find(|c| c.name == "util-linux-extra").unwrap();
+    let c = collect(&CollectOptions {
+        root: root.path().into(),
+        vendor: None,
+        evidence: false,
+        device_model: None,
+        now: now(),
+    })
+    .unwrap();
+    let u = c
+        .sbom
+        .components
+        .iter()
+        .find(|c| c.name == "util-linux-extra")
+        .unwrap();
     assert_eq!(u.ecosystem.osv_name(), "Debian:12");
     assert_eq!(u.source_package.as_deref(), Some("util-linux"));
     assert_eq!(u.source_version.as_deref(), Some("2.38.1-5"));
-    let l = c.sbom.components.iter().find(|c| c.name == "libacl1").unwrap();
-    assert_eq!(l.purl.as_deref(), Some("pkg:deb/debian/libacl1@2.3.1-3?arch=amd64&distro=debian-12&upstream=acl"));
+    let l = c
+        .sbom
+        .components
+        .iter()
+        .find(|c| c.name == "libacl1")
+        .unwrap();
+    assert_eq!(
+        l.purl.as_deref(),
+        Some("pkg:deb/debian/libacl1@2.3.1-3?arch=amd64&distro=debian-12&upstream=acl")
+    );
     let a = c.sbom.components.iter().find(|c| c.name == "attr").unwrap();
-    assert_eq!(a.purl.as_deref(), Some("pkg:deb/debian/attr@1%3A2.5.1-4?arch=amd64&distro=debian-12"));
+    assert_eq!(
+        a.purl.as_deref(),
+        Some("pkg:deb/debian/attr@1%3A2.5.1-4?arch=amd64&distro=debian-12")
+    );
 }
 
 /// What dpkg-query says is installed (`?i` abbreviated status) under `admindir`.
@@ -104,36 +146,63 @@ fn dpkg_query(admindir: &Path) -> BTreeSet<String> {
         Command::new("dpkg-query")
             .arg("--admindir")
             .arg(admindir)
-            .args(["-W", "-f", "${Package} ${Version} ${Architecture} ${db:Status-Abbrev}\n"]),
+            .args([
+                "-W",
+                "-f",
+                "${Package} ${Version} ${Architecture} ${db:Status-Abbrev}\n",
+            ]),
         "dpkg",
     );
-    assert!(out.status.success(), "dpkg-query: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dpkg-query: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             // db:Status-Abbrev: desired, status, error flag; status `i` = installed.
-            (f.get(3).and_then(|s| s.chars().nth(1)) == Some('i')).then(|| format!("{} {} {}", f[0], f[1], f[2]))
+            (f.get(3).and_then(|s| s.chars().nth(1)) == Some('i'))
+                .then(|| format!("{} {} {}", f[0], f[1], f[2]))
         })
         .collect()
 }
 
 fn ours(root: &Path) -> (BTreeSet<String>, Vec<Warning>) {
-    let c = collect(&CollectOptions { root: root.into(), vendor: None, evidence: false, device_model: None, now: now() }).unwrap();
+    let c = collect(&CollectOptions {
+        root: root.into(),
+        vendor: None,
+        evidence: false,
+        device_model: None,
+        now: now(),
+    })
+    .unwrap();
     let set = c
         .sbom
         .components
         .iter()
         .filter(|c| matches!(c.ecosystem, Ecosystem::Debian(_)))
-        .map(|c| format!("{} {} {}", c.name, c.version, c.arch.as_deref().unwrap_or("")))
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                c.name,
+                c.version,
+                c.arch.as_deref().unwrap_or("")
+            )
+        })
         .collect();
     (set, c.warnings)
 }
 
 #[test]
 fn same_packages_as_dpkg_query_on_fixture_roots() {
-    for (f, expected) in [("local-debian-12/status", 737), ("trivy-ubuntu-18.04/status", 90), ("osv-scalibr-fixtures/statusfield", 3)] {
+    for (f, expected) in [
+        ("local-debian-12/status", 737),
+        ("trivy-ubuntu-18.04/status", 90),
+        ("osv-scalibr-fixtures/statusfield", 3),
+    ] {
         let root = dpkg_root(&fixture(f), DEBIAN_12);
         let theirs = dpkg_query(&root.path().join("var/lib/dpkg"));
         let (mine, _) = ours(root.path());
@@ -148,7 +217,10 @@ fn half_installed_packages_are_warned_about() {
     let (_, w) = ours(root.path());
     let text: Vec<String> = w.iter().map(ToString::to_string).collect();
     assert!(text.iter().any(|t| t.contains("is unpacked")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("is half-installed")), "{text:?}");
+    assert!(
+        text.iter().any(|t| t.contains("is half-installed")),
+        "{text:?}"
+    );
     assert!(!text.iter().any(|t| t.contains("config-files")), "{text:?}");
 }
 
@@ -170,7 +242,10 @@ fn a_broken_status_file_warns_and_goes_on() {
     .unwrap();
     let root = dpkg_root(&status, DEBIAN_12);
     let (mine, w) = ours(root.path());
-    assert_eq!(mine.into_iter().collect::<Vec<_>>(), ["also-good 2 ", "good 1 "]);
+    assert_eq!(
+        mine.into_iter().collect::<Vec<_>>(),
+        ["also-good 2 ", "good 1 "]
+    );
     let lines: Vec<Option<usize>> = w.iter().map(|w| w.line).collect();
     assert_eq!(lines, [Some(5), Some(5), Some(9)], "{w:?}");
     assert!(w.iter().all(|w| w.path.ends_with("var/lib/dpkg/status")));
@@ -180,12 +255,27 @@ fn a_broken_status_file_warns_and_goes_on() {
 fn file_lists_map_files_with_usr_merge() {
     let root = dpkg_root(&fixture("osv-scalibr-fixtures/valid"), DEBIAN_12);
     let info = root.path().join("var/lib/dpkg/info");
-    std::fs::write(info.join("acl.list"), "/.\n/bin\n/bin/getfacl\n/usr/bin/chacl\n").unwrap();
-    std::fs::write(info.join("libacl1:amd64.list"), "/lib/x86_64-linux-gnu/libacl.so.1\n").unwrap();
+    std::fs::write(
+        info.join("acl.list"),
+        "/.\n/bin\n/bin/getfacl\n/usr/bin/chacl\n",
+    )
+    .unwrap();
+    std::fs::write(
+        info.join("libacl1:amd64.list"),
+        "/lib/x86_64-linux-gnu/libacl.so.1\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(root.path().join("usr/bin")).unwrap();
     std::fs::create_dir_all(root.path().join("usr/lib")).unwrap();
     std::os::unix::fs::symlink("usr/bin", root.path().join("bin")).unwrap();
     std::os::unix::fs::symlink("usr/lib", root.path().join("lib")).unwrap();
-    let c = collect(&CollectOptions { root: root.path().into(), vendor: None, evidence: false, device_model: None, now: now() }).unwrap();
+    let c = collect(&CollectOptions {
+        root: root.path().into(),
+        vendor: None,
+        evidence: false,
+        device_model: None,
+        now: now(),
+    })
+    .unwrap();
     assert!(c.files_indexed >= 5, "{}", c.files_indexed);
 }

@@ -1,5 +1,10 @@
 //! Evidence of use from a `/proc` fixture: running, mapped, listening, and the services list.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -8,7 +13,13 @@ use medguard_inventory::{Ecosystem, Protocol};
 #[test]
 fn running_mapped_and_listening_components_are_marked() {
     let (_dir, c) = common::device_collection();
-    let get = |n: &str| c.sbom.components.iter().find(|c| c.name == n).unwrap_or_else(|| panic!("no {n}"));
+    let get = |n: &str| {
+        c.sbom
+            .components
+            .iter()
+            .find(|c| c.name == n)
+            .unwrap_or_else(|| panic!("no {n}"))
+    };
     let dcmtk = get("dcmtk");
     assert!(dcmtk.usage.running);
     assert_eq!(dcmtk.usage.processes[0].pid, 100);
@@ -22,7 +33,11 @@ fn running_mapped_and_listening_components_are_marked() {
     assert!(!libc.usage.running);
     let pg = get("postgresql-15");
     assert!(pg.usage.running);
-    assert_eq!(pg.usage.listening.len(), 1, "the established connection is not listening");
+    assert_eq!(
+        pg.usage.listening.len(),
+        1,
+        "the established connection is not listening"
+    );
     assert!(!pg.usage.is_network_exposed(), "loopback only");
     let tz = get("tzdata");
     assert!(!tz.usage.in_use());
@@ -45,7 +60,9 @@ fn services_name_process_and_package() {
                 "{} {:?} {}",
                 s.socket.endpoint(),
                 s.socket.pid,
-                s.component.as_ref().map_or("-".to_owned(), |c| format!("{} {}", c.name, c.version))
+                s.component
+                    .as_ref()
+                    .map_or("-".to_owned(), |c| format!("{} {}", c.name, c.version))
             )
         })
         .collect();
@@ -63,17 +80,31 @@ fn services_name_process_and_package() {
 #[test]
 fn language_packages_are_found_and_os_owned_ones_skipped() {
     let (dir, c) = common::device_collection();
-    let py = c.sbom.components.iter().find(|c| c.name == "pydicom").unwrap();
+    let py = c
+        .sbom
+        .components
+        .iter()
+        .find(|c| c.name == "pydicom")
+        .unwrap();
     assert_eq!(py.purl.as_deref(), Some("pkg:pypi/pydicom@2.4.4"));
     assert_eq!(py.licenses, ["MIT"]);
-    let npm = c.sbom.components.iter().find(|c| c.name == "@acme/viewer-ui").unwrap();
+    let npm = c
+        .sbom
+        .components
+        .iter()
+        .find(|c| c.name == "@acme/viewer-ui")
+        .unwrap();
     assert_eq!(npm.purl.as_deref(), Some("pkg:npm/%40acme/viewer-ui@1.2.0"));
     // A dist-info that dpkg installed is the dpkg package's, not a second component.
     let root = dir.path();
     let meta = "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA";
     std::fs::create_dir_all(root.join(meta).parent().unwrap()).unwrap();
     std::fs::write(root.join(meta), "Name: six\nVersion: 1.16.0\n").unwrap();
-    std::fs::write(root.join("var/lib/dpkg/info/tzdata.list"), format!("/{meta}\n")).unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/info/tzdata.list"),
+        format!("/{meta}\n"),
+    )
+    .unwrap();
     let again = medguard_inventory::collect(&medguard_inventory::CollectOptions {
         root: root.into(),
         vendor: None,
@@ -83,7 +114,11 @@ fn language_packages_are_found_and_os_owned_ones_skipped() {
     })
     .unwrap();
     assert!(!again.sbom.components.iter().any(|c| c.name == "six"));
-    std::fs::write(root.join("var/lib/dpkg/info/tzdata.list"), "/usr/share/zoneinfo/UTC\n").unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/info/tzdata.list"),
+        "/usr/share/zoneinfo/UTC\n",
+    )
+    .unwrap();
     let third = medguard_inventory::collect(&medguard_inventory::CollectOptions {
         root: root.into(),
         vendor: None,
@@ -114,7 +149,22 @@ fn an_absurdly_large_or_broken_manifest_is_a_warning() {
         now: common::now(),
     })
     .unwrap();
-    assert!(c.warnings.iter().any(|w| w.path == big && w.message.contains("more than")), "{:?}", c.warnings);
-    assert!(c.warnings.iter().any(|w| w.path == broken && w.line == Some(3)), "{:?}", c.warnings);
-    assert!(c.sbom.components.iter().any(|c| c.name == "dcmtk"), "collection went on");
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.path == big && w.message.contains("more than")),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.path == broken && w.line == Some(3)),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.sbom.components.iter().any(|c| c.name == "dcmtk"),
+        "collection went on"
+    );
 }

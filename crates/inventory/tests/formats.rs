@@ -1,7 +1,12 @@
 //! CycloneDX 1.6 and SPDX 2.3 output against the official JSON schemas (jsonschema) and the
 //! official validators (cyclonedx-python-lib, spdx-tools from PyPI); round trips; the
 //! published examples load; invalid documents are refused with the pointer of the problem.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -15,21 +20,34 @@ use serde_json::Value;
 struct LocalSchemas(PathBuf);
 
 impl jsonschema::Retrieve for LocalSchemas {
-    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let name = uri.path().as_str().rsplit('/').next().unwrap_or_default().to_owned();
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri
+            .path()
+            .as_str()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let text = std::fs::read_to_string(self.0.join(&name))?;
         Ok(serde_json::from_str(&text)?)
     }
 }
 
 fn validate(schema_file: &Path, doc: &Value) {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(schema_file).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_file).unwrap()).unwrap();
     let validator = jsonschema::options()
         .with_retriever(LocalSchemas(schema_file.parent().unwrap().to_path_buf()))
         .should_validate_formats(true)
         .build(&schema)
         .unwrap();
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{}: {errors:#?}", schema_file.display());
 }
 
@@ -71,12 +89,22 @@ fn cyclonedx_output_is_valid_and_round_trips() {
     expected.metadata.tool = Some(format!("medguard-{}", medguard_inventory::TOOL_VERSION));
     assert_eq!(back, expected);
     // The properties the vulnerability matcher relies on.
-    let dcmtk = v["components"].as_array().unwrap().iter().find(|c| c["name"] == "dcmtk").unwrap();
+    let dcmtk = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dcmtk")
+        .unwrap();
     let props: Vec<(String, String)> = dcmtk["properties"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["name"].as_str().unwrap().to_owned(), p["value"].as_str().unwrap().to_owned()))
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["value"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert!(props.contains(&("medguard:running".into(), "true".into())));
     assert!(props.contains(&("medguard:listening".into(), "tcp/0.0.0.0:104".into())));
@@ -91,7 +119,12 @@ fn cyclonedx_output_is_valid_and_round_trips() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "cyclonedx-python-lib: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cyclonedx-python-lib: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -104,7 +137,11 @@ fn spdx_output_is_valid_and_round_trips() {
     expected.metadata.tool = Some(format!("medguard-{}", medguard_inventory::TOOL_VERSION));
     assert_eq!(back, expected);
     let file = write_json(dir.path(), "bom.spdx.json", &v);
-    let out = Command::new(venv().join("bin/pyspdxtools")).arg("-i").arg(&file).output().unwrap();
+    let out = Command::new(venv().join("bin/pyspdxtools"))
+        .arg("-i")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(
         out.status.success() && out.stdout.is_empty(),
         "pyspdxtools: {}{}",
@@ -128,11 +165,22 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn published_cyclonedx_examples_load() {
     let mut files = Vec::new();
     for v in ["1.4", "1.5", "1.6"] {
-        json_files(&shared_data().join("cyclonedx-spec/tools/src/test/resources").join(v), &mut files);
+        json_files(
+            &shared_data()
+                .join("cyclonedx-spec/tools/src/test/resources")
+                .join(v),
+            &mut files,
+        );
     }
     json_files(&shared_data().join("cyclonedx-bom-examples"), &mut files);
     let mut loaded = 0;
-    for f in files.iter().filter(|f| !f.file_name().unwrap().to_str().unwrap().starts_with("invalid-")) {
+    for f in files.iter().filter(|f| {
+        !f.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("invalid-")
+    }) {
         let v: Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
         if v.get("bomFormat").is_none() || v["specVersion"] == "1.7" {
             continue; // not a BOM (a VEX-only side file), or a later spec
@@ -149,9 +197,14 @@ fn published_spdx_examples_load() {
     json_files(&shared_data().join("spdx-examples"), &mut files);
     json_files(&shared_data().join("spdx-tools-python"), &mut files);
     let mut loaded = 0;
-    for f in files.iter().filter(|f| !f.to_string_lossy().contains("/invalid/")) {
+    for f in files
+        .iter()
+        .filter(|f| !f.to_string_lossy().contains("/invalid/"))
+    {
         let bytes = std::fs::read(f).unwrap();
-        if !String::from_utf8_lossy(&bytes).contains("spdxVersion") && !f.to_string_lossy().contains("UTF-16") {
+        if !String::from_utf8_lossy(&bytes).contains("spdxVersion")
+            && !f.to_string_lossy().contains("UTF-16")
+        {
             continue; // SPDX 3.0 JSON-LD
         }
         let s = read_sbom(f).unwrap_or_else(|e| panic!("{e}"));
@@ -159,12 +212,17 @@ fn published_spdx_examples_load() {
         loaded += 1;
     }
     assert!(loaded >= 17, "{loaded}");
-    let ex = read_sbom(&shared_data().join("spdx-tools-python/tests/spdx/data/SPDXJSONExample-v2.3.spdx.json")).unwrap();
+    let ex = read_sbom(
+        &shared_data().join("spdx-tools-python/tests/spdx/data/SPDXJSONExample-v2.3.spdx.json"),
+    )
+    .unwrap();
     assert!(ex.components.iter().any(|c| c.purl.is_some()));
 }
 
 fn pointer_of(f: &str) -> String {
-    let p = shared_data().join("cyclonedx-spec/tools/src/test/resources/1.6").join(f);
+    let p = shared_data()
+        .join("cyclonedx-spec/tools/src/test/resources/1.6")
+        .join(f);
     match read_sbom(&p) {
         Err(InventoryError::Invalid { pointer, .. }) => pointer,
         other => panic!("{f}: {other:?}"),
@@ -174,14 +232,35 @@ fn pointer_of(f: &str) -> String {
 #[test]
 fn invalid_cyclonedx_is_refused_with_the_pointer() {
     assert_eq!(pointer_of("invalid-bomformat-1.6.json"), "/bomFormat");
-    assert_eq!(pointer_of("invalid-empty-component-1.6.json"), "/components/0/name");
-    assert_eq!(pointer_of("invalid-missing-component-type-1.6.json"), "/components/0/type");
-    assert_eq!(pointer_of("invalid-component-type-1.6.json"), "/components/0/type");
+    assert_eq!(
+        pointer_of("invalid-empty-component-1.6.json"),
+        "/components/0/name"
+    );
+    assert_eq!(
+        pointer_of("invalid-missing-component-type-1.6.json"),
+        "/components/0/type"
+    );
+    assert_eq!(
+        pointer_of("invalid-component-type-1.6.json"),
+        "/components/0/type"
+    );
     assert_eq!(pointer_of("invalid-serialnumber-1.6.json"), "/serialNumber");
-    assert_eq!(pointer_of("invalid-metadata-timestamp-1.6.json"), "/metadata/timestamp");
-    assert_eq!(pointer_of("invalid-metadata-license-1.6.json"), "/metadata/licenses/0/license/id");
-    assert_eq!(pointer_of("invalid-properties-1.6.json"), "/metadata/properties/0/name");
-    assert_eq!(pointer_of("invalid-component-ref-1.6.json"), "/components/1/bom-ref");
+    assert_eq!(
+        pointer_of("invalid-metadata-timestamp-1.6.json"),
+        "/metadata/timestamp"
+    );
+    assert_eq!(
+        pointer_of("invalid-metadata-license-1.6.json"),
+        "/metadata/licenses/0/license/id"
+    );
+    assert_eq!(
+        pointer_of("invalid-properties-1.6.json"),
+        "/metadata/properties/0/name"
+    );
+    assert_eq!(
+        pointer_of("invalid-component-ref-1.6.json"),
+        "/components/1/bom-ref"
+    );
     assert!(pointer_of("invalid-hash-alg-1.6.json").ends_with("/alg"));
     assert!(pointer_of("invalid-hash-md5-1.6.json").ends_with("/content"));
     assert!(pointer_of("invalid-license-choice-1.6.json").starts_with("/components/0/licenses/0"));
@@ -205,13 +284,30 @@ fn invalid_spdx_is_refused_with_the_pointer() {
         }
     };
     refuse(&|v| v["spdxVersion"] = "SPDX-9.9".into(), "/spdxVersion");
-    refuse(&|v| v["packages"][1]["SPDXID"] = "Package-1".into(), "/packages/1/SPDXID");
-    refuse(&|v| { v["packages"][2].as_object_mut().unwrap().remove("downloadLocation"); }, "/packages/2/downloadLocation");
-    refuse(&|v| v["creationInfo"]["created"] = "yesterday".into(), "/creationInfo/created");
+    refuse(
+        &|v| v["packages"][1]["SPDXID"] = "Package-1".into(),
+        "/packages/1/SPDXID",
+    );
+    refuse(
+        &|v| {
+            v["packages"][2]
+                .as_object_mut()
+                .unwrap()
+                .remove("downloadLocation");
+        },
+        "/packages/2/downloadLocation",
+    );
+    refuse(
+        &|v| v["creationInfo"]["created"] = "yesterday".into(),
+        "/creationInfo/created",
+    );
     refuse(&|v| v["packages"][0]["name"] = 3.into(), "/packages/0/name");
     match parse_sbom(b"{\"hello\": 1}", Path::new("x.json")) {
         Err(InventoryError::UnknownFormat { .. }) => {}
         other => panic!("{other:?}"),
     }
-    assert!(matches!(parse_sbom(b"{", Path::new("x.json")), Err(InventoryError::Invalid { .. })));
+    assert!(matches!(
+        parse_sbom(b"{", Path::new("x.json")),
+        Err(InventoryError::Invalid { .. })
+    ));
 }

@@ -32,7 +32,9 @@ pub fn run(cmd: &mut Command, package: &str) -> std::process::Output {
 
 /// The Python venv with the official SBOM validators.
 pub fn venv() -> PathBuf {
-    let v = PathBuf::from(std::env::var("MEDGUARD_VENV").unwrap_or_else(|_| "/opt/medguard-venv".into()));
+    let v = PathBuf::from(
+        std::env::var("MEDGUARD_VENV").unwrap_or_else(|_| "/opt/medguard-venv".into()),
+    );
     assert!(
         v.join("bin/python").exists(),
         "no Python venv at {}: run .ci/install-deps (pip packages cyclonedx-python-lib[json-validation], spdx-tools)",
@@ -73,9 +75,18 @@ pub fn device_root() -> (tempfile::TempDir, PathBuf) {
         std::fs::write(path, text).unwrap();
     };
     w("var/lib/dpkg/status", status);
-    w("var/lib/dpkg/info/dcmtk.list", "/.\n/usr\n/usr/bin\n/usr/bin/storescp\n");
-    w("var/lib/dpkg/info/libc6:amd64.list", "/lib/x86_64-linux-gnu/libc.so.6\n");
-    w("var/lib/dpkg/info/postgresql-15.list", "/usr/lib/postgresql/15/bin/postgres\n");
+    w(
+        "var/lib/dpkg/info/dcmtk.list",
+        "/.\n/usr\n/usr/bin\n/usr/bin/storescp\n",
+    );
+    w(
+        "var/lib/dpkg/info/libc6:amd64.list",
+        "/lib/x86_64-linux-gnu/libc.so.6\n",
+    );
+    w(
+        "var/lib/dpkg/info/postgresql-15.list",
+        "/usr/lib/postgresql/15/bin/postgres\n",
+    );
     w("var/lib/dpkg/info/tzdata.list", "/usr/share/zoneinfo/UTC\n");
     w("etc/os-release", DEBIAN_12);
     w("etc/hostname", "modality-7\n");
@@ -115,7 +126,13 @@ pub fn device_root() -> (tempfile::TempDir, PathBuf) {
         "55d0-55d1 r--p 00000000 08:01 1 /usr/bin/storescp\n7f00-7f01 r-xp 00000000 08:01 2 /usr/lib/x86_64-linux-gnu/libc.so.6\n",
         &["/dev/null", "socket:[1001]"],
     );
-    pid(200, "/usr/lib/postgresql/15/bin/postgres", "postgres", "", &["socket:[1002]", "socket:[9999]"]);
+    pid(
+        200,
+        "/usr/lib/postgresql/15/bin/postgres",
+        "postgres",
+        "",
+        &["socket:[1002]", "socket:[9999]"],
+    );
     pid(300, "/opt/acme/bin/viewer", "viewer", "", &[]);
     std::fs::create_dir_all(proc.join("2")).unwrap();
     std::fs::create_dir_all(proc.join("net")).unwrap();
