@@ -35,7 +35,9 @@ pub(crate) fn read_bounded(
         ));
         return None;
     }
-    let mut buf = Vec::new();
+    // Sized from the metadata: one read() for the whole file instead of a growing series.
+    let size_hint = file.metadata().map_or(0, |m| m.len().min(limit));
+    let mut buf = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0).saturating_add(1));
     // take(limit + 1): a file that grows while we read (or a /proc file) is still bounded.
     match file.take(limit + 1).read_to_end(&mut buf) {
         Ok(_) if buf.len() as u64 > limit => {
