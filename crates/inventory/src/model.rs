@@ -38,7 +38,8 @@ pub struct SbomMetadata {
 /// One piece of software found on the device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Component {
-    /// The package name as its ecosystem spells it.
+    /// The package name as its ecosystem spells it (Maven: `groupId:artifactId`, as OSV names
+    /// Maven packages; npm: with its `@scope/`).
     pub name: String,
     /// The version as its ecosystem spells it (Debian with epoch, RPM `[epoch:]version-release`).
     pub version: String,
