@@ -77,7 +77,14 @@ pub fn run(cmd: SbomCommand) -> anyhow::Result<ExitCode> {
             vendor,
             device_model,
             no_evidence,
-        } => collect(&root, format, out.as_deref(), vendor, device_model, !no_evidence),
+        } => collect(
+            &root,
+            format,
+            out.as_deref(),
+            vendor,
+            device_model,
+            !no_evidence,
+        ),
         SbomCommand::Show { file, json } => show(&file, json),
     }
 }
@@ -158,7 +165,10 @@ fn print_table(sbom: &Sbom) -> anyhow::Result<()> {
         sbom.metadata.name,
         sbom.components.len(),
         sbom.components.iter().filter(|c| c.usage.running).count(),
-        sbom.components.iter().filter(|c| !c.usage.listening.is_empty()).count()
+        sbom.components
+            .iter()
+            .filter(|c| !c.usage.listening.is_empty())
+            .count()
     )?;
     Ok(())
 }
@@ -182,7 +192,12 @@ fn print_services(services: &[Service]) -> anyhow::Result<()> {
     for s in services {
         table.add_row([
             s.socket.endpoint(),
-            if s.socket.is_network_exposed() { "yes" } else { "loopback" }.to_owned(),
+            if s.socket.is_network_exposed() {
+                "yes"
+            } else {
+                "loopback"
+            }
+            .to_owned(),
             s.socket.pid.map(|p| p.to_string()).unwrap_or_default(),
             s.socket
                 .process
