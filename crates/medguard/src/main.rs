@@ -51,6 +51,11 @@ enum Command {
     Vuln(cmd::vuln::VulnCommand),
     /// Scores and severity of a CVSS v3.0, v3.1 or v4.0 vector.
     Cvss(cmd::cvss::CvssArgs),
+    /// The inventory of the device's off-the-shelf software as CycloneDX or SPDX.
+    #[command(subcommand)]
+    Sbom(cmd::sbom::SbomCommand),
+    /// Listening network services, with their process and package.
+    Services(cmd::sbom::ServicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +71,8 @@ fn main() -> ExitCode {
         Command::Version(c) => cmd::version::run(c),
         Command::Vuln(c) => cmd::vuln::run(c),
         Command::Cvss(c) => cmd::cvss::run(c),
+        Command::Sbom(c) => cmd::sbom::run(c),
+        Command::Services(a) => cmd::sbom::services(&a),
     };
     match result {
         Ok(code) => code,

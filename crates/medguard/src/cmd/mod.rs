@@ -7,6 +7,7 @@ pub mod cvss;
 pub mod key;
 pub mod profile;
 pub mod repo;
+pub mod sbom;
 pub mod update;
 pub mod update_install;
 pub mod version;
