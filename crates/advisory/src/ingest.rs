@@ -97,7 +97,7 @@ fn read_zip(path: &Path) -> Result<Vec<(String, Vec<u8>, bool)>, AdvisoryError> 
     let mut out = Vec::new();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(zip_err)?;
-        let name = entry.name().to_owned();
+        let name = entry.name().map_err(zip_err)?.into_owned();
         let Some(kind @ (Kind::Json | Kind::Yaml)) = kind_of(&name) else {
             continue;
         };

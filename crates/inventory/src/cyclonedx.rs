@@ -1,7 +1,8 @@
 //! CycloneDX JSON: writing 1.6, reading 1.2–1.6 into the [`Sbom`] model.
 //!
 //! Usage evidence travels as component `properties` in medguard's namespace:
-//! `medguard:running` (`true`/`false`), `medguard:mapped-libraries`, one
+//! `medguard:running` (`true`/`false`; present only when evidence of use was looked for, so its
+//! absence means "unknown", never "not running"), `medguard:mapped-libraries`, one
 //! `medguard:listening` per socket (`tcp/0.0.0.0:104`), one `medguard:process` per process
 //! (`PID:EXE`), and `medguard:source-package`, `medguard:source-version`,
 //! `medguard:transitional`, `medguard:ecosystem` (only where the purl cannot tell it).
@@ -109,7 +110,10 @@ pub(crate) fn format_time(t: Option<OffsetDateTime>) -> String {
 
 /// The usage and provenance properties of a component, `(name, value)`.
 pub(crate) fn properties(c: &Component) -> Vec<(String, String)> {
-    let mut p = vec![("medguard:running".to_owned(), c.usage.running.to_string())];
+    let mut p = Vec::new();
+    if c.usage.observed {
+        p.push(("medguard:running".to_owned(), c.usage.running.to_string()));
+    }
     if c.usage.mapped_libraries {
         p.push(("medguard:mapped-libraries".to_owned(), "true".to_owned()));
     }
@@ -216,7 +220,10 @@ pub fn ecosystem_from_purl(p: &Purl) -> Ecosystem {
 /// Applies properties read back (either format) to a component.
 pub(crate) fn apply_property(c: &mut Component, name: &str, value: &str) {
     match name {
-        "medguard:running" => c.usage.running = value == "true",
+        "medguard:running" => {
+            c.usage.observed = true;
+            c.usage.running = value == "true";
+        }
         "medguard:mapped-libraries" => c.usage.mapped_libraries = value == "true",
         "medguard:listening" => {
             if let Some(s) = ListeningSocket::parse_endpoint(value) {

@@ -241,6 +241,9 @@ fn apply_evidence(
         return Vec::new();
     };
     let scan = proc::scan(&proc_dir, true, warnings);
+    for c in components.iter_mut() {
+        c.usage.observed = true;
+    }
     for p in &scan.processes {
         let Some(owner) = index.owner(p.exe.as_os_str().as_encoded_bytes()) else {
             continue;

@@ -326,6 +326,12 @@ impl HashAlgorithm {
 /// Evidence that a component is in use on the device, from `/proc`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Whether evidence of use was looked for at all. When false, `running` and the other
+    /// fields say nothing: an SBOM made without `/proc` (an image folder, `--no-evidence`,
+    /// another tool) must not read as "never runs", or a risk assessment would wrongly dismiss
+    /// findings.
+    #[serde(default)]
+    pub observed: bool,
     /// A running process executes a file of this component.
     pub running: bool,
     /// The processes whose executable belongs to this component.

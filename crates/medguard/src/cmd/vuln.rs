@@ -274,65 +274,37 @@ fn print_findings(findings: &[Finding]) {
 /// Kept in this one function on purpose: the inventory crate's CycloneDX/SPDX reader
 /// replaces it.
 pub fn read_sbom_packages(path: &Path) -> anyhow::Result<Vec<Package>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading SBOM {}", path.display()))?;
-    let doc: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not JSON", path.display()))?;
-    anyhow::ensure!(
-        doc.get("bomFormat").and_then(|v| v.as_str()) == Some("CycloneDX"),
-        "{} is not a CycloneDX SBOM (no bomFormat \"CycloneDX\")",
-        path.display()
-    );
-    let mut out = Vec::new();
-    let mut stack: Vec<&serde_json::Value> = doc
-        .get("components")
-        .and_then(|c| c.as_array())
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
-    while let Some(c) = stack.pop() {
-        if let Some(children) = c.get("components").and_then(|c| c.as_array()) {
-            stack.extend(children);
-        }
-        let text = |k: &str| c.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let name = text("name").unwrap_or_default();
-        let version = text("version").unwrap_or_default();
-        let mut package = match text("purl") {
-            Some(purl) => {
-                Package::from_purl(&purl, Some(version.as_str()).filter(|v| !v.is_empty()))
-                    .with_context(|| format!("{}: component {name}", path.display()))?
-            }
-            None => Package {
-                ecosystem: String::new(),
-                name: name.clone(),
-                version,
-                purl: None,
-                source_name: None,
-                usage: UsageContext::default(),
-            },
-        };
-        for p in c
-            .get("properties")
-            .and_then(|p| p.as_array())
-            .into_iter()
-            .flatten()
-        {
-            let (Some(k), Some(v)) = (
-                p.get("name").and_then(|v| v.as_str()),
-                p.get("value").and_then(|v| v.as_str()),
-            ) else {
-                continue;
+    let sbom = medguard_inventory::read_sbom(path)
+        .with_context(|| format!("reading SBOM {}", path.display()))?;
+    sbom.components
+        .iter()
+        .map(|c| {
+            let mut package = match &c.purl {
+                Some(purl) => Package::from_purl(purl, Some(c.version.as_str()))
+                    .with_context(|| format!("{}: component {}", path.display(), c.name))?,
+                None => Package {
+                    ecosystem: match &c.ecosystem {
+                        medguard_inventory::Ecosystem::Vendor => String::new(),
+                        other => other.osv_name(),
+                    },
+                    name: c.name.clone(),
+                    version: c.version.clone(),
+                    purl: None,
+                    source_name: None,
+                    usage: UsageContext::default(),
+                },
             };
-            match k {
-                "medguard:running" => package.usage.running = v.parse().ok(),
-                "medguard:listening" => package.usage.listening.extend(
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                ),
-                _ => {}
+            if package.source_name.is_none() {
+                package.source_name = c.source_package.clone().filter(|s| *s != c.name);
             }
-        }
-        out.push(package);
-    }
-    Ok(out)
+            // Unknown stays unknown: an SBOM without evidence of use must not read as
+            // "never runs", or relevant findings would be dismissed.
+            package.usage.running = c
+                .usage
+                .observed
+                .then_some(c.usage.running || c.usage.mapped_libraries);
+            package.usage.listening = c.usage.listening.iter().map(|s| s.endpoint()).collect();
+            Ok(package)
+        })
+        .collect()
 }
