@@ -333,7 +333,7 @@ fn parse_body(body: &[u8]) -> Result<Allowlist, ListError> {
             continue;
         }
         if let Some(rest) = line.strip_prefix("#root ") {
-            header.root = unescape_path(rest).map_err(|r| bad(r))?;
+            header.root = unescape_path(rest).map_err(&bad)?;
             continue;
         }
         if line.starts_with('#') {
