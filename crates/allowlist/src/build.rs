@@ -48,7 +48,9 @@ pub enum BuildError {
         error: crate::rules::RulesError,
     },
     /// An exception's path was also listed from the profile with other content.
-    #[error("exception {path}: the profile lists this file with other content; remove the exception or give the profile's digest")]
+    #[error(
+        "exception {path}: the profile lists this file with other content; remove the exception or give the profile's digest"
+    )]
     ConflictingException {
         /// The path.
         path: String,
@@ -82,10 +84,7 @@ pub fn build(
 ) -> (Allowlist, BuildSummary) {
     use std::os::unix::ffi::OsStrExt as _;
     let root_bytes = root.as_os_str().as_bytes();
-    let prefix = root_bytes
-        .strip_suffix(b"/")
-        .unwrap_or(root_bytes)
-        .to_vec();
+    let prefix = root_bytes.strip_suffix(b"/").unwrap_or(root_bytes).to_vec();
     let mut summary = BuildSummary::default();
     let mut entries = Vec::new();
     for e in &profile.profile().entries {
@@ -100,8 +99,12 @@ pub fn build(
         if head.is_none() {
             summary.classified_without_tree += 1;
         }
-        let Some(listing) = classify(&device_path, e.meta.mode, head.as_ref(), script_rule.is_some())
-        else {
+        let Some(listing) = classify(
+            &device_path,
+            e.meta.mode,
+            head.as_ref(),
+            script_rule.is_some(),
+        ) else {
             continue;
         };
         let Some(blake3) = e.blake3 else {
@@ -140,7 +143,10 @@ pub fn build(
             listing: Listing::Exception,
             content: x
                 .content
-                .map_or(Content::Any, |(blake3, size)| Content::Exact { blake3, size }),
+                .map_or(Content::Any, |(blake3, size)| Content::Exact {
+                    blake3,
+                    size,
+                }),
             interpreter: None,
             reason: Some(x.reason.clone()),
         })
@@ -182,11 +188,9 @@ fn read_head(path: &[u8], size: u64) -> Option<Vec<u8>> {
 #[must_use]
 pub fn has_library_name(path: &[u8]) -> bool {
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
-    name.windows(3).enumerate().any(|(i, w)| {
-        w == b".so"
-            && i > 0
-            && matches!(name.get(i + 3), None | Some(b'.'))
-    })
+    name.windows(3)
+        .enumerate()
+        .any(|(i, w)| w == b".so" && i > 0 && matches!(name.get(i + 3), None | Some(b'.')))
 }
 
 /// The ELF object type (`e_type`) of a file starting with `head`, if it is ELF.
@@ -206,7 +210,12 @@ pub fn elf_type(head: &[u8]) -> Option<u16> {
 
 const ET_DYN: u16 = 3;
 
-fn classify(path: &[u8], mode: u32, head: Option<&Vec<u8>>, in_script_dir: bool) -> Option<Listing> {
+fn classify(
+    path: &[u8],
+    mode: u32,
+    head: Option<&Vec<u8>>,
+    in_script_dir: bool,
+) -> Option<Listing> {
     let exec_bit = mode & 0o111 != 0;
     if head.is_some_and(|h| h.starts_with(b"#!")) || in_script_dir {
         return Some(Listing::Script);
@@ -234,10 +243,20 @@ mod tests {
 
     #[test]
     fn library_names() {
-        for yes in [&b"/l/libc.so.6"[..], b"/l/libx.so", b"/l/ld-linux-x86-64.so.2"] {
+        for yes in [
+            &b"/l/libc.so.6"[..],
+            b"/l/libx.so",
+            b"/l/ld-linux-x86-64.so.2",
+        ] {
             assert!(has_library_name(yes), "{}", String::from_utf8_lossy(yes));
         }
-        for no in [&b"/l/.so"[..], b"/l/a.sock", b"/l/so.x", b"/l/x.sox", b"/x.so/bin"] {
+        for no in [
+            &b"/l/.so"[..],
+            b"/l/a.sock",
+            b"/l/so.x",
+            b"/l/x.sox",
+            b"/x.so/bin",
+        ] {
             assert!(!has_library_name(no), "{}", String::from_utf8_lossy(no));
         }
     }
@@ -250,16 +269,34 @@ mod tests {
             h.extend_from_slice(&[3, 0]);
             h
         };
-        assert_eq!(classify(b"/bin/x", 0o755, Some(&pie), false), Some(Listing::Executable));
-        assert_eq!(classify(b"/lib/plugin", 0o644, Some(&pie), false), Some(Listing::Library));
-        assert_eq!(classify(b"/lib/libc.so.6", 0o755, Some(&pie), false), Some(Listing::Library));
-        assert_eq!(classify(b"/etc/conf", 0o644, Some(&b"x=1".to_vec()), false), None);
-        assert_eq!(classify(b"/etc/conf", 0o644, None, true), Some(Listing::Script));
+        assert_eq!(
+            classify(b"/bin/x", 0o755, Some(&pie), false),
+            Some(Listing::Executable)
+        );
+        assert_eq!(
+            classify(b"/lib/plugin", 0o644, Some(&pie), false),
+            Some(Listing::Library)
+        );
+        assert_eq!(
+            classify(b"/lib/libc.so.6", 0o755, Some(&pie), false),
+            Some(Listing::Library)
+        );
+        assert_eq!(
+            classify(b"/etc/conf", 0o644, Some(&b"x=1".to_vec()), false),
+            None
+        );
+        assert_eq!(
+            classify(b"/etc/conf", 0o644, None, true),
+            Some(Listing::Script)
+        );
         assert_eq!(
             classify(b"/bin/s", 0o644, Some(&b"#!/bin/sh\n".to_vec()), false),
             Some(Listing::Script)
         );
-        assert_eq!(classify(b"/bin/s", 0o700, None, false), Some(Listing::Executable));
+        assert_eq!(
+            classify(b"/bin/s", 0o700, None, false),
+            Some(Listing::Executable)
+        );
         assert_eq!(
             shebang_interpreter(b"#! /usr/bin/env python3\n").as_deref(),
             Some(&b"/usr/bin/env"[..])

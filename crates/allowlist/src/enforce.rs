@@ -384,7 +384,9 @@ impl Enforcer {
             enforcer.logger = Some(
                 std::thread::Builder::new()
                     .name("allowlist-audit".into())
-                    .spawn(move || logger(&log_rx, audit, on_denial, &*clock, &source, mode, &stats))
+                    .spawn(move || {
+                        logger(&log_rx, audit, on_denial, &*clock, &source, mode, &stats)
+                    })
                     .map_err(EnforceError::Thread)?,
             );
         }
@@ -606,8 +608,7 @@ impl Reader {
                 self.options.mode == Mode::Enforce
             }
             Outcome2::Refused(Cause::Timeout | Cause::Watchdog) => {
-                self.options.mode == Mode::Enforce
-                    && self.options.on_timeout == TimeoutAnswer::Deny
+                self.options.mode == Mode::Enforce && self.options.on_timeout == TimeoutAnswer::Deny
             }
         };
         let response = if deny {
@@ -649,8 +650,8 @@ impl Reader {
         access: Access,
         deadline: Instant,
     ) -> (Outcome2, PathBuf) {
-        let path = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-            .unwrap_or_default();
+        let path =
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap_or_default();
         let undecidable = |e: &dyn std::fmt::Display| {
             Outcome2::Refused(Cause::Undecidable {
                 error: e.to_string(),
@@ -724,9 +725,9 @@ impl Reader {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.replies.recv_timeout(left) {
                 Ok(r) if r.id == id => {
-                    return r.result.map_err(|error| {
-                        Outcome2::Refused(Cause::Undecidable { error })
-                    });
+                    return r
+                        .result
+                        .map_err(|error| Outcome2::Refused(Cause::Undecidable { error }));
                 }
                 Ok(_) => {} // A stale reply to an event already answered.
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
@@ -795,7 +796,12 @@ fn logger(
         }
     };
     if let Some(w) = &audit {
-        let mut e = AuditEvent::new(EventKind::ApplicationStart, clock.now(), Outcome::Success, source);
+        let mut e = AuditEvent::new(
+            EventKind::ApplicationStart,
+            clock.now(),
+            Outcome::Success,
+            source,
+        );
         e.detail = Some(format!("allowlist enforcer started in {mode:?} mode").to_lowercase());
         write(w, &e);
     }
@@ -806,7 +812,12 @@ fn logger(
         }
     }
     if let Some(w) = &audit {
-        let mut e = AuditEvent::new(EventKind::ApplicationStop, clock.now(), Outcome::Success, source);
+        let mut e = AuditEvent::new(
+            EventKind::ApplicationStop,
+            clock.now(),
+            Outcome::Success,
+            source,
+        );
         e.detail = Some("allowlist enforcer stopped; marks removed".into());
         write(w, &e);
     }

@@ -393,7 +393,9 @@ fn parse_entry(line: &str) -> Result<ListEntry, String> {
                 }
             }
             "size" => {
-                let s: u64 = value.parse().map_err(|_| "size is not a number".to_owned())?;
+                let s: u64 = value
+                    .parse()
+                    .map_err(|_| "size is not a number".to_owned())?;
                 if size.replace(s).is_some() {
                     return Err(dup());
                 }
@@ -510,7 +512,10 @@ mod tests {
     fn bad_lines_are_refused_with_their_number() {
         let cases: &[(&str, usize)] = &[
             ("#medguard-allowlist 1\nprogram /x blake3=any\n", 2),
-            ("#medguard-allowlist 1\n#root /\nexecutable /x blake3=any\n", 3),
+            (
+                "#medguard-allowlist 1\n#root /\nexecutable /x blake3=any\n",
+                3,
+            ),
             ("#medguard-allowlist 1\nexecutable x size=1 blake3=00\n", 2),
             ("#medguard-allowlist 1\nlibrary /x size=1\n", 2),
         ];

@@ -124,9 +124,9 @@ impl ListRules {
     /// Parses rules from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, RulesError> {
         let raw: RawRules = toml::from_str(text).map_err(|e| RulesError::Syntax {
-            line: e
-                .span()
-                .map_or(0, |s| text.get(..s.start).map_or(0, |t| t.lines().count().max(1))),
+            line: e.span().map_or(0, |s| {
+                text.get(..s.start).map_or(0, |t| t.lines().count().max(1))
+            }),
             message: e.message().to_owned(),
         })?;
         let mut rules = Self::default();

@@ -20,7 +20,9 @@ use medguard_allowlist::check::Verdict;
 use medguard_allowlist::enforce::{
     Access, Cause, Denial, EnforceOptions, Enforcer, Mark, Mode, TimeoutAnswer,
 };
-use medguard_allowlist::list::{Allowlist, Content, ListEntry, ListHeader, Listing, VerifiedAllowlist};
+use medguard_allowlist::list::{
+    Allowlist, Content, ListEntry, ListHeader, Listing, VerifiedAllowlist,
+};
 use medguard_allowlist::rules::ListRules;
 use medguard_audit::{AuditLog, AuditWriter, EventKind, FixedClock, WriterOptions};
 use medguard_profile::{CreateOptions, Progress, VerifiedProfile};
@@ -34,7 +36,10 @@ fn set_mode(p: &Path, mode: u32) {
 
 /// A shared library that exists on this machine (the C library /bin/true links).
 fn real_library() -> PathBuf {
-    let out = Command::new("ldd").arg("/bin/true").output().expect("ldd (libc-bin)");
+    let out = Command::new("ldd")
+        .arg("/bin/true")
+        .output()
+        .expect("ldd (libc-bin)");
     let text = String::from_utf8(out.stdout).unwrap();
     let path = text
         .lines()
@@ -94,11 +99,20 @@ reason = "rewritten by the vendor's updater"
     .unwrap();
     let (list, summary) = build(&profile(&t.root), &rules, &t.root);
     let kind = |p: &str| {
-        list.get(format!("{r}{p}").as_bytes())
-            .map(|e| (e.listing, e.interpreter.as_deref().map(|i| String::from_utf8_lossy(i).into_owned())))
+        list.get(format!("{r}{p}").as_bytes()).map(|e| {
+            (
+                e.listing,
+                e.interpreter
+                    .as_deref()
+                    .map(|i| String::from_utf8_lossy(i).into_owned()),
+            )
+        })
     };
     assert_eq!(kind("/bin/viewer"), Some((Listing::Executable, None)));
-    assert_eq!(kind("/bin/start.sh"), Some((Listing::Script, Some("/bin/sh".into()))));
+    assert_eq!(
+        kind("/bin/start.sh"),
+        Some((Listing::Script, Some("/bin/sh".into())))
+    );
     assert_eq!(kind("/lib/libdicom.so.3"), Some((Listing::Library, None)));
     assert_eq!(kind("/lib/plugins/codec"), Some((Listing::Library, None)));
     assert_eq!(
@@ -109,7 +123,12 @@ reason = "rewritten by the vendor's updater"
     assert_eq!(kind("/etc/viewer.conf"), None);
     assert_eq!(kind("/bin/updater"), Some((Listing::Exception, None)));
     assert_eq!(
-        (summary.executables, summary.libraries, summary.scripts, summary.exceptions),
+        (
+            summary.executables,
+            summary.libraries,
+            summary.scripts,
+            summary.exceptions
+        ),
         (1, 2, 2, 1)
     );
     assert_eq!(summary.classified_without_tree, 0);
@@ -118,7 +137,10 @@ reason = "rewritten by the vendor's updater"
     let Content::Exact { blake3, .. } = viewer.content else {
         panic!()
     };
-    assert_eq!(blake3, *blake3::hash(&fs::read("/bin/true").unwrap()).as_bytes());
+    assert_eq!(
+        blake3,
+        *blake3::hash(&fs::read("/bin/true").unwrap()).as_bytes()
+    );
 
     // Without the tree, mode and name decide: the script without x bit and the library
     // without a library name are missed, as documented.
@@ -135,7 +157,12 @@ struct Running {
 }
 
 impl Running {
-    fn start(list: Allowlist, dir: &Path, options: impl FnOnce(&mut EnforceOptions), audit: Option<&Path>) -> Self {
+    fn start(
+        list: Allowlist,
+        dir: &Path,
+        options: impl FnOnce(&mut EnforceOptions),
+        audit: Option<&Path>,
+    ) -> Self {
         let mut o = EnforceOptions {
             mode: Mode::Enforce,
             marks: vec![Mark::Directory(dir.to_owned())],
@@ -217,7 +244,10 @@ fn enforcer_denies_logs_and_rechecks_replaced_binaries() {
     fs::copy("/bin/false", &rogue).unwrap();
     let list = Allowlist::new(
         header(),
-        vec![exact(&viewer, Listing::Executable), exact(&nested, Listing::Executable)],
+        vec![
+            exact(&viewer, Listing::Executable),
+            exact(&nested, Listing::Executable),
+        ],
     );
     let audit_dir = tmp.path().join("audit");
     let mut e = Running::start(list, &dir, |_| {}, Some(&audit_dir));
@@ -295,7 +325,10 @@ fn library_opens_are_judged_when_asked() {
     let mut e = Running::start(list, &dir, |o| o.libraries = true, None);
     // Opens from another process (our own are always allowed).
     let open = |p: &Path| {
-        let out = Command::new("cat").arg(p).output().expect("cat (coreutils)");
+        let out = Command::new("cat")
+            .arg(p)
+            .output()
+            .expect("cat (coreutils)");
         if out.status.success() {
             Ok(())
         } else {
@@ -309,7 +342,11 @@ fn library_opens_are_judged_when_asked() {
     assert_eq!(open(&listed), Ok(()));
     assert_eq!(open(&notes), Ok(()), "other files open as usual");
     assert_eq!(open(&unlisted), Err(Some(EPERM)));
-    assert_eq!(open(&plugin), Err(Some(EPERM)), "ELF ET_DYN without x bit is a library");
+    assert_eq!(
+        open(&plugin),
+        Err(Some(EPERM)),
+        "ELF ET_DYN without x bit is a library"
+    );
     // ld.so is refused the unlisted copy of libc and falls back to the system's.
     let status = Command::new("/bin/true")
         .env("LD_LIBRARY_PATH", &dir)
@@ -351,12 +388,7 @@ fn a_stuck_decision_is_answered_on_timeout_and_the_watchdog_answers_the_next() {
             exact(&viewer, Listing::Executable),
         ],
     );
-    let mut e = Running::start(
-        list,
-        &dir,
-        |o| o.timeout = Duration::from_millis(100),
-        None,
-    );
+    let mut e = Running::start(list, &dir, |o| o.timeout = Duration::from_millis(100), None);
     assert_eq!(run(&huge), Err(EPERM), "answered per on_timeout=deny");
     // The decider is still hashing: the next undecided exec is answered at once.
     assert_eq!(run(&viewer), Err(EPERM));
@@ -374,7 +406,12 @@ fn audit_mode_allows_and_reports() {
     let dir = fs::canonicalize(tmp.path()).unwrap();
     let rogue = dir.join("rogue");
     fs::copy("/bin/true", &rogue).unwrap();
-    let mut e = Running::start(Allowlist::new(header(), Vec::new()), &dir, |o| o.mode = Mode::Audit, None);
+    let mut e = Running::start(
+        Allowlist::new(header(), Vec::new()),
+        &dir,
+        |o| o.mode = Mode::Audit,
+        None,
+    );
     assert_eq!(run(&rogue), Ok(0));
     let stats = e.stop();
     assert_eq!((stats.denied, stats.would_deny), (0, 1));
