@@ -160,7 +160,11 @@ pub fn parse_line(text: &str) -> Result<Option<ParsedLine<'_>>, HashLineError> {
         [h, s, n] => (*h, *s, *n, None, None),
         [h, s, n, min] => (*h, *s, *n, Some(*min), None),
         [h, s, n, min, max] => (*h, *s, *n, Some(*min), Some(*max)),
-        _ => return Err(HashLineError::FieldCount { found: fields.len() }),
+        _ => {
+            return Err(HashLineError::FieldCount {
+                found: fields.len(),
+            });
+        }
     };
     let level = |s: &str| {
         s.parse::<u32>().map_err(|_| HashLineError::BadLevel {
@@ -306,7 +310,10 @@ impl HashLists {
                 }
                 None => per.any_size = true,
             }
-            per.by_digest.entry(sig.digest.clone()).or_default().push(index);
+            per.by_digest
+                .entry(sig.digest.clone())
+                .or_default()
+                .push(index);
             self.signatures.push(sig);
         }
         Ok(())
@@ -395,9 +402,8 @@ mod tests {
 
     #[test]
     fn parses_the_three_digest_kinds_and_sizes() {
-        let p = parse_line(&format!("{EICAR_MD5}:68:Eicar-Test-Signature"))
-            .unwrap()
-            .unwrap();
+        let line = format!("{EICAR_MD5}:68:Eicar-Test-Signature");
+        let p = parse_line(&line).unwrap().unwrap();
         assert_eq!(p.kind, DigestKind::Md5);
         assert_eq!(p.size, Some(68));
         assert_eq!(p.name, "Eicar-Test-Signature");
@@ -407,9 +413,8 @@ mod tests {
             DigestKind::Sha1
         );
         let sha256 = "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f";
-        let p = parse_line(&format!("{sha256}:68:Y:73:255"))
-            .unwrap()
-            .unwrap();
+        let line = format!("{sha256}:68:Y:73:255");
+        let p = parse_line(&line).unwrap().unwrap();
         assert_eq!(p.kind, DigestKind::Sha256);
         assert_eq!(p.digest.len(), 32);
     }
@@ -454,10 +459,7 @@ mod tests {
     fn skips_comments_and_other_levels() {
         assert_eq!(parse_line("# a comment").unwrap(), None);
         assert_eq!(parse_line("").unwrap(), None);
-        assert_eq!(
-            parse_line(&format!("{EICAR_MD5}:68:X:9999")).unwrap(),
-            None
-        );
+        assert_eq!(parse_line(&format!("{EICAR_MD5}:68:X:9999")).unwrap(), None);
         assert_eq!(parse_line(&format!("{EICAR_MD5}:68:X:1:2")).unwrap(), None);
     }
 
@@ -513,5 +515,43 @@ mod tests {
         assert_eq!(hit.len(), 1);
         assert_eq!(hit[0].line, 2);
         assert_eq!(lists.sources()[hit[0].source], Path::new("l.hsb"));
+    }
+
+    proptest::proptest! {
+        /// The fuzz target's properties, on proptest's inputs, in every test run.
+        #[test]
+        fn any_text_parses_or_names_a_line(text in "([0-9a-fA-F:*#]{0,80}[\\n\\r]?){0,6}") {
+            let mut lists = HashLists::new();
+            match lists.add_text(Path::new("p.hsb"), &text) {
+                Ok(()) => {
+                    for sig in lists.signatures() {
+                        let size = sig.size.unwrap_or(7);
+                        proptest::prop_assert!(lists.needs(size).any());
+                        proptest::prop_assert!(
+                            lists.lookup(sig.kind, &sig.digest, size).any(|s| s.line == sig.line)
+                        );
+                    }
+                }
+                Err(HashListError::Line { line, .. }) => {
+                    proptest::prop_assert!(line >= 1 && line <= text.lines().count());
+                }
+                Err(HashListError::Empty { .. }) => proptest::prop_assert!(text.is_empty()),
+                Err(e) => proptest::prop_assert!(false, "{e}"),
+            }
+        }
+
+        #[test]
+        fn accepted_lines_round_trip(
+            digest in proptest::collection::vec(proptest::num::u8::ANY, 16..=16),
+            size in proptest::option::of(1u64..0xffff_fffe),
+            name in "[A-Za-z0-9._-]{1,30}",
+        ) {
+            let s = size.map_or_else(|| "*".to_owned(), |s| s.to_string());
+            let line = format!("{}:{s}:{name}:73", hex::encode(&digest));
+            let p = parse_line(&line).unwrap().unwrap();
+            proptest::prop_assert_eq!(p.digest, digest);
+            proptest::prop_assert_eq!(p.size, size);
+            proptest::prop_assert_eq!(p.name, name.as_str());
+        }
     }
 }

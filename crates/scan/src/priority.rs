@@ -41,7 +41,14 @@ fn set_idle_io() -> std::io::Result<()> {
     #[allow(unsafe_code)]
     // SAFETY: ioprio_set takes three integers and no pointer; it cannot touch this
     // process's memory. Its only effect is the calling thread's I/O priority.
-    let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0 as libc::c_long, value) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_ioprio_set,
+            IOPRIO_WHO_PROCESS,
+            0 as libc::c_long,
+            value,
+        )
+    };
     if r == 0 {
         Ok(())
     } else {
@@ -56,7 +63,8 @@ mod tests {
     fn io_class_of_this_thread() -> libc::c_long {
         #[allow(unsafe_code)]
         // SAFETY: ioprio_get takes two integers and no pointer.
-        let r = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0 as libc::c_long) };
+        let r =
+            unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0 as libc::c_long) };
         assert!(r >= 0, "{}", std::io::Error::last_os_error());
         r >> IOPRIO_CLASS_SHIFT
     }

@@ -67,9 +67,10 @@ impl YaraRules {
                     return Err(RulesError::NoRules { path: path.clone() });
                 }
             } else {
-                let name = path
-                    .file_name()
-                    .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into(),
+                );
                 files.push((name, path.clone()));
             }
         }
@@ -253,7 +254,11 @@ mod tests {
         std::fs::write(dir.path().join("sub/b.yara"), "rule a { condition: false }").unwrap();
         std::fs::write(dir.path().join("README"), "not rules").unwrap();
         let rules = YaraRules::load(&[dir.path().to_owned()]).unwrap();
-        assert_eq!(rules.len(), 2, "same rule name in two files, two namespaces");
+        assert_eq!(
+            rules.len(),
+            2,
+            "same rule name in two files, two namespaces"
+        );
         assert_eq!(
             rules.source_of("sub/b.yara"),
             Some(dir.path().join("sub/b.yara").as_path())

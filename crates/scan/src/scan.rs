@@ -448,9 +448,7 @@ pub fn scan(
     problems.extend(collected.problems);
     problems.sort_by(|a, b| a.path.cmp(&b.path));
     let mut findings = collected.findings;
-    findings.sort_by(|a, b| {
-        (&a.path, a.detection.name()).cmp(&(&b.path, b.detection.name()))
-    });
+    findings.sort_by(|a, b| (&a.path, a.detection.name()).cmp(&(&b.path, b.detection.name())));
     let mut summary = ScanSummary {
         files: collected.files,
         bytes: collected.bytes,
@@ -581,7 +579,8 @@ impl Worker<'_, '_> {
     }
 
     fn file(&mut self, path: &Path) {
-        self.pacer.checkpoint(path, self.out.files == 0, self.events);
+        self.pacer
+            .checkpoint(path, self.out.files == 0, self.events);
         self.out.files += 1;
         self.progress.add_entry();
         let unreadable = |e: std::io::Error| ProblemKind::Unreadable {

@@ -57,8 +57,7 @@ impl Clock for StepClock {
         Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
     }
     fn sleep(&self, d: Duration) {
-        self.nanos
-            .fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
+        self.nanos.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
         let n = self.sleeps.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(h) = &self.hook {
             h(n);
@@ -147,12 +146,18 @@ fn rules_and_hash_lists_find_eicar_once_per_file_and_links_are_not_followed() {
         assert_eq!(report.summary.files, 3);
         match &report.findings[0].detection {
             Detection::Yara {
-                metadata, tags, source, ..
+                metadata,
+                tags,
+                source,
+                ..
             } => {
                 assert_eq!(tags, &["test"]);
                 assert_eq!(source, Path::new("eicar.yar"));
                 let m = serde_json::to_string(metadata).unwrap();
-                assert!(m.contains("EICAR anti-virus test file") && m.contains('3'), "{m}");
+                assert!(
+                    m.contains("EICAR anti-virus test file") && m.contains('3'),
+                    "{m}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -222,11 +227,19 @@ fn an_unreadable_file_is_reported_and_the_scan_goes_on() {
         &ScanOptions::default(),
         &StepClock::default(),
     );
-    assert_eq!(names(&report), [("eicar.com".into(), "EICAR_test_file".into())]);
+    assert_eq!(
+        names(&report),
+        [("eicar.com".into(), "EICAR_test_file".into())]
+    );
     let problems: Vec<_> = report
         .problems
         .iter()
-        .map(|p| (p.path.clone(), matches!(p.problem, ProblemKind::Unreadable { .. })))
+        .map(|p| {
+            (
+                p.path.clone(),
+                matches!(p.problem, ProblemKind::Unreadable { .. }),
+            )
+        })
         .collect();
     assert_eq!(
         problems,
@@ -262,7 +275,10 @@ fn the_rate_limit_paces_reading_on_the_clock() {
     let bytes = report.summary.bytes as f64;
     let expected = bytes / f64::from(1 << 20) - 1.0;
     let waited = clock.now().as_secs_f64();
-    assert!((waited - expected).abs() < 0.05, "waited {waited}, expected {expected}");
+    assert!(
+        (waited - expected).abs() < 0.05,
+        "waited {waited}, expected {expected}"
+    );
 }
 
 #[test]
@@ -307,7 +323,10 @@ fn the_scan_waits_while_the_device_is_in_use_and_finishes_when_idle() {
     assert_eq!(report.pauses[0].seconds, 150.0);
     assert!(report.pauses[0].reason.contains("in clinical use"));
     let events = events.into_inner().unwrap();
-    assert!(events[0].contains("Paused") && events[1].contains("Resumed"), "{events:?}");
+    assert!(
+        events[0].contains("Paused") && events[1].contains("Resumed"),
+        "{events:?}"
+    );
 }
 
 #[test]
