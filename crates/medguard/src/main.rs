@@ -31,6 +31,9 @@ enum Command {
     /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Executable allowlists from signed profiles, enforced by the kernel (fanotify).
+    #[command(subcommand)]
+    Allowlist(cmd::allowlist::AllowlistCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Allowlist(c) => cmd::allowlist::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod allowlist;
 pub mod audit;
 pub mod key;
 pub mod profile;
