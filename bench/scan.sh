@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of `medguard scan` against the `yara` command (same rules, same tree, same
-# matches: `yara -r -p 2` vs `medguard scan --threads 2`) and against `clamscan -d` with the
+# matches: `yara -r -N -p 2` vs `medguard scan --threads 2`) and against `clamscan -d` with the
 # same ClamAV hash lists, in the same run, warm cache. Prints times and ratios.
 #
 # usage: bench/scan.sh [--files N]
@@ -79,7 +79,7 @@ bytes=$(du -sb "$tree" | cut -f1)
 echo "tree: $n files, $((bytes / 1048576)) MiB"
 
 # Same matches first.
-yara -r -p 2 "$rules" "$tree" | awk '{print $2" "$1}' | sort > "$W/yara.matches"
+yara -r -N -p 2 "$rules" "$tree" | awk '{print $2" "$1}' | sort > "$W/yara.matches"
 "$M" scan "$tree" --rules "$rules" --threads 2 --normal-priority --json \
   | python3 -c 'import json,sys; [print(f["path"], f["detection"]["rule"]) for f in json.load(sys.stdin)["findings"]]' \
   | sort > "$W/medguard.matches" || true
@@ -88,10 +88,10 @@ if ! diff -u "$W/yara.matches" "$W/medguard.matches"; then
 fi
 echo "YARA: same $(wc -l < "$W/yara.matches") matches"
 
-t_yara=$(best yara -r -p 2 "$rules" "$tree")
+t_yara=$(best yara -r -N -p 2 "$rules" "$tree")
 t_med=$(best "$M" scan "$tree" --rules "$rules" --threads 2 --normal-priority)
 t_med_idle=$(best "$M" scan "$tree" --rules "$rules" --threads 2)
-printf 'yara -r -p 2:                          %6.2f s\n' "$t_yara"
+printf 'yara -r -N -p 2:                          %6.2f s\n' "$t_yara"
 printf 'medguard scan --threads 2:             %6.2f s  (%.2fx yara'"'"'s time)\n' "$t_med" "$(echo "$t_med / $t_yara" | bc -l)"
 printf 'medguard scan --threads 2 (idle prio): %6.2f s  (%.2fx yara'"'"'s time)\n' "$t_med_idle" "$(echo "$t_med_idle / $t_yara" | bc -l)"
 

@@ -31,6 +31,9 @@ enum Command {
     /// The tamper-evident audit trail and its forwarding to the hospital's collectors.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Scan files with YARA rules and ClamAV hash lists, yielding to clinical work.
+    /// Exit 0 clean, 1 found, 2 error.
+    Scan(cmd::scan::ScanArgs),
     /// Executable allowlists from signed profiles, enforced by the kernel (fanotify).
     #[command(subcommand)]
     Allowlist(cmd::allowlist::AllowlistCommand),
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Key(c) => cmd::key::run(c),
         Command::Profile(c) => cmd::profile::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Scan(c) => cmd::scan::run(c),
         Command::Allowlist(c) => cmd::allowlist::run(c),
     };
     match result {

@@ -4,6 +4,7 @@ pub mod allowlist;
 pub mod audit;
 pub mod key;
 pub mod profile;
+pub mod scan;
 
 use std::io::Write as _;
 
