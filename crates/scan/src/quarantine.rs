@@ -70,7 +70,7 @@ pub fn quarantine(
     }
     let target = unique_name(dir, path, now)?;
     // Mode 000 first: from here on nobody but root opens or executes it, wherever it is.
-    fs::set_permissions(path, fs::Permissions::from_mode(0)).map_err(io_err(path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o000)).map_err(io_err(path))?;
     let method = match fs::rename(path, &target) {
         Ok(()) => "rename",
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
