@@ -26,12 +26,13 @@ command -v fapolicyd >/dev/null || { echo "fapolicyd missing: apt-get install fa
 W=$(realpath -m bench/work/allowlist)
 rm -rf "$W" && mkdir -p "$W/dev/bin"
 cp /bin/true "$W/dev/bin/tiny"
-cp /bin/true "$W/dev/bin/rogue" && printf '\0' >> "$W/dev/bin/rogue"
 
 "$MEDGUARD" key generate --out "$W/vendor" >/dev/null
 "$MEDGUARD" profile create "$W/dev" --out "$W/dev.profile" --key "$W/vendor.key" >/dev/null
 "$MEDGUARD" allowlist build --profile "$W/dev.profile" --trust "$W/vendor.pub" \
   --root "$W/dev" --out "$W/dev.allowlist" --key "$W/vendor.key" >/dev/null
+# Unlisted (added after the profile), untrusted: both enforcers must refuse it.
+cp /bin/true "$W/dev/bin/rogue" && printf '\0' >> "$W/dev/bin/rogue"
 
 # The timed loop: a shell loop of N execs, in seconds.
 loop() {
