@@ -56,6 +56,12 @@ enum Command {
     Sbom(cmd::sbom::SbomCommand),
     /// Listening network services, with their process and package.
     Services(cmd::sbom::ServicesArgs),
+    /// Scan files with YARA rules and ClamAV hash lists, yielding to clinical work.
+    /// Exit 0 clean, 1 found, 2 error.
+    Scan(cmd::scan::ScanArgs),
+    /// Executable allowlists from signed profiles, enforced by the kernel (fanotify).
+    #[command(subcommand)]
+    Allowlist(cmd::allowlist::AllowlistCommand),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +79,8 @@ fn main() -> ExitCode {
         Command::Cvss(c) => cmd::cvss::run(c),
         Command::Sbom(c) => cmd::sbom::run(c),
         Command::Services(a) => cmd::sbom::services(&a),
+        Command::Scan(c) => cmd::scan::run(c),
+        Command::Allowlist(c) => cmd::allowlist::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod allowlist;
 pub mod audit;
 pub mod bundle;
 pub mod clinical;
@@ -8,6 +9,7 @@ pub mod key;
 pub mod profile;
 pub mod repo;
 pub mod sbom;
+pub mod scan;
 pub mod update;
 pub mod update_install;
 pub mod version;
