@@ -303,7 +303,7 @@ fn scan_without_findings_exits_zero_and_errors_exit_two() {
     let sbom = dir.path().join("s.json");
     write_json(
         &sbom,
-        &json!({"bomFormat": "CycloneDX", "components": [{"name": "pydicom", "version": "2.4.0", "purl": "pkg:pypi/pydicom@2.4.0"}]}),
+        &json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"type": "library", "name": "pydicom", "version": "2.4.0", "purl": "pkg:pypi/pydicom@2.4.0"}]}),
     );
     medguard()
         .args(["vuln", "scan", "--db"])
@@ -346,9 +346,9 @@ fn real_cisa_advisory_matches_vendor_product() {
     let sbom = dir.path().join("s.json");
     write_json(
         &sbom,
-        &json!({"bomFormat": "CycloneDX", "components": [
-            {"name": "BD Alaris Systems Manager", "version": "12.3"},
-            {"name": "CQI Reporter", "version": "10.18"}
+        &json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [
+            {"type": "application", "name": "BD Alaris Systems Manager", "version": "12.3"},
+            {"type": "application", "name": "CQI Reporter", "version": "10.18"}
         ]}),
     );
     let out = medguard()
