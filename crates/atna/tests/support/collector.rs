@@ -218,11 +218,22 @@ input(type="imtcp" port="{port}" address="127.0.0.1" ruleset="atna")
 
     /// The received messages, one per line.
     pub fn received(&self) -> Vec<String> {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         if let Ok(mut file) = std::fs::File::open(&self.output) {
-            file.read_to_string(&mut text).unwrap();
+            file.read_to_end(&mut bytes).unwrap();
         }
-        text.lines().map(str::to_owned).collect()
+        // rsyslogd may be in the middle of writing the last line (seen in CI: a half-written
+        // final message counted as the 40th line); only complete lines count.
+        let complete = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |end| end + 1);
+        bytes.truncate(complete);
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Polls the output until `done(lines)` holds or `timeout` passes; returns the lines.
