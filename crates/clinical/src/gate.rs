@@ -132,16 +132,7 @@ impl ClinicalGate {
                 next_opening: window.next_opening(now),
             });
         }
-        match &self.source {
-            None => Permission::Granted,
-            Some(source) => match source.read(self.timeout) {
-                Ok(ClinicalState::Idle) => Permission::Granted,
-                Ok(ClinicalState::InUse) => Permission::Refused(Refusal::InClinicalUse {
-                    source: source.to_string(),
-                }),
-                Err(error) => Permission::Refused(Refusal::StateUnknown(error)),
-            },
-        }
+        self.may_continue()
     }
 
     /// Whether work that has started may go on: only the provider is asked, because a
