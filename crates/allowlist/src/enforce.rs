@@ -18,6 +18,22 @@
 //!   answers per `on_timeout`. **Watchdog:** while the decider is still stuck on an event
 //!   that timed out, later misses are answered per `on_timeout` at once instead of queueing
 //!   behind it, so a hung disk costs one timeout, not one per exec.
+//! - **Allowed files are remembered by the kernel** ([`EnforceOptions::kernel_cache`]). After
+//!   an allowed answer the reader puts an *ignore mark* on the file's inode (fanotify's
+//!   `FAN_MARK_IGNORED_MASK`, evictable), so later execs of it raise no event at all: no
+//!   round trip, which on a busy host is most of the cost (two cross-CPU wake-ups per
+//!   exec). The kernel clears an ignore mask when the file is written (`FS_MODIFY`, which
+//!   `write`, `truncate`, `fallocate` and copy/splice raise); writes through a shared
+//!   mapping raise no `FS_MODIFY`, so the same inode mark also asks for `FAN_CLOSE_WRITE`,
+//!   which comes when the last writer (mapping included) is gone and makes the reader drop
+//!   the mark (an exec cannot start while a writable mapping exists: `ETXTBSY`). Only
+//!   files with a single link are remembered, so a hard link elsewhere is still judged by
+//!   its own path. What the kernel remembers is the inode: a remembered file *renamed*
+//!   to an unlisted path keeps running until it is written, evicted or the enforcer
+//!   restarts. Renaming needs write access to the listed directory, which the allowlist
+//!   does not protect against anyway. After placing the mark the reader checks the file's
+//!   identity once more and drops the mark if the file changed in between. The group's
+//!   queue is unlimited, so a `FAN_CLOSE_WRITE` can't be lost to an overflow.
 //! - **Denials are logged by a third thread** through a bounded queue the reader never
 //!   waits on (a full queue drops and counts), writing `executable-denied` audit events.
 //! - **Stopping** removes every mark first (`FAN_MARK_FLUSH`), then wakes the reader, which
@@ -115,6 +131,9 @@ pub struct EnforceOptions {
     pub on_timeout: TimeoutAnswer,
     /// Also judge opens of shared libraries (`FAN_OPEN_PERM`).
     pub libraries: bool,
+    /// Let the kernel remember allowed files (ignore marks; see the module docs). Needs
+    /// Linux 5.19 (evictable marks); on older kernels it is turned off at start.
+    pub kernel_cache: bool,
     /// Time of audit events.
     pub clock: Arc<dyn Clock>,
     /// AuditSourceID of audit events (the host name).
@@ -194,6 +213,10 @@ pub struct Stats {
     pub log_errors: AtomicU64,
     /// Responses the kernel refused.
     pub response_errors: AtomicU64,
+    /// Allowed files handed to the kernel's cache (ignore marks placed).
+    pub kernel_cached: AtomicU64,
+    /// Kernel cache entries dropped because the file was written or changed.
+    pub kernel_forgotten: AtomicU64,
 }
 
 /// A snapshot of [`Stats`].
@@ -210,6 +233,8 @@ pub struct StatsSnapshot {
     pub log_dropped: u64,
     pub log_errors: u64,
     pub response_errors: u64,
+    pub kernel_cached: u64,
+    pub kernel_forgotten: u64,
 }
 
 impl Stats {
@@ -228,6 +253,8 @@ impl Stats {
             log_dropped: g(&self.log_dropped),
             log_errors: g(&self.log_errors),
             response_errors: g(&self.response_errors),
+            kernel_cached: g(&self.kernel_cached),
+            kernel_forgotten: g(&self.kernel_forgotten),
         }
     }
 }
@@ -291,13 +318,15 @@ struct FileId {
 }
 
 impl FileId {
-    fn of(m: &std::fs::Metadata) -> Self {
+    // The stat field types differ between targets.
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn of(st: &nix::sys::stat::FileStat) -> Self {
         Self {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
         }
     }
 }
@@ -341,8 +370,13 @@ impl Enforcer {
         if options.marks.is_empty() {
             return Err(EnforceError::NoMarks);
         }
+        // Unlimited queue: the only notification events are FAN_CLOSE_WRITE of remembered
+        // files, and losing one would leave a stale ignore mark.
         let group = Fanotify::init(
-            InitFlags::FAN_CLASS_CONTENT | InitFlags::FAN_CLOEXEC | InitFlags::FAN_NONBLOCK,
+            InitFlags::FAN_CLASS_CONTENT
+                | InitFlags::FAN_CLOEXEC
+                | InitFlags::FAN_NONBLOCK
+                | InitFlags::FAN_UNLIMITED_QUEUE,
             EventFFlags::O_RDONLY | EventFFlags::O_LARGEFILE | EventFFlags::O_CLOEXEC,
         )
         .map_err(EnforceError::Init)?;
@@ -390,8 +424,10 @@ impl Enforcer {
                     .map_err(EnforceError::Thread)?,
             );
         }
+        let kernel_cache = options.kernel_cache && evictable_marks_supported(&group);
         {
             let reader = Reader {
+                kernel_cache,
                 group: Arc::clone(&group),
                 own_pid: i32::try_from(std::process::id()).unwrap_or(i32::MAX),
                 options: options.clone(),
@@ -530,6 +566,8 @@ impl Drop for Enforcer {
 
 struct Reader {
     group: Arc<Fanotify>,
+    /// Whether allowed files get ignore marks.
+    kernel_cache: bool,
     own_pid: i32,
     options: EnforceOptions,
     cache: Cache,
@@ -544,8 +582,16 @@ struct Reader {
 
 /// How the reader answered one event.
 enum Outcome2 {
-    Allowed,
+    /// Allowed; with the file's identity when the list allows it (not merely a non-library
+    /// open), so that the kernel may remember it.
+    Allowed(Option<Identity>),
     Refused(Cause),
+}
+
+/// What the reader knew of an allowed file when it decided.
+struct Identity {
+    key: FileId,
+    nlink: u64,
 }
 
 impl Reader {
@@ -583,9 +629,12 @@ impl Reader {
 
     fn answer(&mut self, event: &FanotifyEvent) {
         let Some(fd) = event.fd() else {
-            return; // A queue overflow notice; permission events are never dropped.
+            return; // A queue overflow notice; the queue is unlimited.
         };
         let mask = event.mask();
+        if mask.contains(MaskFlags::FAN_CLOSE_WRITE) {
+            self.forget(fd);
+        }
         if !mask.intersects(MaskFlags::FAN_OPEN_EXEC_PERM | MaskFlags::FAN_OPEN_PERM) {
             return;
         }
@@ -598,12 +647,12 @@ impl Reader {
         };
         let (outcome, path) = if event.pid() == self.own_pid {
             self.stats.own.fetch_add(1, Ordering::Relaxed);
-            (Outcome2::Allowed, PathBuf::new())
+            (Outcome2::Allowed(None), PathBuf::new())
         } else {
             self.decide(fd, access, deadline)
         };
         let deny = match &outcome {
-            Outcome2::Allowed => false,
+            Outcome2::Allowed(_) => false,
             Outcome2::Refused(Cause::Verdict { .. } | Cause::Undecidable { .. }) => {
                 self.options.mode == Mode::Enforce
             }
@@ -622,6 +671,11 @@ impl Reader {
             .is_err()
         {
             self.stats.response_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Outcome2::Allowed(Some(identity)) = &outcome
+            && self.kernel_cache
+        {
+            self.remember(fd, identity);
         }
         if let Outcome2::Refused(cause) = outcome {
             let counter = if deny {
@@ -657,15 +711,14 @@ impl Reader {
                 error: e.to_string(),
             })
         };
-        let file = match fd.try_clone_to_owned() {
-            Ok(f) => File::from(f),
+        // A cache hit costs one fstat; the descriptor is duplicated for the decider only on
+        // a miss.
+        let st = match nix::sys::stat::fstat(fd) {
+            Ok(st) => st,
             Err(e) => return (undecidable(&e), path),
         };
-        let meta = match file.metadata() {
-            Ok(m) => m,
-            Err(e) => return (undecidable(&e), path),
-        };
-        let key = FileId::of(&meta);
+        let key = FileId::of(&st);
+        let meta_nlink = u64::from(st.st_nlink);
         let hit = self
             .cache
             .lock()
@@ -675,19 +728,99 @@ impl Reader {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
             c
         } else {
+            let file = match fd.try_clone_to_owned() {
+                Ok(f) => File::from(f),
+                Err(e) => return (undecidable(&e), path),
+            };
+            let meta = match file.metadata() {
+                Ok(m) => m,
+                Err(e) => return (undecidable(&e), path),
+            };
             match self.ask_decider(file, path.clone(), key, meta, deadline) {
                 Ok(c) => c,
                 Err(outcome) => return (outcome, path),
             }
         };
         let outcome = match access {
-            Access::LibraryOpen if !cached.library => Outcome2::Allowed,
-            _ if cached.verdict.allowed() => Outcome2::Allowed,
+            _ if cached.verdict.allowed() => Outcome2::Allowed(Some(Identity {
+                key,
+                nlink: meta_nlink,
+            })),
+            Access::LibraryOpen if !cached.library => Outcome2::Allowed(None),
             _ => Outcome2::Refused(Cause::Verdict {
                 verdict: cached.verdict,
             }),
         };
         (outcome, path)
+    }
+
+    /// The ignore-mask bits of a remembered file: every permission event the marks ask for.
+    fn ignored(&self) -> MaskFlags {
+        if self.options.libraries {
+            MaskFlags::FAN_OPEN_EXEC_PERM | MaskFlags::FAN_OPEN_PERM
+        } else {
+            MaskFlags::FAN_OPEN_EXEC_PERM
+        }
+    }
+
+    /// Lets the kernel answer later opens of this allowed file itself (module docs).
+    fn remember(&self, fd: BorrowedFd<'_>, identity: &Identity) {
+        if identity.nlink != 1 {
+            return; // Each of its paths must be judged on its own.
+        }
+        let evictable = MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_EVICTABLE;
+        // The FAN_CLOSE_WRITE mark first: from the moment the ignore mask exists, a write
+        // through a mapping must reach us.
+        if self
+            .group
+            .mark(evictable, MaskFlags::FAN_CLOSE_WRITE, fd, None::<&Path>)
+            .is_err()
+        {
+            return;
+        }
+        if self
+            .group
+            .mark(
+                evictable | MarkFlags::FAN_MARK_IGNORED_MASK,
+                self.ignored(),
+                fd,
+                None::<&Path>,
+            )
+            .is_err()
+        {
+            self.unmark(fd);
+            return;
+        }
+        // A write between the decision and the mark raised its FS_MODIFY before the mark
+        // existed; its new mtime/ctime shows here.
+        let unchanged = nix::sys::stat::fstat(fd)
+            .is_ok_and(|st| FileId::of(&st) == identity.key && st.st_nlink == 1);
+        if unchanged {
+            self.stats.kernel_cached.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.unmark(fd);
+        }
+    }
+
+    /// A remembered file was written: the kernel must ask again.
+    fn forget(&self, fd: BorrowedFd<'_>) {
+        self.unmark(fd);
+        self.stats.kernel_forgotten.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn unmark(&self, fd: BorrowedFd<'_>) {
+        let _ = self.group.mark(
+            MarkFlags::FAN_MARK_REMOVE | MarkFlags::FAN_MARK_IGNORED_MASK,
+            self.ignored(),
+            fd,
+            None::<&Path>,
+        );
+        let _ = self.group.mark(
+            MarkFlags::FAN_MARK_REMOVE,
+            MaskFlags::FAN_CLOSE_WRITE,
+            fd,
+            None::<&Path>,
+        );
     }
 
     fn ask_decider(
@@ -767,6 +900,26 @@ fn decider(
             return;
         }
     }
+}
+
+/// Whether this kernel takes evictable inode marks (Linux 5.19), tried with a mark on `/`
+/// that is removed at once (directories never see `FAN_CLOSE_WRITE`).
+fn evictable_marks_supported(group: &Fanotify) -> bool {
+    let probe = MarkFlags::FAN_MARK_ADD | MarkFlags::FAN_MARK_EVICTABLE;
+    let root = Path::new("/");
+    if group
+        .mark(probe, MaskFlags::FAN_CLOSE_WRITE, AT_FDCWD, Some(root))
+        .is_err()
+    {
+        return false;
+    }
+    let _ = group.mark(
+        MarkFlags::FAN_MARK_REMOVE,
+        MaskFlags::FAN_CLOSE_WRITE,
+        AT_FDCWD,
+        Some(root),
+    );
+    true
 }
 
 fn is_library(path: &[u8], file: &File, meta: &std::fs::Metadata) -> bool {

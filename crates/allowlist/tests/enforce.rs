@@ -169,6 +169,7 @@ impl Running {
             timeout: Duration::from_secs(5),
             on_timeout: TimeoutAnswer::Deny,
             libraries: false,
+            kernel_cache: true,
             clock: Arc::new(FixedClock(time::OffsetDateTime::UNIX_EPOCH)),
             source_id: "test-device".into(),
         };
@@ -242,6 +243,9 @@ fn enforcer_denies_logs_and_rechecks_replaced_binaries() {
     fs::copy("/bin/true", &viewer).unwrap();
     fs::copy("/bin/true", &nested).unwrap();
     fs::copy("/bin/false", &rogue).unwrap();
+    // Another hard link to a listed file: the path is not listed. (A file with more than
+    // one link is never left to the kernel's cache, so each path is judged.)
+    fs::hard_link(&nested, dir.join("alias")).unwrap();
     let list = Allowlist::new(
         header(),
         vec![
@@ -261,13 +265,14 @@ fn enforcer_denies_logs_and_rechecks_replaced_binaries() {
     fs::copy("/bin/false", &tmp_copy).unwrap();
     fs::rename(&tmp_copy, &viewer).unwrap();
     assert_eq!(run(&viewer), Err(EPERM));
-    // Through another hard link to a listed file: the path is not listed.
-    fs::hard_link(&nested, dir.join("alias")).unwrap();
     assert_eq!(run(&dir.join("alias")), Err(EPERM));
+    assert_eq!(run(&nested), Ok(0));
 
     let stats = e.stop();
     assert_eq!(stats.denied, 3, "{stats:?}");
-    assert!(stats.cache_hits >= 1, "{stats:?}");
+    // viewer's second run never reached us; nested (two links) was judged both times.
+    assert_eq!(stats.kernel_cached, 1, "{stats:?}");
+    assert_eq!(stats.events, 6, "{stats:?}");
     assert_eq!(stats.timeouts + stats.watchdog, 0);
     let denials = e.denials.lock().unwrap().clone();
     assert_eq!(denials.len(), 3);
@@ -306,6 +311,101 @@ fn enforcer_denies_logs_and_rechecks_replaced_binaries() {
             EventKind::ApplicationStop
         ]
     );
+}
+
+/// Waits (bounded) until `done` holds, polling.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn files_left_to_the_kernel_are_judged_again_once_written() {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fs::canonicalize(tmp.path()).unwrap();
+    let by_write = dir.join("by-write");
+    let by_mapping = dir.join("by-mapping");
+    let by_truncate = dir.join("by-truncate");
+    for p in [&by_write, &by_mapping, &by_truncate] {
+        fs::copy("/bin/true", p).unwrap();
+    }
+    let list = Allowlist::new(
+        header(),
+        [&by_write, &by_mapping, &by_truncate]
+            .into_iter()
+            .map(|p| exact(p, Listing::Executable))
+            .collect(),
+    );
+    let mut e = Running::start(list, &dir, |_| {}, None);
+    let stats = |e: &Running| e.enforcer.as_ref().unwrap().stats().snapshot();
+    for p in [&by_write, &by_mapping, &by_truncate] {
+        assert_eq!(run(p), Ok(0));
+        assert_eq!(run(p), Ok(0));
+    }
+    let before = stats(&e);
+    assert_eq!(before.kernel_cached, 3, "{before:?}");
+    assert_eq!(before.events, 3, "second runs raise no event: {before:?}");
+
+    // write(2): the kernel clears the ignore mask itself (FS_MODIFY), before any exec.
+    let mut f = fs::OpenOptions::new().write(true).open(&by_write).unwrap();
+    f.seek(SeekFrom::Start(200)).unwrap();
+    f.write_all(b"\xff\xfe").unwrap();
+    drop(f);
+    assert_eq!(run(&by_write), Err(EPERM));
+
+    // A write through a shared mapping raises no FS_MODIFY: FAN_CLOSE_WRITE, after the
+    // mapping is gone, makes the enforcer drop the mark.
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import mmap,sys\n\
+             with open(sys.argv[1], 'r+b') as f:\n\
+             \x20   m = mmap.mmap(f.fileno(), 0)\n\
+             \x20   m[300] = m[300] ^ 0xff\n\
+             \x20   m.close()\n",
+        )
+        .arg(&by_mapping)
+        .status()
+        .expect("python3");
+    assert!(status.success());
+    let forgotten = before.kernel_forgotten;
+    assert!(eventually(|| stats(&e).kernel_forgotten > forgotten + 1));
+    assert_eq!(run(&by_mapping), Err(EPERM));
+
+    // truncate(2) raises FS_MODIFY too.
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(&by_truncate)
+        .unwrap();
+    f.set_len(100).unwrap();
+    drop(f);
+    assert_eq!(run(&by_truncate), Err(EPERM));
+
+    let after = e.stop();
+    assert_eq!(after.denied, 3, "{after:?}");
+    assert_eq!(after.kernel_cached, 3, "{after:?}");
+}
+
+#[test]
+fn without_the_kernel_cache_every_exec_is_judged_here() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fs::canonicalize(tmp.path()).unwrap();
+    let viewer = dir.join("viewer");
+    fs::copy("/bin/true", &viewer).unwrap();
+    let list = Allowlist::new(header(), vec![exact(&viewer, Listing::Executable)]);
+    let mut e = Running::start(list, &dir, |o| o.kernel_cache = false, None);
+    for _ in 0..3 {
+        assert_eq!(run(&viewer), Ok(0));
+    }
+    let stats = e.stop();
+    assert_eq!((stats.events, stats.cache_hits), (3, 2), "{stats:?}");
+    assert_eq!(stats.kernel_cached, 0);
 }
 
 #[test]

@@ -87,6 +87,10 @@ pub enum AllowlistCommand {
         /// watched area then waits for medguard.
         #[arg(long)]
         libraries: bool,
+        /// Judge every exec in medguard, instead of letting the kernel remember allowed
+        /// files until they are written (slower; see the allowlist crate's enforce docs).
+        #[arg(long)]
+        no_kernel_cache: bool,
         /// Longest wait for a decision, in milliseconds.
         #[arg(long, default_value_t = 2000, value_name = "N")]
         timeout_ms: u64,
@@ -213,6 +217,7 @@ pub fn run(cmd: AllowlistCommand) -> anyhow::Result<ExitCode> {
             mount,
             dir,
             libraries,
+            no_kernel_cache,
             timeout_ms,
             on_timeout,
             audit_log,
@@ -242,6 +247,7 @@ pub fn run(cmd: AllowlistCommand) -> anyhow::Result<ExitCode> {
                     timeout: Duration::from_millis(timeout_ms),
                     on_timeout,
                     libraries,
+                    kernel_cache: !no_kernel_cache,
                     clock: Arc::new(SystemClock),
                     source_id: host_name(),
                 },
@@ -313,9 +319,11 @@ fn enforce(
     let signal = signals.wait().context("waiting for SIGINT/SIGTERM")?;
     let stats = enforcer.stop()?;
     eprintln!(
-        "medguard: {signal}: marks removed; {} events, {} cache hits, {} denied, {} would be denied, {} timeouts, {} watchdog answers",
+        "medguard: {signal}: marks removed; {} events, {} cache hits, {} files left to the kernel ({} written since), {} denied, {} would be denied, {} timeouts, {} watchdog answers",
         stats.events,
         stats.cache_hits,
+        stats.kernel_cached,
+        stats.kernel_forgotten,
         stats.denied,
         stats.would_deny,
         stats.timeouts,
