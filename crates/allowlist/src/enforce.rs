@@ -331,6 +331,12 @@ impl FileId {
     }
 }
 
+/// The link count (`nlink_t` is 32 bits on some targets).
+#[allow(clippy::useless_conversion)]
+fn links(st: &nix::sys::stat::FileStat) -> u64 {
+    u64::from(st.st_nlink)
+}
+
 #[derive(Debug, Clone)]
 struct Cached {
     path: PathBuf,
@@ -718,7 +724,7 @@ impl Reader {
             Err(e) => return (undecidable(&e), path),
         };
         let key = FileId::of(&st);
-        let meta_nlink = u64::from(st.st_nlink);
+        let meta_nlink = links(&st);
         let hit = self
             .cache
             .lock()
@@ -794,7 +800,7 @@ impl Reader {
         // A write between the decision and the mark raised its FS_MODIFY before the mark
         // existed; its new mtime/ctime shows here.
         let unchanged = nix::sys::stat::fstat(fd)
-            .is_ok_and(|st| FileId::of(&st) == identity.key && st.st_nlink == 1);
+            .is_ok_and(|st| FileId::of(&st) == identity.key && links(&st) == 1);
         if unchanged {
             self.stats.kernel_cached.fetch_add(1, Ordering::Relaxed);
         } else {
