@@ -15,11 +15,12 @@ use std::time::SystemTime;
 
 use futures::StreamExt as _;
 use tough::schema::{Role, Signed, Target};
-use tough::{DefaultTransport, ExpirationEnforcement, RepositoryLoader, Transport as _};
+use tough::{ExpirationEnforcement, RepositoryLoader, Transport as _};
 use url::Url;
 
 use crate::error::{TufError, from_tough};
 use crate::metadata::{BundleInfo, TrustedRoot, compare_versions, timestamp};
+use crate::transport::{ClientTransport, Timeouts, transport_error};
 
 /// Where to fetch from, what to trust, and where to keep state.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct FetchOptions {
     pub model: Option<String>,
     /// The time of this refresh, for expiry.
     pub now: SystemTime,
+    /// How long to wait on the repository over HTTP(S).
+    pub timeouts: Timeouts,
 }
 
 /// A bundle that TUF vouched for, on disk.
@@ -115,11 +118,13 @@ pub fn fetch(options: &FetchOptions) -> Result<FetchedBundle, TufError> {
 pub struct Refreshed {
     repo: tough::Repository,
     targets_url: Url,
+    transport: ClientTransport,
 }
 
 /// Runs the TUF client workflow (root chain, timestamp, snapshot, targets, delegations) from
 /// `anchor`, keeping what it verified in `metadata_dir` under unversioned names, and checks
-/// expiry against `now` as well as the system clock.
+/// expiry against `now` as well as the system clock. Over HTTP(S) it waits as long as
+/// [`Timeouts::default`] allows.
 pub fn refresh(
     metadata_url: &str,
     targets_url: &str,
@@ -133,6 +138,7 @@ pub fn refresh(
         anchor,
         metadata_dir,
         now,
+        ClientTransport::new(Timeouts::default()),
     ))?
 }
 
@@ -142,11 +148,13 @@ async fn refresh_async(
     anchor: &TrustedRoot,
     metadata_dir: &Path,
     now: SystemTime,
+    transport: ClientTransport,
 ) -> Result<Refreshed, TufError> {
     let now = timestamp(now)?;
     std::fs::create_dir_all(metadata_dir).map_err(TufError::io(metadata_dir))?;
     let repo = RepositoryLoader::new(&anchor.bytes(), metadata_url, targets_url.clone())
         .datastore(metadata_dir)
+        .transport(transport.clone())
         .expiration_enforcement(ExpirationEnforcement::Safe)
         .load()
         .await
@@ -162,7 +170,11 @@ async fn refresh_async(
             }
         }
     }
-    Ok(Refreshed { repo, targets_url })
+    Ok(Refreshed {
+        repo,
+        targets_url,
+        transport,
+    })
 }
 
 impl Refreshed {
@@ -183,7 +195,10 @@ impl Refreshed {
                 model: format!("(no target {name})"),
             })?;
         let url = self.target_url(name, target)?;
-        crate::block_on(download(&url, name, target, dir, file))?
+        // A runtime of its own, so a client of its own: a connection kept alive by the
+        // refresh's client belongs to the refresh's runtime, gone by now.
+        let transport = self.transport.fresh();
+        crate::block_on(download(&transport, &url, name, target, dir, file))?
     }
 
     fn target_url(&self, name: &str, target: &Target) -> Result<Url, TufError> {
@@ -212,6 +227,7 @@ async fn fetch_async(options: &FetchOptions) -> Result<FetchedBundle, TufError> 
         &anchor,
         &options.metadata_dir,
         options.now,
+        ClientTransport::new(options.timeouts),
     ))
     .await?;
     let repo = &refreshed.repo;
@@ -250,7 +266,15 @@ async fn fetch_async(options: &FetchOptions) -> Result<FetchedBundle, TufError> 
         .map_or(name.as_str(), |(_, f)| f)
         .to_owned();
     let url = refreshed.target_url(&name, target)?;
-    let path = download(&url, &name, target, &options.download_dir, &file).await?;
+    let path = download(
+        &refreshed.transport,
+        &url,
+        &name,
+        target,
+        &options.download_dir,
+        &file,
+    )
+    .await?;
     Ok(FetchedBundle {
         path,
         target: name,
@@ -267,28 +291,22 @@ async fn fetch_async(options: &FetchOptions) -> Result<FetchedBundle, TufError> 
 
 /// Streams `url` into `dir/file`, refusing at the first byte past the metadata's length.
 async fn download(
+    transport: &ClientTransport,
     url: &Url,
     name: &str,
     target: &Target,
     dir: &Path,
     file: &str,
 ) -> Result<PathBuf, TufError> {
-    let transport = DefaultTransport::new();
     let mut stream = transport
         .fetch(url.clone())
         .await
-        .map_err(|e| TufError::Transport {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| transport_error(url.as_str(), &e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(TufError::io(dir))?;
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut seen = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| TufError::Transport {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
+        let chunk = chunk.map_err(|e| transport_error(url.as_str(), &e))?;
         seen += chunk.len() as u64;
         if seen > target.length {
             return Err(TufError::TooLong {

@@ -82,6 +82,13 @@ pub enum TufError {
     /// The repository could not be reached or a file could not be fetched.
     #[error("fetching {url}: {reason}")]
     Transport { url: String, reason: String },
+    /// The repository did not connect or answer in time (a stalled or slow-drip server):
+    /// `after` is the timeout that ran out (see [`crate::Timeouts`]).
+    #[error("fetching {url}: no answer within {after:?}")]
+    Timeout {
+        url: String,
+        after: std::time::Duration,
+    },
     /// Any other refusal by the TUF client.
     #[error("TUF: {reason}")]
     Refused { reason: String },
@@ -188,10 +195,7 @@ pub(crate) fn from_tough(err: &tough::error::Error) -> TufError {
             if let Some(inner) = cause_in(source) {
                 return from_tough(inner);
             }
-            TufError::Transport {
-                url: url.to_string(),
-                reason: source.to_string(),
-            }
+            crate::transport::transport_error(url.as_str(), source)
         }
         other => TufError::Refused {
             reason: other.to_string(),

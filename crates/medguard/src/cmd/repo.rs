@@ -9,6 +9,7 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Subcommand};
 use medguard_tuf::{
     AddOptions, FetchOptions, InitOptions, PublishOptions, RepoKeys, RoleKey, RotateOptions,
+    Timeouts,
 };
 
 #[derive(Debug, Subcommand)]
@@ -381,6 +382,7 @@ pub fn run(cmd: RepoCommand) -> anyhow::Result<ExitCode> {
                 download_dir: out,
                 model,
                 now,
+                timeouts: Timeouts::default(),
             })
             .map_err(|e| anyhow!(e).context(format!("fetching from {repo}")))?;
             if json {

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, anyhow};
 use clap::Args;
 use medguard_digest::PublicKey;
-use medguard_tuf::FetchOptions;
+use medguard_tuf::{FetchOptions, Timeouts};
 
 use super::update::TargetArgs;
 
@@ -51,6 +51,7 @@ pub fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
         download_dir,
         model: args.target.model.clone(),
         now: SystemTime::now(),
+        timeouts: Timeouts::default(),
     })
     .map_err(|e| anyhow!(e).context(format!("fetching the newest bundle from {}", args.repo)))?;
     if !args.target.json {

@@ -1,12 +1,14 @@
 //! A medguard-made repository in a temporary directory, and a device fetching from it.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use medguard_tuf::{
     AddOptions, FetchOptions, FetchedBundle, InitOptions, PublishOptions, RepoKeys, RoleKey,
-    TufError,
+    Timeouts, TufError,
 };
 
 pub struct Lab {
@@ -83,13 +85,26 @@ impl Lab {
         model: &str,
         now: SystemTime,
     ) -> Result<FetchedBundle, TufError> {
+        self.fetch_from(&self.url(), device, model, now, Timeouts::default())
+    }
+
+    /// Fetches from `url` (a server in front of this repository).
+    pub fn fetch_from(
+        &self,
+        url: &str,
+        device: &Path,
+        model: &str,
+        now: SystemTime,
+        timeouts: Timeouts,
+    ) -> Result<FetchedBundle, TufError> {
         medguard_tuf::fetch(&FetchOptions {
-            repo_url: self.url(),
+            repo_url: url.to_owned(),
             trusted_root: self.repo.join("metadata/1.root.json"),
             metadata_dir: device.join("tuf"),
             download_dir: device.join("downloads"),
             model: Some(model.to_owned()),
             now,
+            timeouts,
         })
     }
 
