@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use common::Lab;
 use common::http::{Answer, Server};
@@ -33,27 +33,25 @@ fn short() -> Timeouts {
     }
 }
 
-/// Regression: `tough`'s `HttpTransport` slept its initial backoff (100 ms) before every
-/// request, the first try included, so a refresh over HTTP spent 0.1 s per file waiting for
-/// nothing (0.6 s of a 0.86 s refresh in `bench/tuf.sh`).
+/// A refresh over HTTP asks each file once. (`tough`'s `HttpTransport` also slept its
+/// initial backoff, 100 ms, before every first try: 0.6 s of a 0.86 s refresh. Our transport
+/// pauses only before a retry; `bench/tuf.sh` measures the time, tests don't.)
 #[test]
-fn refresh_over_http_does_not_wait_before_requests() {
+fn refresh_over_http_asks_each_file_once() {
     let now = SystemTime::now();
     let lab = lab_with_bundle(now);
     let server = Server::files(lab.repo.clone());
     let device = lab.device("d");
-    let start = Instant::now();
     let got = lab
         .fetch_from(&server.url, &device, "CT-9000", now, Timeouts::default())
         .unwrap();
-    let elapsed = start.elapsed();
     assert_eq!(std::fs::read(&got.path).unwrap(), BUNDLE);
-    let requests = server.requests().len();
-    assert!(requests >= 6, "{:?}", server.requests());
-    assert!(
-        elapsed < Duration::from_millis(100) * u32::try_from(requests).unwrap(),
-        "{requests} requests took {elapsed:?}"
-    );
+    let requests = server.requests();
+    assert!(requests.len() >= 6, "{requests:?}");
+    let mut paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    assert_eq!(paths.len(), requests.len(), "{requests:?}");
 }
 
 #[test]
@@ -78,18 +76,15 @@ fn a_server_that_accepts_and_never_answers_is_a_timeout() {
     let lab = lab_with_bundle(now);
     let server = Server::start(lab.repo.clone(), |_, _| Answer::Stall);
     let device = lab.device("d");
-    let start = Instant::now();
     let err = lab
         .fetch_from(&server.url, &device, "CT-9000", now, short())
         .unwrap_err();
-    let elapsed = start.elapsed();
     assert!(
         matches!(err, TufError::Timeout { ref url, after } if url.ends_with("/metadata/2.root.json") && after == short().request),
         "{err:?}"
     );
     // Not taken for "no newer root", and not tried again: one request, one timeout.
     assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
-    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     common::assert_untouched(&device);
 }
 
@@ -199,7 +194,7 @@ fn a_body_cut_short_is_resumed_where_it_broke() {
 }
 
 #[test]
-fn a_closed_port_fails_in_bounded_time() {
+fn a_closed_port_is_a_transport_error() {
     let now = SystemTime::now();
     let lab = lab_with_bundle(now);
     let port = {
@@ -207,7 +202,6 @@ fn a_closed_port_fails_in_bounded_time() {
         l.local_addr().unwrap().port()
     };
     let device = lab.device("d");
-    let start = Instant::now();
     let err = lab
         .fetch_from(
             &format!("http://127.0.0.1:{port}"),
@@ -218,7 +212,6 @@ fn a_closed_port_fails_in_bounded_time() {
         )
         .unwrap_err();
     assert!(matches!(err, TufError::Transport { .. }), "{err:?}");
-    assert!(start.elapsed() < Duration::from_secs(10));
     common::assert_untouched(&device);
 }
 
