@@ -11,9 +11,10 @@
 //!
 //! It must not know ecosystems beyond what the specification says about a type: mapping a
 //! purl to an OSV ecosystem or a distribution release is the advisory and inventory crates'
-//! business. It must not panic on any input, must not do I/O, and does not silently repair
-//! input: [`Purl::parse`] refuses what the specification forbids; the one place that accepts
-//! more, [`Purl::parse_lenient`], lists each thing it tolerates.
+//! business. It must not panic on any input, must not do I/O, and must not repair input
+//! beyond the normalisation the specification mandates: [`Purl::parse`] refuses what the
+//! specification forbids; the one place that accepts more, [`Purl::parse_lenient`], lists
+//! each thing it tolerates.
 //!
 //! [`manual`] records how each difference between the two parsers this crate replaced was
 //! decided. `tests/purl_spec.rs` runs the specification's own test suite.
@@ -69,7 +70,8 @@ impl Purl {
     ///
     /// Accepted beyond the canonical form, because the specification says so: `pkg:` in any
     /// case, slashes after `pkg:` (`pkg://npm/x`), a type in any case, empty namespace
-    /// segments and leading or trailing slashes, an empty version, qualifier or subpath,
+    /// segments and leading or trailing slashes (of the name even percent-encoded, as the
+    /// builder strips them), an empty version, qualifier or subpath,
     /// qualifiers with an empty value (they are absent), `.` and `..` subpath segments
     /// (dropped), and upper- or lower-case percent escapes. The unencoded `@` of an npm
     /// scope (`pkg:npm/@babel/core`) is read as part of the namespace: the version separator
@@ -265,10 +267,6 @@ impl PurlBuilder {
             .namespace
             .as_deref()
             .and_then(|ns| join_nonempty(ns.split('/').filter(|s| !s.is_empty())));
-        let name = self.name.trim_matches('/').to_owned();
-        if name.is_empty() {
-            return Err(PurlError::MissingName);
-        }
         let mut qualifiers = BTreeMap::new();
         for (k, v) in self.qualifiers {
             let key = k.to_ascii_lowercase();
@@ -289,7 +287,7 @@ impl PurlBuilder {
             Purl {
                 ty,
                 namespace,
-                name,
+                name: self.name,
                 version: self.version.filter(|v| !v.is_empty()),
                 qualifiers,
                 subpath,
@@ -326,7 +324,13 @@ fn is_valid_key(key: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
+/// Normalises and checks what parse and build made.
 fn finish(mut p: Purl, conformance: Conformance) -> Result<Purl, PurlError> {
+    // "All leading and trailing slashes are not significant ... They are not part of the
+    // name": also when they were percent-encoded, so that parse and build agree.
+    if p.name.starts_with('/') || p.name.ends_with('/') {
+        p.name = p.name.trim_matches('/').to_owned();
+    }
     types::normalize(&mut p);
     if p.name.is_empty() {
         return Err(PurlError::MissingName);
@@ -598,6 +602,9 @@ mod tests {
         ] {
             assert_eq!(p(s).to_string(), canonical, "{s}");
         }
+        assert_eq!(p("pkg:generic/%2Fx%2F").name(), "x");
+        assert_eq!(p("pkg:generic/a%2Fb").to_string(), "pkg:generic/a%2Fb");
+        assert_eq!(Purl::parse("pkg:generic/%2F"), Err(PurlError::MissingName));
         assert_eq!(p("pkg:generic/x@").version(), None);
         assert_eq!(p("pkg:generic/x?").qualifiers().len(), 0);
         assert_eq!(p("pkg:generic/x#").subpath(), None);
@@ -672,6 +679,24 @@ mod tests {
         );
     }
 
+    /// The builder makes the same value from the components.
+    fn rebuild(p: &Purl) -> Result<Purl, PurlError> {
+        let mut b = Purl::builder(p.ty(), p.name());
+        if let Some(ns) = p.namespace() {
+            b = b.namespace(ns);
+        }
+        if let Some(v) = p.version() {
+            b = b.version(v);
+        }
+        for (k, v) in p.qualifiers() {
+            b = b.qualifier(k, v);
+        }
+        if let Some(sp) = p.subpath() {
+            b = b.subpath(sp);
+        }
+        b.build()
+    }
+
     proptest::proptest! {
         #[test]
         fn parse_never_panics(s in ".*") {
@@ -682,6 +707,7 @@ mod tests {
         #[test]
         fn canonical_round_trip(s in "pkg:[a-zA-Z][a-z.-]{0,6}/([^#?]{0,10}/)?[^#?/]{1,12}(@[^#?/]{0,8})?(\\?[a-zA-Z]{1,3}=[^#&]{0,6})?(#.{0,10})?") {
             if let Ok(p) = Purl::parse(&s) {
+                proptest::prop_assert_eq!(rebuild(&p), Ok(p.clone()));
                 let printed = p.to_string();
                 proptest::prop_assert_eq!(Purl::parse(&printed), Ok(p.clone()), "{}", printed);
                 proptest::prop_assert_eq!(Purl::parse_lenient(&s), Ok(p));
