@@ -5,8 +5,8 @@
 //! insensitive (their canonical form is lower case), which qualifiers are required. The test
 //! `tests/type_definitions.rs` checks the table against the vendored JSON files, so a type
 //! added upstream shows up as a failing test, not as silent drift. Rules the JSON states
-//! only in words are applied by [`normalize`] and [`check`] (PyPI and pub names, git names,
-//! MLflow on Databricks, CPAN module names, Chrome extension identifiers).
+//! only in words are applied here too (PyPI and pub names, git names, MLflow on Databricks,
+//! CPAN module names, Chrome extension identifiers).
 //!
 //! A type that is not registered has no rules beyond the core syntax.
 
