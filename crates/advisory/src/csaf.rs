@@ -20,11 +20,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use medguard_purl::Purl;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::ecosystem::osv_ecosystem_and_name;
 use crate::model::{Advisory, Affected, Constraint, Format, NotAffected, Op, Range, Score};
-use crate::purl::Purl;
 use crate::{Problem, SourceError};
 
 #[derive(Debug, Deserialize)]
@@ -482,14 +483,15 @@ pub fn parse_csaf(
                 .unwrap_or_default(),
             scores: Vec::new(),
         };
-        if let Some(purl) = p.purl.as_deref().and_then(|u| Purl::parse(u).ok())
-            && let Some((ecosystem, pname)) = purl.osv_ecosystem_and_name()
+        // Product trees carry hand-written URLs: read them as matching reads SBOMs.
+        if let Some(purl) = p.purl.as_deref().and_then(|u| Purl::parse_lenient(u).ok())
+            && let Some((ecosystem, pname)) = osv_ecosystem_and_name(&purl)
         {
             entry.ecosystem = ecosystem;
             entry.name = pname;
             if entry.versions.is_empty()
                 && p.version.is_none()
-                && let Some(v) = purl.version.clone()
+                && let Some(v) = purl.version().map(str::to_owned)
             {
                 entry.versions.push(v);
             }

@@ -24,11 +24,11 @@
 
 mod csaf;
 mod db;
+mod ecosystem;
 mod ingest;
 mod matching;
 mod model;
 mod osv;
-mod purl;
 mod risk;
 pub mod vex;
 
@@ -36,11 +36,13 @@ use std::path::PathBuf;
 
 pub use csaf::{parse_csaf, parse_range};
 pub use db::{Database, IngestReport, Outcome};
+pub use ecosystem::{normalize_pypi, osv_ecosystem_and_name};
 pub use ingest::{Parsed, Rejection, read_sources};
 pub use matching::{Match, MatchSet, MatchStatus, Matcher, Package, UsageContext};
+/// Package URLs are `medguard-purl`'s; re-exported for the paths callers already use.
+pub use medguard_purl::{Purl, PurlError};
 pub use model::{Advisory, Affected, Constraint, Event, Format, NotAffected, Op, Range, Score};
 pub use osv::parse_osv;
-pub use purl::{Purl, PurlError, normalize_pypi};
 pub use risk::{Criticality, DeviceContext, ExploitSignals, Finding, Priority, Relevance, assess};
 
 /// Something worth reporting about an ingested advisory that does not refuse it: an unknown

@@ -14,12 +14,13 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
+use medguard_purl::{Purl, PurlError};
 use medguard_versions::{Scheme, Version};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::ecosystem::{normalize_pypi, osv_ecosystem_and_name};
 use crate::model::{Advisory, Affected, Event, Op, Range};
-use crate::purl::{Purl, PurlError, normalize_pypi};
 
 /// How a component is used on the device, from the inventory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -64,25 +65,31 @@ pub struct Package {
 impl Package {
     /// A package from its package URL; `version` overrides the URL's version when given.
     ///
+    /// The URL comes from an SBOM another tool may have written, so it is read with
+    /// [`Purl::parse_lenient`]: a URL that breaks its type's definition
+    /// (`pkg:golang/stdlib@1.22.1` has no namespace) or has an upper-case qualifier key is
+    /// still matched rather than failing the whole scan.
+    ///
     /// # Errors
-    /// [`PurlError`] when the URL does not parse. A URL type OSV does not cover gives a
-    /// package with an empty ecosystem (matched against CSAF product names only).
+    /// [`PurlError`] when it is not a package URL at all. A URL type OSV does not cover
+    /// gives a package with an empty ecosystem (matched against CSAF product names only).
     pub fn from_purl(purl: &str, version: Option<&str>) -> Result<Self, PurlError> {
-        let p = Purl::parse(purl)?;
-        let (ecosystem, name) = p
-            .osv_ecosystem_and_name()
-            .unwrap_or_else(|| (String::new(), p.name.clone()));
+        let p = Purl::parse_lenient(purl)?;
+        let (ecosystem, name) =
+            osv_ecosystem_and_name(&p).unwrap_or_else(|| (String::new(), p.name().to_owned()));
         let source_name = p
-            .qualifiers
-            .get("upstream")
-            .or_else(|| p.qualifiers.get("source"))
+            .qualifier("upstream")
+            .or_else(|| p.qualifier("source"))
             // `upstream=glibc 2.36` names the source and its version: keep the name.
             .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned())
             .filter(|s| !s.is_empty() && *s != name);
         Ok(Self {
             ecosystem,
             name,
-            version: version.map(str::to_owned).or(p.version).unwrap_or_default(),
+            version: version
+                .or(p.version())
+                .map(str::to_owned)
+                .unwrap_or_default(),
             purl: Some(purl.to_owned()),
             source_name,
             usage: UsageContext::default(),
@@ -512,5 +519,24 @@ mod tests {
         assert_eq!(in_events(Scheme::Pep440, &e, "2.2.9"), Ok(true));
         assert_eq!(in_events(Scheme::Pep440, &e, "2.3"), Ok(false));
         assert!(in_events(Scheme::Pep440, &e, "not a version").is_err());
+    }
+
+    /// Matching reads other tools' package URLs leniently (`Purl::parse_lenient`).
+    #[test]
+    fn from_purl_keeps_what_other_tools_write_matchable() {
+        let go = Package::from_purl("pkg:golang/stdlib@1.22.1", None).unwrap();
+        assert_eq!((go.ecosystem.as_str(), go.name.as_str()), ("Go", "stdlib"));
+        assert_eq!(go.version, "1.22.1");
+        let deb = Package::from_purl(
+            "pkg:deb/debian/libc6@2.36-9?Distro=debian-12&Upstream=glibc",
+            Some("2.36-9+deb12u4"),
+        )
+        .unwrap();
+        assert_eq!(deb.ecosystem, "Debian:12");
+        assert_eq!(deb.source_name.as_deref(), Some("glibc"));
+        assert_eq!(deb.version, "2.36-9+deb12u4");
+        let py = Package::from_purl("pkg:pypi/Typing_Extensions@4.12.2", None).unwrap();
+        assert_eq!(py.name, "typing-extensions");
+        assert!(Package::from_purl("libc6 2.36-9", None).is_err());
     }
 }

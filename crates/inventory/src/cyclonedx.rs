@@ -140,7 +140,8 @@ pub(crate) fn properties(c: &Component) -> Vec<(String, String)> {
     let purl_tells = c
         .purl
         .as_deref()
-        .and_then(|p| Purl::parse(p).ok())
+        // As `flatten` will read it back.
+        .and_then(|p| Purl::parse_lenient(p).ok())
         .is_some_and(|p| ecosystem_from_purl(&p) == c.ecosystem);
     if !purl_tells {
         p.push(("medguard:ecosystem".to_owned(), ecosystem_tag(&c.ecosystem)));
@@ -188,7 +189,7 @@ fn ecosystem_from_tag(tag: &str) -> Ecosystem {
 #[must_use]
 pub fn ecosystem_from_purl(p: &Purl) -> Ecosystem {
     let distro = || {
-        let ns = p.namespace.clone().unwrap_or_default();
+        let ns = p.namespace().unwrap_or_default().to_owned();
         match p.qualifier("distro") {
             Some(q) => match q.split_once('-') {
                 Some((id, v)) if id == ns || ns.is_empty() => Distro {
@@ -206,7 +207,7 @@ pub fn ecosystem_from_purl(p: &Purl) -> Ecosystem {
             },
         }
     };
-    match p.ty.as_str() {
+    match p.ty() {
         "deb" => Ecosystem::Debian(distro()),
         "rpm" => Ecosystem::Rpm(distro()),
         "pypi" => Ecosystem::PyPI,
@@ -708,7 +709,8 @@ fn flatten(
 ) -> Result<(), InventoryError> {
     check_component(ck, c, at, refs)?;
     let name = c.name.clone().unwrap_or_default();
-    let purl = c.purl.as_deref().and_then(|p| Purl::parse(p).ok());
+    // Other tools' purls do not always follow the specification to the letter.
+    let purl = c.purl.as_deref().and_then(|p| Purl::parse_lenient(p).ok());
     let ecosystem = purl.as_ref().map_or_else(
         || Ecosystem::Other("unknown".to_owned()),
         ecosystem_from_purl,

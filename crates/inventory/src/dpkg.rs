@@ -221,10 +221,12 @@ pub fn component(p: &DpkgPackage, distro: &Distro) -> Component {
     c.arch.clone_from(&p.arch);
     c.supplier.clone_from(&p.maintainer);
     c.transitional = p.transitional;
-    let mut purl = Purl::new("deb", Some(&distro.id), &p.name, Some(&p.version))
-        .with_qualifier("distro", &distro.purl_qualifier());
+    let mut purl = Purl::builder("deb", &p.name)
+        .namespace(&distro.id)
+        .version(&p.version)
+        .qualifier("distro", &distro.purl_qualifier());
     if let Some(arch) = &p.arch {
-        purl = purl.with_qualifier("arch", arch);
+        purl = purl.qualifier("arch", arch);
     }
     let src_name = p.source.as_deref().unwrap_or(&p.name);
     let src_version = p.source_version.as_deref().filter(|v| *v != p.version);
@@ -234,9 +236,10 @@ pub fn component(p: &DpkgPackage, distro: &Distro) -> Component {
             Some(v) => format!("{src_name}@{v}"),
             None => src_name.to_owned(),
         };
-        purl = purl.with_qualifier("upstream", &upstream);
+        purl = purl.qualifier("upstream", &upstream);
     }
-    c.purl = Some(purl.to_string());
+    // Only an empty distribution id (a broken os-release) keeps the purl from building.
+    c.purl = purl.build().ok().map(|p| p.to_string());
     c.source_package = Some(src_name.to_owned());
     c.source_version = src_version.map(str::to_owned);
     c

@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::files::FileIndex;
 use crate::fsutil::read_bounded;
 use crate::model::{Component, ComponentHash, Ecosystem, HashAlgorithm, Warning};
-use crate::purl::{Purl, pep503};
+use crate::purl::Purl;
 
 const MANIFEST_LIMIT: u64 = 16 << 20;
 const JAR_LIMIT: u64 = 1 << 30;
@@ -237,7 +237,12 @@ pub fn parse_python_metadata(text: &str) -> Option<Component> {
     let name = name.filter(|n| !n.is_empty())?;
     let version = version.filter(|v| !v.is_empty())?;
     let mut c = Component::new(&name, &version, Ecosystem::PyPI);
-    c.purl = Some(Purl::new("pypi", None, &pep503(&name), Some(&version)).to_string());
+    // The purl normalises the name (lower case, `_` as `-`).
+    c.purl = Purl::builder("pypi", &name)
+        .version(&version)
+        .build()
+        .ok()
+        .map(|p| p.to_string());
     c.supplier = author.or(author_email);
     c.licenses = match (license_expr, license) {
         (Some(e), _) => vec![e],
@@ -267,7 +272,11 @@ pub fn parse_package_json(bytes: &[u8]) -> Result<Option<Component>, serde_json:
         Some((scope, n)) if scope.starts_with('@') => (Some(scope), n),
         _ => (None, name),
     };
-    c.purl = Some(Purl::new("npm", ns, short, Some(version)).to_string());
+    let mut purl = Purl::builder("npm", short).version(version);
+    if let Some(scope) = ns {
+        purl = purl.namespace(scope);
+    }
+    c.purl = purl.build().ok().map(|p| p.to_string());
     let lic = |l: &serde_json::Value| -> Option<String> {
         l.as_str()
             .map(str::to_owned)
@@ -387,7 +396,12 @@ fn read_jar(jar: &Path, warnings: &mut Vec<Warning>) -> Option<Vec<Component>> {
         match parse_pom_properties(&String::from_utf8_lossy(&buf)) {
             Some((g, a, v)) => {
                 let mut c = Component::new(format!("{g}:{a}"), &v, Ecosystem::Maven);
-                c.purl = Some(Purl::new("maven", Some(&g), &a, Some(&v)).to_string());
+                c.purl = Purl::builder("maven", &a)
+                    .namespace(&g)
+                    .version(&v)
+                    .build()
+                    .ok()
+                    .map(|p| p.to_string());
                 out.push(c);
             }
             None => warnings.push(Warning::new(

@@ -14,9 +14,9 @@
 //! Dependencies: `rusqlite` (bundled SQLite) reads the rpmdb; its 0.39 line links
 //! `libsqlite3-sys` 0.37, which sqlx 0.9 (`>=0.30.1, <0.38`) accepts, so the server can link
 //! both. `zip` (deflate only) opens Java archives. `serde_path_to_error` gives the JSON
-//! pointer of the first problem in an SBOM we read. Package URLs are built and parsed here
-//! ([`purl`]): the `packageurl` crate would add little over 200 lines and not the
-//! per-ecosystem normalisation.
+//! pointer of the first problem in an SBOM we read. Package URLs are `medguard-purl`'s
+//! ([`purl`]): we build every one we write with its builder (valid and canonical by
+//! construction) and read other tools' with its lenient parser.
 #![forbid(unsafe_code)]
 
 pub mod cyclonedx;
@@ -28,7 +28,8 @@ mod licenses;
 mod model;
 pub mod osrelease;
 pub mod proc;
-pub mod purl;
+/// Package URLs (`medguard-purl`), under the path this crate always had for them.
+pub use medguard_purl as purl;
 pub mod rpm;
 pub mod spdx;
 pub mod vendor;

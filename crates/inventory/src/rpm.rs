@@ -195,15 +195,18 @@ pub fn component(p: &RpmPackage, distro: &Distro) -> Component {
         None => vr.clone(),
     };
     let mut c = Component::new(&p.name, version, Ecosystem::Rpm(distro.clone()));
-    let mut purl = Purl::new("rpm", Some(&distro.id), &p.name, Some(&vr))
-        .with_qualifier("distro", &distro.purl_qualifier());
+    let mut purl = Purl::builder("rpm", &p.name)
+        .namespace(&distro.id)
+        .version(&vr)
+        .qualifier("distro", &distro.purl_qualifier());
     if let Some(a) = &p.arch {
-        purl = purl.with_qualifier("arch", a);
+        purl = purl.qualifier("arch", a);
     }
     if let Some(e) = p.epoch {
-        purl = purl.with_qualifier("epoch", &e.to_string());
+        purl = purl.qualifier("epoch", &e.to_string());
     }
-    c.purl = Some(purl.to_string());
+    // Only an empty distribution id (a broken os-release) keeps the purl from building.
+    c.purl = purl.build().ok().map(|p| p.to_string());
     c.arch.clone_from(&p.arch);
     c.supplier.clone_from(&p.vendor);
     c.licenses = p.license.iter().cloned().collect();

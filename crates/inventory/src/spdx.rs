@@ -411,7 +411,8 @@ pub fn from_value(value: Value, path: &Path) -> Result<Sbom, InventoryError> {
             .iter()
             .find(|r| r.ty == "purl" && r.category.replace('_', "-") == "PACKAGE-MANAGER")
             .map(|r| r.locator.clone());
-        let parsed = purl.as_deref().and_then(|s| Purl::parse(s).ok());
+        // Other tools' purls do not always follow the specification to the letter.
+        let parsed = purl.as_deref().and_then(|s| Purl::parse_lenient(s).ok());
         let ecosystem = parsed.as_ref().map_or_else(
             || Ecosystem::Other("unknown".to_owned()),
             ecosystem_from_purl,

@@ -97,20 +97,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, I
         }
         let (purl, ecosystem) = match &v.purl {
             Some(p) => {
+                // Our own input, written into our SBOM: it must follow the specification,
+                // and is written in canonical form.
                 let parsed = Purl::parse(p).map_err(|e| fail(at("purl"), e.to_string()))?;
                 let eco = match ecosystem_from_purl(&parsed) {
                     Ecosystem::Other(_) => Ecosystem::Vendor,
                     e => e,
                 };
-                (p.clone(), eco)
+                (Some(parsed.to_string()), eco)
             }
             None => (
-                Purl::new("generic", None, &v.name, Some(&v.version)).to_string(),
+                Purl::builder("generic", &v.name)
+                    .version(&v.version)
+                    .build()
+                    .ok()
+                    .map(|p| p.to_string()),
                 Ecosystem::Vendor,
             ),
         };
         let mut c = Component::new(v.name, v.version, ecosystem);
-        c.purl = Some(purl);
+        c.purl = purl;
         c.cpe = v.cpe;
         c.supplier = v.supplier;
         c.licenses = v.licenses;
@@ -183,5 +189,17 @@ mod tests {
         );
         let ok = parse("[[component]]\nname = \"viewer\"\nversion = \"4.2\"\npurl = \"pkg:pypi/pydicom@2.4.0\"\n", p).unwrap();
         assert_eq!(ok[0].0.ecosystem, Ecosystem::PyPI);
+        // Written in canonical form; a purl that breaks its type's definition is refused.
+        let ok = parse("[[component]]\nname = \"viewer\"\nversion = \"4.2\"\npurl = \"pkg:PyPI/PyDicom@2.4.0\"\n", p).unwrap();
+        assert_eq!(ok[0].0.purl.as_deref(), Some("pkg:pypi/pydicom@2.4.0"));
+        let e = parse(
+            "[[component]]\nname = \"a\"\nversion = \"1\"\npurl = \"pkg:deb/a@1\"\n",
+            p,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, InventoryError::Invalid { ref pointer, .. } if pointer == "/component/0/purl"),
+            "{e}"
+        );
     }
 }

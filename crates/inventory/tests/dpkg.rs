@@ -136,7 +136,7 @@ fn source_and_purl_of_a_binnmu() {
     let a = c.sbom.components.iter().find(|c| c.name == "attr").unwrap();
     assert_eq!(
         a.purl.as_deref(),
-        Some("pkg:deb/debian/attr@1%3A2.5.1-4?arch=amd64&distro=debian-12")
+        Some("pkg:deb/debian/attr@1:2.5.1-4?arch=amd64&distro=debian-12")
     );
 }
 
