@@ -205,16 +205,6 @@ pub enum TransportError {
         /// What happened instead of a clean close.
         source: io::Error,
     },
-    /// [`SyslogTlsSender::send_batch_with_retry`] ran out of attempts.
-    #[error("{endpoint}: gave up after {attempts} attempts, last error: {last}")]
-    GaveUp {
-        /// The collector.
-        endpoint: Endpoint,
-        /// Attempts made.
-        attempts: u32,
-        /// The last attempt's error.
-        last: Box<TransportError>,
-    },
 }
 
 /// A client certificate chain and its private key, in PEM, for mutual TLS.
@@ -357,27 +347,6 @@ impl Default for SenderOptions {
     }
 }
 
-/// How [`SyslogTlsSender::send_batch_with_retry`] retries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in total, at least one.
-    pub attempts: u32,
-    /// Wait after the first failure; doubled after each further failure.
-    pub initial_backoff: Duration,
-    /// Upper bound of the wait.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 5,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-        }
-    }
-}
-
 /// A delivered batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delivery {
@@ -496,34 +465,6 @@ impl SyslogTlsSender {
             bytes: frames.len() as u64,
             confirmation,
         })
-    }
-
-    /// [`send_batch`](Self::send_batch), retried with exponential backoff (sleeping on this
-    /// thread) until it succeeds or `policy.attempts` are used up.
-    pub fn send_batch_with_retry<M: AsRef<[u8]>>(
-        &mut self,
-        messages: &[M],
-        policy: &RetryPolicy,
-    ) -> Result<Delivery, TransportError> {
-        let mut backoff = policy.initial_backoff;
-        let mut attempt = 1;
-        loop {
-            match self.send_batch(messages) {
-                Ok(delivery) => return Ok(delivery),
-                Err(error) if attempt >= policy.attempts.max(1) => {
-                    return Err(TransportError::GaveUp {
-                        endpoint: self.endpoint.clone(),
-                        attempts: attempt,
-                        last: Box::new(error),
-                    });
-                }
-                Err(_) => {
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(policy.max_backoff);
-                    attempt += 1;
-                }
-            }
-        }
     }
 
     /// Closes an open connection (in [`DeliveryConfirmation::Flush`] mode), sending

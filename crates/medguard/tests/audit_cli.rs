@@ -266,3 +266,111 @@ fn a_writer_killed_mid_batch_loses_nothing_acknowledged() {
         (1..=acknowledged).collect::<Vec<_>>()[..]
     );
 }
+
+/// `audit verify --json` with extra arguments, expecting `code`; the parsed report.
+fn verify_json_with(log: &Path, dir: &Path, extra: &[&str], code: i32) -> serde_json::Value {
+    let out = medguard()
+        .args(["audit", "verify", "--json", "--log"])
+        .arg(log)
+        .arg("--trust")
+        .arg(dir.join("site.pub"))
+        .args(extra)
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// A signed 20-record log; returns its last record as `SEQ:DIGEST`.
+fn signed_log(dir: &Path) -> (std::path::PathBuf, String) {
+    keys(dir);
+    let log = dir.join("log");
+    medguard()
+        .args(["audit", "append", "--log"])
+        .arg(&log)
+        .arg("--key")
+        .arg(dir.join("site.key"))
+        .write_stdin(lines(20))
+        .assert()
+        .success();
+    let report = verify_json_with(&log, dir, &[], 0);
+    assert_eq!(report["verdict"], "intact");
+    let out = medguard()
+        .args(["audit", "query", "--log"])
+        .arg(&log)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let known = format!("{}:{}", last["seq"], last["digest"].as_str().unwrap());
+    (log, known)
+}
+
+#[test]
+fn verify_does_not_say_intact_for_a_log_whose_checkpoints_were_emptied_and_tail_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, known) = signed_log(dir.path());
+    std::fs::write(log.join("checkpoints"), "").unwrap();
+    let seg = log.join("0000000001.seg");
+    let len = std::fs::metadata(&seg).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 40)
+        .unwrap();
+    let out = medguard()
+        .args(["audit", "verify", "--log"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(dir.path().join("site.pub"))
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("NOT PROVEN INTACT"), "{text}");
+    assert!(!text.contains("intact:"), "{text}");
+    let report = verify_json_with(&log, dir.path(), &[], 3);
+    assert_eq!(report["verdict"], "unproven");
+    // The server's copy of the last checkpoint proves the cut.
+    let report = verify_json_with(&log, dir.path(), &["--known-checkpoint", &known], 1);
+    assert_eq!(report["verdict"], "tampered");
+}
+
+#[test]
+fn verify_does_not_say_intact_for_a_log_with_everything_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, known) = signed_log(dir.path());
+    for entry in std::fs::read_dir(&log).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let report = verify_json_with(&log, dir.path(), &[], 3);
+    assert_eq!(report["verdict"], "unproven");
+    assert_eq!(report["problems"][0]["kind"], "empty-log");
+    let report = verify_json_with(&log, dir.path(), &["--known-checkpoint", &known], 1);
+    assert_eq!(report["verdict"], "tampered");
+    // A malformed known checkpoint is an error, not a verdict.
+    medguard()
+        .args(["audit", "verify", "--known-checkpoint", "20:zz", "--log"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(dir.path().join("site.pub"))
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_log_reaching_the_known_checkpoint_is_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, known) = signed_log(dir.path());
+    let report = verify_json_with(&log, dir.path(), &["--known-checkpoint", &known], 0);
+    assert_eq!(report["verdict"], "intact");
+    assert_eq!(report["proven_through"], 20);
+}
