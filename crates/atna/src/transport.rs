@@ -141,6 +141,7 @@ pub enum TransportError {
         /// The file.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         source: io::Error,
     },
     /// A PEM input held no usable certificate or key, or was malformed.
@@ -166,6 +167,7 @@ pub enum TransportError {
         /// The collector.
         endpoint: Endpoint,
         /// The resolver's error.
+        #[source]
         source: io::Error,
     },
     /// No address of the host accepted a TCP connection in time.
@@ -174,6 +176,7 @@ pub enum TransportError {
         /// The collector.
         endpoint: Endpoint,
         /// The last connection error.
+        #[source]
         source: io::Error,
     },
     /// The TLS handshake failed (certificate not trusted, name mismatch, protocol error).
@@ -182,6 +185,7 @@ pub enum TransportError {
         /// The collector.
         endpoint: Endpoint,
         /// The error; rustls errors are inside as the source.
+        #[source]
         source: io::Error,
     },
     /// Writing the batch failed; none of it counts as delivered.
@@ -192,6 +196,7 @@ pub enum TransportError {
         /// Messages in the batch.
         messages: usize,
         /// The I/O error.
+        #[source]
         source: io::Error,
     },
     /// The batch was written but the collector did not close cleanly, so it may not have
@@ -203,6 +208,7 @@ pub enum TransportError {
         /// Messages in the batch.
         messages: usize,
         /// What happened instead of a clean close.
+        #[source]
         source: io::Error,
     },
 }

@@ -570,43 +570,36 @@ impl Walk {
                 }
                 self.max_seen = seq;
             }
+            // Checkpoints, signed in the log or known from outside, that disagree with it.
+            let mut mismatches = Vec::new();
             if let Some((line, cp)) = checkpoints.get(&seq) {
                 if cp.digest != frame.digest {
-                    self.problem(
-                        ProblemKind::CheckpointMismatch,
-                        path.to_owned(),
-                        located.offset,
-                        Some(seq),
-                        format!(
-                            "checkpoint line {line} signs record {seq} with chain digest {}, found {}: the chain was rewritten",
-                            cp.digest, frame.digest
-                        ),
-                    );
+                    mismatches.push(format!(
+                        "checkpoint line {line} signs record {seq} with chain digest {}, found {}: the chain was rewritten",
+                        cp.digest, frame.digest
+                    ));
                 } else if cp.segment != number || cp.end_offset != end {
-                    self.problem(
-                        ProblemKind::CheckpointMismatch,
-                        path.to_owned(),
-                        located.offset,
-                        Some(seq),
-                        format!(
-                            "checkpoint line {line} signs record {seq} as ending at segment {} offset {}, found segment {number} offset {end}: bytes before it were removed, added or moved",
-                            cp.segment, cp.end_offset
-                        ),
-                    );
+                    mismatches.push(format!(
+                        "checkpoint line {line} signs record {seq} as ending at segment {} offset {}, found segment {number} offset {end}: bytes before it were removed, added or moved",
+                        cp.segment, cp.end_offset
+                    ));
                 }
             }
             if let Some(digest) = known.get(&seq)
                 && *digest != frame.digest
             {
+                mismatches.push(format!(
+                    "the known checkpoint of record {seq} (held outside the log) has chain digest {digest}, found {}: the chain was rewritten",
+                    frame.digest
+                ));
+            }
+            for detail in mismatches {
                 self.problem(
                     ProblemKind::CheckpointMismatch,
                     path.to_owned(),
                     located.offset,
                     Some(seq),
-                    format!(
-                        "the known checkpoint of record {seq} (held outside the log) has chain digest {digest}, found {}: the chain was rewritten",
-                        frame.digest
-                    ),
+                    detail,
                 );
             }
             self.prev = Some((seq, frame.digest));

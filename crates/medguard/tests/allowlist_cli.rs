@@ -239,6 +239,71 @@ fn check_says_why() {
     assert_eq!(v[0]["verdict"], "digest-differs", "{v}");
 }
 
+/// Issue #12: `allowlist build` with a relative `--root` signed a list that its own `check`
+/// refused ("paths must be absolute"). The root is now resolved when the list is built.
+#[test]
+fn allowlist_build_with_a_relative_root_signs_a_list_that_check_accepts() {
+    let d = device();
+    let list = d.dir.join("relative.allowlist");
+    let out = medguard()
+        .current_dir(&d.dir)
+        .args([
+            "allowlist",
+            "build",
+            "--json",
+            "--root",
+            "device",
+            "--profile",
+        ])
+        .arg(d.dir.join("device.profile"))
+        .arg("--trust")
+        .arg(d.trust())
+        .arg("--out")
+        .arg(&list)
+        .arg("--key")
+        .arg(d.dir.join("vendor.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["root"], d.dir.join("device").display().to_string());
+    assert_eq!(summary["executables"], 1, "{summary}");
+    let out = medguard()
+        .args(["allowlist", "check", "--list"])
+        .arg(&list)
+        .arg("--trust")
+        .arg(d.trust())
+        .arg(d.bin.join("viewer"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("allowed: listed as executable"), "{text}");
+    // A relative root that does not exist here is refused before anything is signed.
+    medguard()
+        .current_dir(&d.dir)
+        .args(["allowlist", "build", "--root", "no/such/tree", "--profile"])
+        .arg(d.dir.join("device.profile"))
+        .arg("--trust")
+        .arg(d.trust())
+        .arg("--out")
+        .arg(d.dir.join("never.allowlist"))
+        .arg("--key")
+        .arg(d.dir.join("vendor.key"))
+        .assert()
+        .code(2);
+    assert!(!d.dir.join("never.allowlist").exists());
+}
+
 #[test]
 fn a_list_signed_by_another_key_is_refused() {
     let d = device();

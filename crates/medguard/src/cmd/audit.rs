@@ -344,14 +344,20 @@ fn verify(
     known: &[KnownCheckpoint],
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let keys = trust
-        .iter()
-        .map(|p| PublicKey::load(p).with_context(|| format!("loading {}", p.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let keys = PublicKey::load_all(trust).context("loading the trusted keys")?;
     let report = medguard_audit::verify_against(log, &keys, known)
         .with_context(|| format!("verifying {}", log.display()))?;
+    let code = match report.verdict {
+        Verdict::Intact => ExitCode::SUCCESS,
+        Verdict::Tampered => ExitCode::from(1),
+        Verdict::Unproven => ExitCode::from(3),
+    };
+    super::exit_after_printing(code, print_verify(&report, json))
+}
+
+fn print_verify(report: &medguard_audit::VerifyReport, json: bool) -> anyhow::Result<()> {
     if json {
-        super::print_json(&report)?;
+        super::print_json(report)?;
     } else {
         let mut out = std::io::stdout().lock();
         for p in &report.problems {
@@ -386,11 +392,7 @@ fn verify(
             report.proven_through
         )?;
     }
-    Ok(match report.verdict {
-        Verdict::Intact => ExitCode::SUCCESS,
-        Verdict::Tampered => ExitCode::from(1),
-        Verdict::Unproven => ExitCode::from(3),
-    })
+    Ok(())
 }
 
 fn query(log: &Path, query: &Query) -> anyhow::Result<ExitCode> {
@@ -427,6 +429,20 @@ fn detect(
         writer.close()?;
         recorded.extend(seqs);
     }
+    let code = if detection.alerts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    super::exit_after_printing(code, print_detection(&detection, &recorded, dry_run, json))
+}
+
+fn print_detection(
+    detection: &medguard_audit::Detection,
+    recorded: &[u64],
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         super::print_json(&serde_json::json!({
             "records": detection.records,
@@ -454,11 +470,7 @@ fn detect(
             if dry_run { " (dry run)" } else { "" }
         )?;
     }
-    Ok(if detection.alerts.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(())
 }
 
 fn export(
