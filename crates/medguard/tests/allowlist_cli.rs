@@ -67,20 +67,7 @@ fn device() -> Device {
     rogue.push(0);
     fs::write(bin.join("rogue"), rogue).unwrap();
     set_mode(&bin.join("rogue"), 0o755);
-    let out = medguard()
-        .args(["allowlist", "build", "--profile"])
-        .arg(dir.join("device.profile"))
-        .arg("--trust")
-        .arg(dir.join("vendor.pub"))
-        .arg("--root")
-        .arg(dir.join("device"))
-        .arg("--out")
-        .arg(dir.join("device.allowlist"))
-        .arg("--key")
-        .arg(dir.join("vendor.key"))
-        .arg("--json")
-        .output()
-        .unwrap();
+    let out = build_list(&dir, &dir.join("device"), &dir.join("device.allowlist"));
     assert!(
         out.status.success(),
         "{}",
@@ -94,6 +81,24 @@ fn device() -> Device {
         dir,
         bin,
     }
+}
+
+/// `allowlist build --json` of `dir`'s signed profile, run in `dir`, with `root` as given.
+fn build_list(dir: &Path, root: &Path, out: &Path) -> std::process::Output {
+    medguard()
+        .current_dir(dir)
+        .args(["allowlist", "build", "--json", "--profile"])
+        .arg(dir.join("device.profile"))
+        .arg("--trust")
+        .arg(dir.join("vendor.pub"))
+        .arg("--root")
+        .arg(root)
+        .arg("--out")
+        .arg(out)
+        .arg("--key")
+        .arg(dir.join("vendor.key"))
+        .output()
+        .unwrap()
 }
 
 fn set_mode(p: &Path, mode: u32) {
@@ -245,25 +250,7 @@ fn check_says_why() {
 fn allowlist_build_with_a_relative_root_signs_a_list_that_check_accepts() {
     let d = device();
     let list = d.dir.join("relative.allowlist");
-    let out = medguard()
-        .current_dir(&d.dir)
-        .args([
-            "allowlist",
-            "build",
-            "--json",
-            "--root",
-            "device",
-            "--profile",
-        ])
-        .arg(d.dir.join("device.profile"))
-        .arg("--trust")
-        .arg(d.trust())
-        .arg("--out")
-        .arg(&list)
-        .arg("--key")
-        .arg(d.dir.join("vendor.key"))
-        .output()
-        .unwrap();
+    let out = build_list(&d.dir, Path::new("device"), &list);
     assert!(
         out.status.success(),
         "{}",
@@ -289,18 +276,12 @@ fn allowlist_build_with_a_relative_root_signs_a_list_that_check_accepts() {
     );
     assert!(text.contains("allowed: listed as executable"), "{text}");
     // A relative root that does not exist here is refused before anything is signed.
-    medguard()
-        .current_dir(&d.dir)
-        .args(["allowlist", "build", "--root", "no/such/tree", "--profile"])
-        .arg(d.dir.join("device.profile"))
-        .arg("--trust")
-        .arg(d.trust())
-        .arg("--out")
-        .arg(d.dir.join("never.allowlist"))
-        .arg("--key")
-        .arg(d.dir.join("vendor.key"))
-        .assert()
-        .code(2);
+    let out = build_list(
+        &d.dir,
+        Path::new("no/such/tree"),
+        &d.dir.join("never.allowlist"),
+    );
+    assert_eq!(out.status.code(), Some(2));
     assert!(!d.dir.join("never.allowlist").exists());
 }
 

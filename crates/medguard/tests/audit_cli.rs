@@ -37,6 +37,24 @@ fn verify_text(log: &Path, dir: &Path, code: i32) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// `audit query --log LOG extra...`: the records printed, parsed.
+fn query(log: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let out = medguard()
+        .args(["audit", "query", "--log"])
+        .arg(log)
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn keys(dir: &Path) {
     medguard()
         .args(["key", "generate", "--out"])
@@ -114,20 +132,7 @@ fn malformed_lines_are_rejected_with_their_number_and_the_rest_appended() {
         stderr.contains("line 3") && stderr.contains("tea-break"),
         "{stderr}"
     );
-    let out = medguard()
-        .args(["audit", "query", "--log"])
-        .arg(&log)
-        .args(["--type", "break-glass"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
-    let records: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = query(&log, &["--type", "break-glass"]);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["seq"], 2);
     assert_eq!(records[0]["event"]["event_id"]["code"], "110113");
@@ -232,22 +237,9 @@ fn a_writer_killed_mid_batch_loses_nothing_acknowledged() {
     let report = verify_json(&log, dir.path(), 0);
     assert!(report["last_seq"].as_u64().unwrap() > acknowledged);
     assert_eq!(report["records"], report["last_seq"]);
-    let out = medguard()
-        .args(["audit", "query", "--type", "login-failure", "--log"])
-        .arg(&log)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let seqs: Vec<u64> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
+    let seqs: Vec<u64> = query(&log, &["--type", "login-failure"])
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
         .collect();
     assert!(seqs.len() as u64 >= acknowledged);
     assert_eq!(
@@ -286,16 +278,7 @@ fn signed_log(dir: &Path) -> (std::path::PathBuf, String) {
         .success();
     let report = verify_json_with(&log, dir, &[], 0);
     assert_eq!(report["verdict"], "intact");
-    let out = medguard()
-        .args(["audit", "query", "--log"])
-        .arg(&log)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let last = query(&log, &[]).pop().unwrap();
     let known = format!("{}:{}", last["seq"], last["digest"].as_str().unwrap());
     (log, known)
 }

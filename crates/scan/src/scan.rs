@@ -475,7 +475,7 @@ pub fn scan(
         hash_signatures: hashes.signatures().len() as u64,
         ..ScanSummary::default()
     };
-    apply_policy(&mut findings, options, &mut summary);
+    apply_policy(&mut findings, options, clock, &mut summary);
     summary.findings = findings.len() as u64;
     summary.problems = problems.len() as u64;
     Ok(ScanReport {
@@ -489,7 +489,12 @@ pub fn scan(
 
 /// Marks findings in the validated configuration for a person, and quarantines the
 /// others' files if asked to (once per file, with every detection in its record).
-fn apply_policy(findings: &mut [Finding], options: &ScanOptions, summary: &mut ScanSummary) {
+fn apply_policy(
+    findings: &mut [Finding],
+    options: &ScanOptions,
+    clock: &dyn Clock,
+    summary: &mut ScanSummary,
+) {
     let mut by_file: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
     for (i, f) in findings.iter_mut().enumerate() {
         f.in_validated_configuration = options
@@ -506,7 +511,7 @@ fn apply_policy(findings: &mut [Finding], options: &ScanOptions, summary: &mut S
     let Some(dir) = &options.quarantine else {
         return;
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = clock.now();
     for (path, indices) in by_file {
         let detections = indices
             .iter()

@@ -347,3 +347,30 @@ fn a_changed_since_scan_counts_the_comparisons_problems() {
     assert_eq!(report.problems, [unreadable]);
     assert_eq!(report.summary.problems, 1);
 }
+
+/// A quarantine is recorded at the clock's time (the scan reads no clock of its own).
+#[test]
+fn a_quarantine_is_recorded_at_the_clocks_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path());
+    let rules = YaraRules::from_source(Path::new("r.yar"), RULES.as_bytes()).unwrap();
+    let quarantine = dir.path().join("quarantine");
+    let clock = ManualClock::new(time::macros::datetime!(2026-05-01 12:00 UTC));
+    let options = ScanOptions {
+        quarantine: Some(quarantine.clone()),
+        ..ScanOptions::default()
+    };
+    let report = run(
+        Targets::Files(vec![root.join("a/b/eicar.com")]),
+        Some(&rules),
+        &HashLists::new(),
+        &options,
+        &clock,
+    );
+    let medguard_scan::Action::Quarantined { to } = &report.findings[0].action else {
+        panic!("{:?}", report.findings[0].action);
+    };
+    let record: serde_json::Value =
+        serde_json::from_slice(&fs::read(format!("{to}.json")).unwrap()).unwrap();
+    assert_eq!(record["quarantined_at"], "2026-05-01T12:00:00Z");
+}
