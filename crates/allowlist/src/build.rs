@@ -37,6 +37,7 @@ pub enum BuildError {
         /// The path.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// A rules file was refused.
@@ -45,7 +46,19 @@ pub enum BuildError {
         /// The rules file.
         path: PathBuf,
         /// Why.
+        #[source]
         error: crate::rules::RulesError,
+    },
+    /// A relative root could not be resolved to the absolute path the list records.
+    #[error(
+        "{root}: a relative root is resolved against the current directory and must exist there (the list records absolute device paths): {error}"
+    )]
+    RelativeRoot {
+        /// The root given.
+        root: PathBuf,
+        /// Why it could not be resolved.
+        #[source]
+        error: std::io::Error,
     },
     /// An exception's path was also listed from the profile with other content.
     #[error(
@@ -60,6 +73,8 @@ pub enum BuildError {
 /// What a build did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BuildSummary {
+    /// The root the list records (the one given, resolved when it was relative).
+    pub root: String,
     /// Entries listed as executables.
     pub executables: usize,
     /// Entries listed as libraries.
@@ -76,16 +91,26 @@ pub struct BuildSummary {
 }
 
 /// Builds the allowlist of `profile`, whose tree sits at `root` on the device.
-#[must_use]
+///
+/// The list holds absolute paths (the kernel reports execs by absolute path), so a relative
+/// `root` is resolved here against the current directory, links included, as exec resolves
+/// them: a list that its own [`crate::list::load`] would refuse is never signed.
+///
+/// # Errors
+/// [`BuildError::RelativeRoot`] when a relative root does not exist here.
 pub fn build(
     profile: &VerifiedProfile,
     rules: &ListRules,
     root: &std::path::Path,
-) -> (Allowlist, BuildSummary) {
+) -> Result<(Allowlist, BuildSummary), BuildError> {
     use std::os::unix::ffi::OsStrExt as _;
+    let root = device_root(root)?;
     let root_bytes = root.as_os_str().as_bytes();
     let prefix = root_bytes.strip_suffix(b"/").unwrap_or(root_bytes).to_vec();
-    let mut summary = BuildSummary::default();
+    let mut summary = BuildSummary {
+        root: root.display().to_string(),
+        ..BuildSummary::default()
+    };
     let mut entries = Vec::new();
     for e in &profile.profile().entries {
         if e.meta.kind != EntryKind::File {
@@ -164,7 +189,18 @@ pub fn build(
         },
         all,
     );
-    (list, summary)
+    Ok((list, summary))
+}
+
+/// `root` as an absolute path: as given when it is one, else resolved.
+fn device_root(root: &std::path::Path) -> Result<PathBuf, BuildError> {
+    if root.is_absolute() {
+        return Ok(root.to_owned());
+    }
+    std::fs::canonicalize(root).map_err(|error| BuildError::RelativeRoot {
+        root: root.to_owned(),
+        error,
+    })
 }
 
 /// The first bytes of the file at `path`, when it is a regular file of `size` bytes.
@@ -259,6 +295,58 @@ mod tests {
         ] {
             assert!(!has_library_name(no), "{}", String::from_utf8_lossy(no));
         }
+    }
+
+    /// Issue #12: `allowlist build` with a relative `--root` signed a list that its own
+    /// `check` refused ("paths must be absolute").
+    #[test]
+    fn a_relative_root_is_resolved_so_the_list_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("device");
+        std::fs::create_dir_all(tree.join("bin")).unwrap();
+        std::fs::write(tree.join("bin/tool"), "#!/bin/sh\n").unwrap();
+        let (profile, _) = medguard_profile::create(
+            &tree,
+            medguard_profile::CreateOptions::default(),
+            &medguard_profile::Progress::default(),
+        )
+        .unwrap();
+        let profile = medguard_profile::UnverifiedProfile::parse(&profile.to_text())
+            .unwrap()
+            .accept_unsigned()
+            .unwrap();
+        // Relative to the current directory (the test's is the crate's): via `..` segments
+        // from it to the temporary tree.
+        let cwd = std::env::current_dir().unwrap();
+        let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+        let relative = up.join(tree.strip_prefix("/").unwrap());
+        assert!(relative.is_relative());
+        let (list, summary) = build(&profile, &ListRules::default(), &relative).unwrap();
+        let canonical = std::fs::canonicalize(&tree).unwrap();
+        assert_eq!(summary.root, canonical.display().to_string());
+        assert_eq!(summary.scripts, 1);
+        let (key, _) = medguard_digest::SigningKey::generate().unwrap();
+        let text = list.to_signed_text(&key);
+        let loaded = crate::list::UnverifiedAllowlist::parse(&text)
+            .unwrap()
+            .verify(&[key.public_key().clone()])
+            .unwrap();
+        let path = format!("{}/bin/tool", canonical.display());
+        assert!(
+            loaded
+                .list()
+                .entries()
+                .iter()
+                .any(|e| *e.path == *path.as_bytes())
+        );
+        // A relative root that does not exist here cannot be resolved: refused, not listed.
+        let err = build(
+            &profile,
+            &ListRules::default(),
+            std::path::Path::new("no/such/root"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, BuildError::RelativeRoot { .. }), "{err}");
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub enum CheckError {
         /// The path.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
 }

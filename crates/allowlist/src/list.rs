@@ -279,6 +279,7 @@ pub enum LoadError {
         /// The list file.
         path: std::path::PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// The file was refused.
@@ -287,6 +288,7 @@ pub enum LoadError {
         /// The list file.
         path: std::path::PathBuf,
         /// Why.
+        #[source]
         error: ListError,
     },
 }

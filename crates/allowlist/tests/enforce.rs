@@ -97,7 +97,7 @@ reason = "rewritten by the vendor's updater"
 "#
     ))
     .unwrap();
-    let (list, summary) = build(&profile(&t.root), &rules, &t.root);
+    let (list, summary) = build(&profile(&t.root), &rules, &t.root).unwrap();
     let kind = |p: &str| {
         list.get(format!("{r}{p}").as_bytes()).map(|e| {
             (
@@ -145,7 +145,8 @@ reason = "rewritten by the vendor's updater"
     // Without the tree, mode and name decide: the script without x bit and the library
     // without a library name are missed, as documented.
     let elsewhere = tempfile::tempdir().unwrap();
-    let (list2, summary2) = build(&profile(&t.root), &ListRules::default(), elsewhere.path());
+    let (list2, summary2) =
+        build(&profile(&t.root), &ListRules::default(), elsewhere.path()).unwrap();
     assert!(summary2.classified_without_tree > 0);
     assert_eq!(list2.entries().len(), 3, "{:?}", list2.entries());
 }

@@ -1,7 +1,7 @@
 //! IHE ATNA transport: DICOM PS3.15 audit messages carried as RFC 5424 syslog over TLS
 //! (RFC 5425), the way hospitals' Audit Record Repositories collect them (IHE ITI-20).
 //!
-//! This crate owns three layers, each usable alone:
+//! This crate owns three layers, each usable alone, and what joins them to the audit trail:
 //! - [`dicom`]: the DICOM audit message (PS3.15 A.5.1) as Rust types, rendered to XML that
 //!   validates against the standard's schema (our transcription ships in
 //!   `schema/dicom-audit-message.rng`), and to RFC 5424 structured data for collectors that
@@ -10,11 +10,15 @@
 //!   framing with a parser that never panics;
 //! - [`transport`]: a blocking TLS client (rustls over aws-lc-rs) that sends batches of framed
 //!   messages and says exactly which batch is delivered, so a caller's cursor only moves
-//!   forward after delivery.
+//!   forward after delivery;
+//! - [`forward`] and [`export`]: the hash-chained log of `medguard-audit` mapped onto those
+//!   messages, sent to a collector from a persistent cursor with retries and back-off, or
+//!   written to a file for a SIEM.
 //!
-//! It must not know where audit events come from (the hash-chained log in `medguard-audit`
-//! maps its events onto [`dicom::AuditMessage`]), must not keep state on disk (the caller owns
-//! the cursor), and never prints: every failure is a typed error.
+//! The three layers must not know where audit events come from; only [`forward`] and
+//! [`export`] read `medguard-audit`'s log, and only the forwarding cursor is kept on disk.
+//! The dependency goes this way (ATNA on the audit trail) so that appending an audit event
+//! needs no network code. Nothing here prints: every failure is a typed error.
 //!
 //! # Why the XML is written by hand
 //! The audit message is output only, small and flat (four element kinds, attributes and two
@@ -26,6 +30,8 @@
 #![forbid(unsafe_code)]
 
 pub mod dicom;
+pub mod export;
+pub mod forward;
 pub mod syslog;
 pub mod transport;
 

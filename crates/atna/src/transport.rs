@@ -141,6 +141,7 @@ pub enum TransportError {
         /// The file.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         source: io::Error,
     },
     /// A PEM input held no usable certificate or key, or was malformed.
@@ -166,6 +167,7 @@ pub enum TransportError {
         /// The collector.
         endpoint: Endpoint,
         /// The resolver's error.
+        #[source]
         source: io::Error,
     },
     /// No address of the host accepted a TCP connection in time.
@@ -174,6 +176,7 @@ pub enum TransportError {
         /// The collector.
         endpoint: Endpoint,
         /// The last connection error.
+        #[source]
         source: io::Error,
     },
     /// The TLS handshake failed (certificate not trusted, name mismatch, protocol error).
@@ -182,6 +185,7 @@ pub enum TransportError {
         /// The collector.
         endpoint: Endpoint,
         /// The error; rustls errors are inside as the source.
+        #[source]
         source: io::Error,
     },
     /// Writing the batch failed; none of it counts as delivered.
@@ -192,6 +196,7 @@ pub enum TransportError {
         /// Messages in the batch.
         messages: usize,
         /// The I/O error.
+        #[source]
         source: io::Error,
     },
     /// The batch was written but the collector did not close cleanly, so it may not have
@@ -203,17 +208,8 @@ pub enum TransportError {
         /// Messages in the batch.
         messages: usize,
         /// What happened instead of a clean close.
+        #[source]
         source: io::Error,
-    },
-    /// [`SyslogTlsSender::send_batch_with_retry`] ran out of attempts.
-    #[error("{endpoint}: gave up after {attempts} attempts, last error: {last}")]
-    GaveUp {
-        /// The collector.
-        endpoint: Endpoint,
-        /// Attempts made.
-        attempts: u32,
-        /// The last attempt's error.
-        last: Box<TransportError>,
     },
 }
 
@@ -357,27 +353,6 @@ impl Default for SenderOptions {
     }
 }
 
-/// How [`SyslogTlsSender::send_batch_with_retry`] retries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in total, at least one.
-    pub attempts: u32,
-    /// Wait after the first failure; doubled after each further failure.
-    pub initial_backoff: Duration,
-    /// Upper bound of the wait.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: 5,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-        }
-    }
-}
-
 /// A delivered batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Delivery {
@@ -496,34 +471,6 @@ impl SyslogTlsSender {
             bytes: frames.len() as u64,
             confirmation,
         })
-    }
-
-    /// [`send_batch`](Self::send_batch), retried with exponential backoff (sleeping on this
-    /// thread) until it succeeds or `policy.attempts` are used up.
-    pub fn send_batch_with_retry<M: AsRef<[u8]>>(
-        &mut self,
-        messages: &[M],
-        policy: &RetryPolicy,
-    ) -> Result<Delivery, TransportError> {
-        let mut backoff = policy.initial_backoff;
-        let mut attempt = 1;
-        loop {
-            match self.send_batch(messages) {
-                Ok(delivery) => return Ok(delivery),
-                Err(error) if attempt >= policy.attempts.max(1) => {
-                    return Err(TransportError::GaveUp {
-                        endpoint: self.endpoint.clone(),
-                        attempts: attempt,
-                        last: Box::new(error),
-                    });
-                }
-                Err(_) => {
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(policy.max_backoff);
-                    attempt += 1;
-                }
-            }
-        }
     }
 
     /// Closes an open connection (in [`DeliveryConfirmation::Flush`] mode), sending

@@ -14,7 +14,7 @@
 //! kind = "threshold"
 //! event = "login-failure"
 //! count = 5
-//! window = "60s"          # s, m, h or d
+//! window = "60s"          # s, m, h, d, w, or combined: 1h30m
 //! group-by = "user"       # optional: "user", "source" (requestor address) or "host"
 //!
 //! # An integrity deviation followed by a denied executable within 10 minutes.
@@ -145,6 +145,18 @@ pub enum RuleError {
         /// What is wrong.
         message: String,
     },
+    /// A window is not a duration (`60s`, `10m`, `2h`, `1d`, `1h30m`: `medguard-host`'s
+    /// grammar, the same as on the command line).
+    #[error("rule {rule:?}: `{field}`: {source}")]
+    Duration {
+        /// The rule's name.
+        rule: String,
+        /// `window` or `within`.
+        field: &'static str,
+        /// Why.
+        #[source]
+        source: medguard_host::DurationError,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,15 +223,19 @@ impl RawRule {
                 .parse()
                 .map_err(|e| invalid(format!("`{field}`: {e}")))
         };
-        let duration_of = |field: &str, value: Option<&String>| -> Result<Duration, RuleError> {
-            parse_duration(value.ok_or_else(|| invalid(format!("missing `{field}`")))?).ok_or_else(
-                || {
-                    invalid(format!(
-                        "`{field}`: expected a duration like 60s, 10m, 2h, 1d"
-                    ))
-                },
-            )
-        };
+        let duration_of =
+            |field: &'static str, value: Option<&String>| -> Result<Duration, RuleError> {
+                let text = value.ok_or_else(|| invalid(format!("missing `{field}`")))?;
+                let bad = |source| RuleError::Duration {
+                    rule: name.clone(),
+                    field,
+                    source,
+                };
+                let d = medguard_host::parse_duration(text).map_err(bad)?;
+                // The grammar bounds a duration to a hundred years, which `time` holds.
+                Duration::try_from(d)
+                    .map_err(|_| bad(medguard_host::DurationError::TooLong { text: text.clone() }))
+            };
         let not_allowed = |fields: &[(&str, bool)]| -> Result<(), RuleError> {
             match fields.iter().find(|(_, present)| *present) {
                 Some((field, _)) => Err(invalid(format!(
@@ -302,23 +318,6 @@ impl RawRule {
         };
         Ok(DetectionRule { name, condition })
     }
-}
-
-/// Parses `60s`, `10m`, `2h`, `1d` (at most a year).
-fn parse_duration(s: &str) -> Option<Duration> {
-    let unit = s.chars().last()?;
-    let n: i64 = s.get(..s.len() - unit.len_utf8())?.parse().ok()?;
-    if !(0..=366 * 86_400).contains(&n) {
-        return None;
-    }
-    let secs = match unit {
-        's' => n,
-        'm' => n.checked_mul(60)?,
-        'h' => n.checked_mul(3600)?,
-        'd' => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    (secs <= 366 * 86_400).then(|| Duration::seconds(secs))
 }
 
 fn parse_hhmm(s: &str) -> Option<Time> {
@@ -485,8 +484,13 @@ impl Detector {
                     let key = group_by.map(|g| g.key(event));
                     let q = groups.entry(key.clone().unwrap_or_default()).or_default();
                     q.push_back((event.time, seq));
-                    let oldest = event.time - *window;
-                    while q.front().is_some_and(|(t, _)| *t < oldest) {
+                    // Near the start of the representable range, the window reaches back
+                    // past it: then every queued event is within it.
+                    let oldest = event.time.checked_sub(*window);
+                    while q
+                        .front()
+                        .is_some_and(|(t, _)| oldest.is_some_and(|oldest| *t < oldest))
+                    {
                         q.pop_front();
                     }
                     if q.len() >= *count {
@@ -595,17 +599,9 @@ impl Detector {
     }
 }
 
+/// A window as the rule file writes it (`medguard-host`'s grammar, whole seconds).
 fn show_duration(d: Duration) -> String {
-    let s = d.whole_seconds();
-    if s % 86_400 == 0 && s > 0 {
-        format!("{}d", s / 86_400)
-    } else if s % 3600 == 0 && s > 0 {
-        format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
+    medguard_host::format_duration(std::time::Duration::try_from(d).unwrap_or_default())
 }
 
 /// The result of running rules over a whole log.
@@ -800,7 +796,16 @@ utc-offset = "+01:00"
     #[test]
     fn bad_rule_files_are_rejected_with_a_reason() {
         let err = RuleSet::parse("[[rule]]\nname = \"x\"\nkind = \"threshold\"\nevent = \"login-failure\"\ncount = 5\nwindow = \"60 s\"\n").unwrap_err();
-        assert!(matches!(err, RuleError::Invalid { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                RuleError::Duration {
+                    field: "window",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = RuleSet::parse("[[rule]]\nname = \"x\"\nkind = \"threshold\"\ncolor = 1\n")
             .unwrap_err();
         assert!(matches!(err, RuleError::Syntax { line: 4, .. }), "{err:?}");

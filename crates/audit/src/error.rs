@@ -14,6 +14,7 @@ pub enum AuditError {
         /// The file or directory.
         path: PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
     /// A segment holds bytes that are not a valid record at `offset`, and they are not a
@@ -45,6 +46,7 @@ pub enum AuditError {
         /// The record seq.
         seq: u64,
         /// The cause.
+        #[source]
         source: serde_json::Error,
     },
     /// An event could not be serialised.
@@ -64,8 +66,17 @@ pub enum AuditError {
     #[error("audit writer is unusable: {0}")]
     Unusable(&'static str),
     /// The batch this append belonged to failed; the leader's error is shared.
-    #[error("{0}")]
+    #[error(transparent)]
     Batch(Arc<AuditError>),
+}
+
+impl From<medguard_host::WriteError> for AuditError {
+    fn from(e: medguard_host::WriteError) -> Self {
+        Self::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 impl AuditError {

@@ -13,10 +13,10 @@ use std::io::{BufRead as _, BufReader, Read};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use crate::clock::Clock;
 use crate::error::AuditError;
 use crate::event::EventInput;
 use crate::log::{AuditWriter, PendingAppend};
+use medguard_host::Clock;
 
 /// Events committed with one fsync at most.
 pub const MAX_BATCH: usize = 8192;
@@ -47,7 +47,7 @@ pub struct IngestSummary {
 pub enum IngestError {
     /// The input could not be read.
     #[error("reading the event lines: {0}")]
-    Read(std::io::Error),
+    Read(#[source] std::io::Error),
     /// The log refused a batch; events acknowledged before it are durable.
     #[error(transparent)]
     Audit(#[from] AuditError),
@@ -183,8 +183,8 @@ fn read_and_submit<'w, R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::FixedClock;
     use crate::log::{AuditLog, WriterOptions};
+    use medguard_host::FixedClock;
 
     #[test]
     fn malformed_lines_are_rejected_with_their_numbers_and_the_rest_appended() {

@@ -3,8 +3,10 @@
 //!
 //! This crate owns the audit event model (DICOM PS3.15 A.5 aligned), its storage in a log
 //! directory and the judgement of its integrity. It must not print, read the wall clock
-//! outside a [`Clock`], or talk to the network: forwarding to syslog and DICOM audit
-//! repositories lives in `medguard-atna` and reads stored records through
+//! outside a [`Clock`], or talk to the network: appending an event needs no network code,
+//! so the allowlist enforcer and the installer record events without linking a TLS stack.
+//! Export and forwarding to syslog and DICOM audit repositories live in `medguard-atna`
+//! (which depends on this crate, never the reverse) and read stored records through
 //! [`AuditLog::records_from`].
 //!
 //! ```no_run
@@ -22,12 +24,9 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
-pub mod clock;
 pub mod detect;
 mod error;
 pub mod event;
-pub mod export;
-pub mod forward;
 pub mod ingest;
 pub mod log;
 pub mod query;
@@ -36,7 +35,6 @@ pub mod segment;
 pub mod verify;
 
 pub use checkpoint::{CHECKPOINT_CONTEXT, Checkpoint};
-pub use clock::{Clock, FixedClock, SystemClock};
 pub use detect::{
     Alert, Detection, DetectionRule, Detector, RuleCondition, RuleError, RuleSet, detect,
 };
@@ -47,8 +45,15 @@ pub use event::{
 };
 pub use ingest::{IngestError, IngestSummary, RejectedLine, ingest_json_lines};
 pub use log::{
-    AuditLog, AuditWriter, PendingAppend, Records, Recovery, StoredRecord, WriterOptions,
+    AuditLog, AuditWriter, CHECKPOINT_EVERY, PendingAppend, Records, Recovery, StoredRecord,
+    WriterOptions,
 };
+/// The one clock of `medguard-host`, re-exported because [`WriterOptions`] and
+/// [`ingest_json_lines`] take it.
+pub use medguard_host::{Clock, FixedClock, ManualClock, SystemClock};
 pub use query::Query;
 pub use record::ChainDigest;
-pub use verify::{Problem, ProblemKind, Severity, VerifyReport, verify};
+pub use verify::{
+    KnownCheckpoint, KnownCheckpointError, Problem, ProblemKind, Severity, Verdict, VerifyReport,
+    verify, verify_against,
+};

@@ -24,7 +24,6 @@ use medguard_digest::SigningKey;
 use rustix::fs::FlockOperation;
 
 use crate::checkpoint::{CHECKPOINT_FILE, Checkpoint, last_checkpoint};
-use crate::clock::{Clock, SystemClock};
 use crate::error::AuditError;
 use crate::event::{AuditEvent, EventKind, ObjectDetail, ObjectType, Outcome, ParticipantObject};
 use crate::record::{ChainDigest, FRAME_HEADER, Frame, FrameError, MAX_PAYLOAD};
@@ -32,12 +31,18 @@ use crate::segment::{
     SEGMENT_HEADER, Segment, SegmentFrames, check_header, list_segments, scan_tail,
     segment_file_name, segment_header,
 };
+use medguard_host::{Clock, SystemClock};
 
 const SYNC_FAILED: &str =
     "an earlier fsync of the log failed, so later records cannot be acknowledged; reopen the log";
 
 /// The lock file serialising writers of one directory.
 pub const LOCK_FILE: &str = "lock";
+
+/// Records between signed checkpoints unless the caller chooses otherwise: a checkpoint
+/// costs one signature and one small fsync, so ten thousand records keep its cost out of
+/// append throughput while bounding what a crash leaves covered by the chain only.
+pub const CHECKPOINT_EVERY: u64 = 10_000;
 
 /// One record as stored: its place in the chain and its event.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -252,7 +257,7 @@ impl Default for WriterOptions {
     fn default() -> Self {
         Self {
             key: None,
-            checkpoint_every: 10_000,
+            checkpoint_every: CHECKPOINT_EVERY,
             segment_max_bytes: 64 << 20,
             source_id: "medguard".to_owned(),
             clock: Arc::new(SystemClock),
@@ -646,14 +651,14 @@ impl Disk {
     /// Brings the in-memory tail up to date with the directory (other processes may have
     /// appended or rotated), cutting a torn tail. Returns the recoveries performed.
     fn refresh(&mut self) -> Result<Vec<Recovery>, AuditError> {
-        self.refresh_checkpoint()?;
+        let mut recoveries: Vec<Recovery> = self.refresh_checkpoint()?.into_iter().collect();
         let segments = list_segments(&self.dir)?;
         let Some(last_seg) = segments.last() else {
             self.segment = 0;
             self.file = None;
             self.end = 0;
             self.last = None;
-            return Ok(Vec::new());
+            return Ok(recoveries);
         };
         let path = last_seg.path.clone();
         if last_seg.number == self.segment
@@ -661,7 +666,7 @@ impl Disk {
         {
             let len = file.metadata().map_err(AuditError::io(&path))?.len();
             if len == self.end {
-                return Ok(Vec::new());
+                return Ok(recoveries);
             }
             if len > self.end {
                 let mut bytes = vec![0u8; usize::try_from(len - self.end).unwrap_or(0)];
@@ -671,7 +676,8 @@ impl Disk {
                 let base = self.end;
                 self.end = base + scan.end;
                 self.last = scan.last;
-                return self.cut_bad_tail(&path, base, &bytes, scan.bad);
+                recoveries.extend(self.cut_bad_tail(&path, base, &bytes, scan.bad)?);
+                return Ok(recoveries);
             }
         }
         // A different segment, or a shrunk one: read it whole.
@@ -681,7 +687,6 @@ impl Disk {
             .open(&path)
             .map_err(AuditError::io(&path))?;
         let bytes = std::fs::read(&path).map_err(AuditError::io(&path))?;
-        let mut recoveries = Vec::new();
         if bytes.len() < SEGMENT_HEADER {
             // Torn while the segment was being created: nothing in it was acknowledged.
             file.set_len(0).map_err(AuditError::io(&path))?;
@@ -689,7 +694,8 @@ impl Disk {
                 .map_err(AuditError::io(&path))?;
             file.sync_all().map_err(AuditError::io(&path))?;
             if !bytes.is_empty() {
-                recoveries.push(save_cut(&self.dir, &path, last_seg.number, 0, &bytes)?);
+                let name = format!("recovered-{:010}-0.torn", last_seg.number);
+                recoveries.push(save_cut(&self.dir, &name, &path, 0, &bytes)?);
             }
         } else {
             check_header(&bytes, last_seg.number)
@@ -751,7 +757,8 @@ impl Disk {
         let cut = bytes
             .get(usize::try_from(bad.offset).unwrap_or(usize::MAX)..)
             .unwrap_or_default();
-        let recovery = save_cut(&self.dir, path, self.segment, offset, cut)?;
+        let name = format!("recovered-{:010}-{offset}.torn", self.segment);
+        let recovery = save_cut(&self.dir, &name, path, offset, cut)?;
         let file = self
             .file
             .as_ref()
@@ -762,7 +769,10 @@ impl Disk {
         Ok(vec![recovery])
     }
 
-    fn refresh_checkpoint(&mut self) -> Result<(), AuditError> {
+    /// Re-reads the last checkpoint when the file changed. A torn last line (a crash while
+    /// signing) is cut and saved aside, as a torn segment tail is: the next line appended
+    /// would otherwise be glued onto it and read as a forged checkpoint.
+    fn refresh_checkpoint(&mut self) -> Result<Option<Recovery>, AuditError> {
         let path = self.dir.join(CHECKPOINT_FILE);
         let len = match std::fs::metadata(&path) {
             Ok(m) => m.len(),
@@ -770,16 +780,32 @@ impl Disk {
             Err(e) => return Err(AuditError::io(&path)(e)),
         };
         if len == self.checkpoint_len {
-            return Ok(());
+            return Ok(None);
         }
-        self.checkpoint_seq = if len == 0 {
-            0
-        } else {
-            let bytes = std::fs::read(&path).map_err(AuditError::io(&path))?;
-            last_checkpoint(&bytes).map_or(0, |c| c.seq)
-        };
-        self.checkpoint_len = len;
-        Ok(())
+        if len == 0 {
+            self.checkpoint_seq = 0;
+            self.checkpoint_len = 0;
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path).map_err(AuditError::io(&path))?;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut recovery = None;
+        if let Some(torn) = bytes.get(complete..).filter(|t| !t.is_empty()) {
+            let offset = complete as u64;
+            let name = format!("recovered-{CHECKPOINT_FILE}-{offset}.torn");
+            recovery = Some(save_cut(&self.dir, &name, &path, offset, torn)?);
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(AuditError::io(&path))?;
+            file.set_len(offset)
+                .and_then(|()| file.sync_all())
+                .map_err(AuditError::io(&path))?;
+        }
+        let complete = bytes.get(..complete).unwrap_or_default();
+        self.checkpoint_seq = last_checkpoint(complete).map_or(0, |c| c.seq);
+        self.checkpoint_len = complete.len() as u64;
+        Ok(recovery)
     }
 
     /// Writes `payloads` as consecutive frames with one `pwrite` and one `fdatasync`,
@@ -919,25 +945,22 @@ impl WriteAllWith for &File {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), AuditError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(AuditError::io(dir))
+    Ok(medguard_host::fsync_dir(dir)?)
 }
 
+/// Saves `bytes`, cut from `cut_from` at `offset`, as `name` in the log directory.
 fn save_cut(
     dir: &Path,
-    segment_path: &Path,
-    segment: u64,
+    name: &str,
+    cut_from: &Path,
     offset: u64,
     bytes: &[u8],
 ) -> Result<Recovery, AuditError> {
-    let saved_to = dir.join(format!("recovered-{segment:010}-{offset}.torn"));
-    std::fs::write(&saved_to, bytes).map_err(AuditError::io(&saved_to))?;
-    File::open(&saved_to)
-        .and_then(|f| f.sync_all())
-        .map_err(AuditError::io(&saved_to))?;
+    let saved_to = dir.join(name);
+    // Durable before the file is cut: the evidence is never lost to a second crash.
+    medguard_host::write_bytes_atomically(&saved_to, 0o644, bytes)?;
     Ok(Recovery {
-        path: segment_path.to_owned(),
+        path: cut_from.to_owned(),
         offset,
         bytes: bytes.len() as u64,
         saved_to,

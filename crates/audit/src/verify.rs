@@ -5,6 +5,26 @@
 //! kind. It must not modify the directory (recovery is the writer's job) and must not parse
 //! event JSON: the chain digest covers the payload bytes, so integrity does not depend on
 //! the JSON, and skipping it keeps verification above a million records a second.
+//!
+//! # What a verdict proves
+//! The chain digest is not keyed: whoever can write the directory can rewrite records and
+//! recompute the chain after them. Only a checkpoint proves anything: a signed one in the
+//! log's `checkpoints` file, or a [`KnownCheckpoint`] the caller holds outside the log (the
+//! fleet server keeps the last checkpoint each device sent). So the [`Verdict`] is:
+//!
+//! - [`Verdict::Tampered`]: evidence that records were modified, removed, reordered or cut
+//!   off (an error-level [`Problem`]).
+//! - [`Verdict::Unproven`]: no such evidence, but something the checkpoints do not cover:
+//!   records after the last checkpoint (which could have been rewritten or cut off), a torn
+//!   record at the end, or an empty log (which is what a log with everything deleted looks
+//!   like). A warning-level [`Problem`] says what.
+//! - [`Verdict::Intact`]: every record is covered by a checkpoint, and the log reaches every
+//!   known checkpoint with the same chain digest.
+//!
+//! A log cut back to an earlier checkpoint *together with* the lines of its `checkpoints`
+//! file after it looks intact locally: nothing left on the device shows what was removed.
+//! Only a copy of a later checkpoint held elsewhere proves it: pass it to
+//! [`verify_against`], and the log is intact only when it reaches it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,13 +67,17 @@ pub enum ProblemKind {
     UnsignedTail,
     /// A torn frame at the very end of the log (a crash not yet recovered; warning).
     TornTail,
+    /// No records and no checkpoint: nothing shows whether the log was never written or
+    /// emptied (warning).
+    EmptyLog,
 }
 
 /// How serious a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
-    /// Worth knowing; the log can still be intact.
+    /// No evidence of tampering, but something no checkpoint proves: the verdict is
+    /// [`Verdict::Unproven`], not intact.
     Warning,
     /// Evidence of tampering or damage.
     Error,
@@ -64,9 +88,75 @@ impl ProblemKind {
     #[must_use]
     pub fn severity(self) -> Severity {
         match self {
-            Self::UnsignedTail | Self::TornTail => Severity::Warning,
+            Self::UnsignedTail | Self::TornTail | Self::EmptyLog => Severity::Warning,
             _ => Severity::Error,
         }
+    }
+}
+
+/// What verification could prove about a log (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Every record is covered by a checkpoint and every known checkpoint is reached.
+    Intact,
+    /// No evidence of tampering, but not everything is covered by a checkpoint.
+    Unproven,
+    /// Evidence of tampering or damage.
+    Tampered,
+}
+
+/// A checkpoint held outside the log, which the caller vouches for: "record `seq` had
+/// chain digest `digest`" (the last checkpoint a fleet server received from the device,
+/// or one an auditor wrote down). Written `SEQ:DIGEST` (64 hex digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KnownCheckpoint {
+    /// The record it covers.
+    pub seq: u64,
+    /// That record's chain digest.
+    pub digest: ChainDigest,
+}
+
+impl From<crate::checkpoint::Checkpoint> for KnownCheckpoint {
+    fn from(c: crate::checkpoint::Checkpoint) -> Self {
+        Self {
+            seq: c.seq,
+            digest: c.digest,
+        }
+    }
+}
+
+/// Why a `SEQ:DIGEST` text is not a [`KnownCheckpoint`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{text:?} is not a checkpoint: expected SEQ:DIGEST (a record number, a colon, 64 hex digits)"
+)]
+pub struct KnownCheckpointError {
+    /// The text given.
+    pub text: String,
+}
+
+impl std::str::FromStr for KnownCheckpoint {
+    type Err = KnownCheckpointError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || KnownCheckpointError {
+            text: text.to_owned(),
+        };
+        let (seq, digest) = text.split_once(':').ok_or_else(bad)?;
+        if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        Ok(Self {
+            seq: seq.parse().map_err(|_| bad())?,
+            digest: ChainDigest::from_hex(digest).ok_or_else(bad)?,
+        })
+    }
+}
+
+impl std::fmt::Display for KnownCheckpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.digest)
     }
 }
 
@@ -90,6 +180,8 @@ pub struct Problem {
 /// The result of [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
+    /// What could be proven; follows from the problems' severities.
+    pub verdict: Verdict,
     /// Segments read.
     pub segments: u64,
     /// Records read.
@@ -100,33 +192,76 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     /// The seq covered by the last valid checkpoint.
     pub signed_through: u64,
+    /// The highest seq covered by a checkpoint, signed or known (records after it are
+    /// covered by the chain only).
+    pub proven_through: u64,
     /// Everything found, in file order.
     pub problems: Vec<Problem>,
 }
 
 impl VerifyReport {
-    /// Whether no error-level problem was found (warnings allowed).
+    /// Whether the log is proven intact: every record is covered by a checkpoint, and no
+    /// problem at all was found.
     #[must_use]
     pub fn is_intact(&self) -> bool {
-        self.problems.iter().all(|p| p.severity < Severity::Error)
+        self.verdict == Verdict::Intact
+    }
+
+    /// Whether an error-level problem (evidence of tampering or damage) was found.
+    #[must_use]
+    pub fn is_tampered(&self) -> bool {
+        self.verdict == Verdict::Tampered
+    }
+
+    fn judge(problems: &[Problem]) -> Verdict {
+        match problems.iter().map(|p| p.severity).max() {
+            None => Verdict::Intact,
+            Some(Severity::Warning) => Verdict::Unproven,
+            Some(Severity::Error) => Verdict::Tampered,
+        }
     }
 }
 
 /// Verifies the log in `dir`: the chain through every segment, and every checkpoint against
 /// the `trusted` keys. I/O errors are errors; everything wrong with the contents is a
-/// [`Problem`] in the report.
+/// [`Problem`] in the report. The same as [`verify_against`] with no known checkpoint.
 pub fn verify(dir: &Path, trusted: &[PublicKey]) -> Result<VerifyReport, AuditError> {
+    verify_against(dir, trusted, &[])
+}
+
+/// [`verify`], and the log must also reach each `known` checkpoint (held outside the log,
+/// see [`KnownCheckpoint`]) with the same chain digest: a log that ends before one was cut
+/// off ([`ProblemKind::TruncatedSinceCheckpoint`]), one with another digest there was
+/// rewritten ([`ProblemKind::CheckpointMismatch`]). Known checkpoints cover records like
+/// signed ones, so records up to the last one are not an unsigned tail.
+pub fn verify_against(
+    dir: &Path,
+    trusted: &[PublicKey],
+    known: &[KnownCheckpoint],
+) -> Result<VerifyReport, AuditError> {
     let mut report = VerifyReport {
+        verdict: Verdict::Intact,
         segments: 0,
         records: 0,
         last_seq: 0,
         checkpoints: 0,
         signed_through: 0,
+        proven_through: 0,
         problems: Vec::new(),
     };
     let checkpoints = read_checkpoints(dir, trusted, &mut report)?;
+    let known: BTreeMap<u64, ChainDigest> = known.iter().map(|k| (k.seq, k.digest)).collect();
+    report.proven_through = checkpoints
+        .keys()
+        .chain(known.keys())
+        .copied()
+        .max()
+        .unwrap_or(0);
     let segments = list_segments(dir)?;
-    let mut walk = Walk::default();
+    let mut walk = Walk {
+        proven_through: report.proven_through,
+        ..Walk::default()
+    };
     let mut expected_segment = segments.first().map_or(1, |s| s.number);
     if expected_segment > 1 {
         walk.problem(
@@ -171,7 +306,7 @@ pub fn verify(dir: &Path, trusted: &[PublicKey]) -> Result<VerifyReport, AuditEr
             }
         }
         let is_last = i + 1 == count;
-        walk.segment(seg.number, &seg.path, &bytes, is_last, &checkpoints);
+        walk.segment(seg.number, &seg.path, &bytes, is_last, &checkpoints, &known);
     }
     report.records = walk.records;
     report.last_seq = walk.max_seen;
@@ -201,7 +336,19 @@ pub fn verify(dir: &Path, trusted: &[PublicKey]) -> Result<VerifyReport, AuditEr
             ),
         );
     }
-    if walk.max_seen > report.signed_through {
+    for (seq, digest) in known.range(walk.max_seen.saturating_add(1)..) {
+        walk.problem(
+            ProblemKind::TruncatedSinceCheckpoint,
+            dir.to_owned(),
+            0,
+            Some(*seq),
+            format!(
+                "log ends at record {} but the known checkpoint {seq}:{digest} (held outside the log) covers record {seq}: records were cut off",
+                walk.max_seen
+            ),
+        );
+    }
+    if walk.max_seen > report.proven_through {
         let (file, offset) = walk
             .tail_start
             .clone()
@@ -210,12 +357,21 @@ pub fn verify(dir: &Path, trusted: &[PublicKey]) -> Result<VerifyReport, AuditEr
             ProblemKind::UnsignedTail,
             file,
             offset,
-            Some(report.signed_through.saturating_add(1)),
+            Some(report.proven_through.saturating_add(1)),
             format!(
-                "records {} to {} follow the last valid checkpoint and are protected by the chain only",
-                report.signed_through.saturating_add(1),
+                "records {} to {} follow the last valid checkpoint and are protected by the chain only: they could have been rewritten or cut off unseen",
+                report.proven_through.saturating_add(1),
                 walk.max_seen
             ),
+        );
+    }
+    if walk.records == 0 && checkpoints.is_empty() && known.is_empty() {
+        walk.problem(
+            ProblemKind::EmptyLog,
+            dir.to_owned(),
+            0,
+            None,
+            "no records and no checkpoint: nothing shows whether the log was never written or everything in it was deleted".to_owned(),
         );
     }
     report.problems.append(&mut walk.problems);
@@ -223,6 +379,7 @@ pub fn verify(dir: &Path, trusted: &[PublicKey]) -> Result<VerifyReport, AuditEr
     report
         .problems
         .sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
+    report.verdict = VerifyReport::judge(&report.problems);
     Ok(report)
 }
 
@@ -308,6 +465,8 @@ fn read_checkpoints(
 
 #[derive(Debug, Default)]
 struct Walk {
+    /// Records up to this seq are covered by a checkpoint.
+    proven_through: u64,
     records: u64,
     max_seen: u64,
     /// The physically previous record: seq and digest.
@@ -345,8 +504,9 @@ impl Walk {
         bytes: &[u8],
         is_last: bool,
         checkpoints: &Checkpoints,
+        known: &BTreeMap<u64, ChainDigest>,
     ) {
-        let signed_through = checkpoints.keys().next_back().copied().unwrap_or(0);
+        let proven_through = self.proven_through;
         let mut walker = SegmentFrames::new(bytes, SEGMENT_HEADER);
         let mut frames = Vec::new();
         let mut failure = None;
@@ -364,7 +524,7 @@ impl Walk {
             let frame = located.frame;
             let seq = frame.seq;
             self.records += 1;
-            if seq > signed_through && self.tail_start.is_none() {
+            if seq > proven_through && self.tail_start.is_none() {
                 self.tail_start = Some((path.to_owned(), located.offset));
             }
             if seq <= self.max_seen && self.records > 1 {
@@ -410,30 +570,37 @@ impl Walk {
                 }
                 self.max_seen = seq;
             }
+            // Checkpoints, signed in the log or known from outside, that disagree with it.
+            let mut mismatches = Vec::new();
             if let Some((line, cp)) = checkpoints.get(&seq) {
                 if cp.digest != frame.digest {
-                    self.problem(
-                        ProblemKind::CheckpointMismatch,
-                        path.to_owned(),
-                        located.offset,
-                        Some(seq),
-                        format!(
-                            "checkpoint line {line} signs record {seq} with chain digest {}, found {}: the chain was rewritten",
-                            cp.digest, frame.digest
-                        ),
-                    );
+                    mismatches.push(format!(
+                        "checkpoint line {line} signs record {seq} with chain digest {}, found {}: the chain was rewritten",
+                        cp.digest, frame.digest
+                    ));
                 } else if cp.segment != number || cp.end_offset != end {
-                    self.problem(
-                        ProblemKind::CheckpointMismatch,
-                        path.to_owned(),
-                        located.offset,
-                        Some(seq),
-                        format!(
-                            "checkpoint line {line} signs record {seq} as ending at segment {} offset {}, found segment {number} offset {end}: bytes before it were removed, added or moved",
-                            cp.segment, cp.end_offset
-                        ),
-                    );
+                    mismatches.push(format!(
+                        "checkpoint line {line} signs record {seq} as ending at segment {} offset {}, found segment {number} offset {end}: bytes before it were removed, added or moved",
+                        cp.segment, cp.end_offset
+                    ));
                 }
+            }
+            if let Some(digest) = known.get(&seq)
+                && *digest != frame.digest
+            {
+                mismatches.push(format!(
+                    "the known checkpoint of record {seq} (held outside the log) has chain digest {digest}, found {}: the chain was rewritten",
+                    frame.digest
+                ));
+            }
+            for detail in mismatches {
+                self.problem(
+                    ProblemKind::CheckpointMismatch,
+                    path.to_owned(),
+                    located.offset,
+                    Some(seq),
+                    detail,
+                );
             }
             self.prev = Some((seq, frame.digest));
         }

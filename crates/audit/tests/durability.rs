@@ -184,12 +184,13 @@ fn concurrent_threads_and_handles_lose_and_duplicate_nothing() {
 
 const CHILD_DIR: &str = "MEDGUARD_AUDIT_TEST_CHILD_DIR";
 
-/// Runs as a child process when the parent test sets the environment variable.
+/// Runs as a child process of `writers_in_several_processes_serialise`, which runs it with
+/// `--ignored`; on its own it has nothing to do.
 #[test]
+#[ignore = "a child process of writers_in_several_processes_serialise"]
 fn child_writer_process() {
-    let Ok(dir) = std::env::var(CHILD_DIR) else {
-        return;
-    };
+    let dir = std::env::var(CHILD_DIR)
+        .expect("run by writers_in_several_processes_serialise, which sets the directory");
     let id = std::process::id();
     let writer = AuditWriter::open(
         Path::new(&dir),
@@ -211,7 +212,12 @@ fn writers_in_several_processes_serialise() {
     let children: Vec<_> = (0..3)
         .map(|_| {
             Command::new(&exe)
-                .args(["--exact", "child_writer_process", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "child_writer_process",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
                 .env(CHILD_DIR, dir.path())
                 .spawn()
                 .unwrap()
@@ -241,50 +247,78 @@ fn writers_in_several_processes_serialise() {
     );
 }
 
+/// A small tmpfs mounted on a directory for one test, unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it). Tests run as root (CI
+    /// does); without the right to mount, the test fails rather than passing untested.
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("mount(8) is installed");
+        assert!(
+            output.status.success(),
+            "cannot mount a tmpfs (this test needs root to make a full disk): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
 /// A full disk fails the append with an error naming the file and leaves no partial
-/// record. Needs root to mount a tiny tmpfs; skipped (passes) elsewhere.
+/// record.
 #[test]
 fn a_full_disk_fails_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(dir.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipped: cannot mount a tmpfs");
-        return;
-    }
-    let result = std::panic::catch_unwind(|| {
-        let writer = AuditWriter::open(dir.path(), WriterOptions::default()).unwrap();
-        let mut acknowledged = 0;
-        let mut failure = None;
-        for i in 0..10_000 {
-            let mut e = event(&format!("{i}"));
-            e.detail = Some(format!("{i} {}", "x".repeat(900)));
-            match writer.append_batch(&[e.clone(), e.clone(), e]) {
-                Ok(r) => acknowledged = r.end - 1,
-                Err(err) => {
-                    failure = Some(err.to_string());
-                    break;
-                }
+    let disk = Tmpfs::mount("64k");
+    let dir = disk.path();
+    let writer = AuditWriter::open(dir, WriterOptions::default()).unwrap();
+    let mut acknowledged = 0;
+    let mut failure = None;
+    for i in 0..10_000 {
+        let mut e = event(&format!("{i}"));
+        e.detail = Some(format!("{i} {}", "x".repeat(900)));
+        match writer.append_batch(&[e.clone(), e.clone(), e]) {
+            Ok(r) => acknowledged = r.end - 1,
+            Err(err) => {
+                failure = Some(err);
+                break;
             }
         }
-        let failure = failure.expect("the disk filled up");
-        assert!(failure.contains(".seg"), "{failure}");
-        drop(writer);
-        let recs = details(dir.path());
-        assert_eq!(recs.len() as u64, acknowledged);
-        let (key, _) = SigningKey::generate().unwrap();
-        assert_eq!(
-            only_problem_kinds(dir.path(), &key),
-            vec![ProblemKind::UnsignedTail]
-        );
-    });
-    let _ = Command::new("umount").arg(dir.path()).status();
-    if let Err(p) = result {
-        std::panic::resume_unwind(p);
     }
+    let failure = failure.expect("the disk filled up");
+    let text = failure.to_string();
+    assert!(text.contains(".seg"), "{text}");
+    // The cause is there for callers that walk the chain (the binary reports ENOSPC so).
+    let cause = std::error::Error::source(&failure)
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .expect("an io::Error cause");
+    assert_eq!(cause.raw_os_error(), Some(28), "ENOSPC: {cause}");
+    assert!(
+        acknowledged > 0,
+        "some appends fit before the disk was full"
+    );
+    drop(writer);
+    let recs = details(dir);
+    assert_eq!(recs.len() as u64, acknowledged);
+    let (key, _) = SigningKey::generate().unwrap();
+    assert_eq!(
+        only_problem_kinds(dir, &key),
+        vec![ProblemKind::UnsignedTail]
+    );
 }
 
 #[test]
@@ -306,4 +340,43 @@ fn submitted_batches_keep_submission_order_whoever_waits() {
     assert_eq!((ra, rb, rc), (1..3, 3..4, 4..7));
     let tags: Vec<_> = details(dir.path()).into_iter().map(|r| r.1).collect();
     assert_eq!(tags, ["a1", "a2", "b1", "c1", "c2", "c3"]);
+}
+
+/// A crash while signing leaves a torn last line in `checkpoints`; the next checkpoint must
+/// not be glued onto it (which would read as a forged checkpoint).
+#[test]
+fn a_torn_checkpoint_line_is_cut_before_the_next_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = SigningKey::generate().unwrap();
+    let key = Arc::new(key);
+    let options = WriterOptions {
+        key: Some(Arc::clone(&key)),
+        ..WriterOptions::default()
+    };
+    let writer = AuditWriter::open(dir.path(), options.clone()).unwrap();
+    writer.append_batch(&[event("a"), event("b")]).unwrap();
+    writer.close().unwrap();
+    let checkpoints = dir.path().join("checkpoints");
+    let whole = std::fs::read(&checkpoints).unwrap();
+    let mut torn = whole.clone();
+    torn.extend_from_slice(&whole[..whole.len() / 2]);
+    std::fs::write(&checkpoints, &torn).unwrap();
+    assert_eq!(
+        only_problem_kinds(dir.path(), &key),
+        vec![ProblemKind::TornTail]
+    );
+
+    let writer = AuditWriter::open(dir.path(), options).unwrap();
+    writer.append(&event("c")).unwrap();
+    writer.close().unwrap();
+    assert_eq!(only_problem_kinds(dir.path(), &key), vec![]);
+    let report = verify(dir.path(), &[key.public_key().clone()]).unwrap();
+    assert_eq!(report.signed_through, 4);
+    // The cut is on record, and the cut bytes are kept.
+    let recs = details(dir.path());
+    assert!(recs[2].1.contains("checkpoints"), "{recs:?}");
+    let saved = dir
+        .path()
+        .join(format!("recovered-checkpoints-{}.torn", whole.len()));
+    assert_eq!(std::fs::read(saved).unwrap(), &whole[..whole.len() / 2]);
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use medguard_audit::{
-    AuditEvent, AuditLog, AuditWriter, EventKind, Outcome, ProblemKind, StoredRecord,
-    WriterOptions, verify,
+    AuditEvent, AuditLog, AuditWriter, EventKind, KnownCheckpoint, Outcome, ProblemKind,
+    StoredRecord, Verdict, WriterOptions, verify, verify_against,
 };
 use medguard_digest::{PublicKey, SigningKey};
 use time::macros::datetime;
@@ -105,7 +105,7 @@ fn one_modified_byte_names_the_record() {
     bytes[at] = b'6';
     std::fs::write(&path, &bytes).unwrap();
     let report = verify(dir.path(), &[public]).unwrap();
-    assert!(!report.is_intact());
+    assert!(report.is_tampered());
     let p = &report.problems[0];
     assert_eq!(p.kind, ProblemKind::ModifiedRecord);
     assert_eq!(p.seq, Some(5));
@@ -188,7 +188,7 @@ fn truncation_after_a_checkpoint_is_reported() {
         "{:#?}",
         report.problems
     );
-    assert!(!report.is_intact());
+    assert!(report.is_tampered());
 }
 
 #[test]
@@ -243,6 +243,8 @@ fn forged_or_untrusted_checkpoints_are_reported() {
     );
 }
 
+/// An unsigned tail is no evidence of tampering, but nothing proves it either: the log is
+/// not called intact (it was before issue #12).
 #[test]
 fn an_unsigned_tail_is_only_a_warning() {
     let dir = tempfile::tempdir().unwrap();
@@ -251,10 +253,140 @@ fn an_unsigned_tail_is_only_a_warning() {
     drop(writer);
     let (_, public) = key();
     let report = verify(dir.path(), &[public]).unwrap();
-    assert!(report.is_intact());
+    assert!(!report.is_tampered());
+    assert_eq!(report.verdict, Verdict::Unproven);
+    assert!(!report.is_intact());
     assert_eq!(report.problems.len(), 1);
     assert_eq!(report.problems[0].kind, ProblemKind::UnsignedTail);
     assert_eq!(report.problems[0].seq, Some(1));
+}
+
+/// The record a fully signed log's last checkpoint covers, as a fleet server keeps it.
+fn last_checkpoint(dir: &Path) -> KnownCheckpoint {
+    let last = records(dir).pop().unwrap();
+    KnownCheckpoint {
+        seq: last.seq,
+        digest: last.digest,
+    }
+}
+
+#[test]
+fn verify_does_not_call_intact_a_log_whose_checkpoints_were_emptied_and_tail_truncated() {
+    let (dir, public) = log_with(10, 64 << 20);
+    let known = last_checkpoint(dir.path());
+    std::fs::write(dir.path().join("checkpoints"), "").unwrap();
+    let (path, range) = frame_range(dir.path(), 9);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(range.start as u64 + 5).unwrap();
+    let report = verify(dir.path(), std::slice::from_ref(&public)).unwrap();
+    assert_eq!(report.verdict, Verdict::Unproven, "{:#?}", report.problems);
+    let kinds: Vec<_> = report.problems.iter().map(|p| p.kind).collect();
+    assert!(kinds.contains(&ProblemKind::UnsignedTail), "{kinds:?}");
+    assert!(kinds.contains(&ProblemKind::TornTail), "{kinds:?}");
+    // With the checkpoint the server kept, the cut is proven.
+    let report = verify_against(dir.path(), &[public], &[known]).unwrap();
+    assert_eq!(report.verdict, Verdict::Tampered);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::TruncatedSinceCheckpoint && p.seq == Some(10)),
+        "{:#?}",
+        report.problems
+    );
+}
+
+#[test]
+fn verify_does_not_call_intact_a_log_with_everything_deleted() {
+    let (dir, public) = log_with(10, 64 << 20);
+    let known = last_checkpoint(dir.path());
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let report = verify(dir.path(), std::slice::from_ref(&public)).unwrap();
+    assert_eq!(report.verdict, Verdict::Unproven);
+    assert_eq!(report.records, 0);
+    assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
+    assert_eq!(report.problems[0].kind, ProblemKind::EmptyLog);
+    let report = verify_against(dir.path(), &[public], &[known]).unwrap();
+    assert_eq!(report.verdict, Verdict::Tampered, "{:#?}", report.problems);
+}
+
+#[test]
+fn a_log_cut_back_to_an_earlier_checkpoint_is_caught_only_by_a_known_checkpoint() {
+    let (dir, public) = log_with(10, 64 << 20);
+    let known = last_checkpoint(dir.path());
+    assert!(
+        verify(dir.path(), std::slice::from_ref(&public))
+            .unwrap()
+            .is_intact()
+    );
+    // Cut records 9 and 10 and the checkpoint lines after the one of record 8.
+    let (path, range) = frame_range(dir.path(), 9);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(range.start as u64).unwrap();
+    let checkpoints = dir.path().join("checkpoints");
+    let text = std::fs::read_to_string(&checkpoints).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| l.split(' ').nth(2).unwrap().parse::<u64>().unwrap() <= 8)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(kept.len() < text.len());
+    std::fs::write(&checkpoints, kept).unwrap();
+    // Locally nothing shows it (the documented limit)...
+    let report = verify(dir.path(), std::slice::from_ref(&public)).unwrap();
+    assert_eq!(report.verdict, Verdict::Intact, "{:#?}", report.problems);
+    // ...the checkpoint held elsewhere does.
+    let report = verify_against(dir.path(), &[public], &[known]).unwrap();
+    assert_eq!(report.verdict, Verdict::Tampered);
+    assert_eq!(
+        report.problems[0].kind,
+        ProblemKind::TruncatedSinceCheckpoint
+    );
+}
+
+#[test]
+fn a_known_checkpoint_proves_a_tail_and_catches_a_rewritten_chain() {
+    // No signing key at all: only the checkpoint held outside proves anything.
+    let dir = tempfile::tempdir().unwrap();
+    let writer = AuditWriter::open(dir.path(), WriterOptions::default()).unwrap();
+    for i in 1..=5 {
+        writer.append(&event(i)).unwrap();
+    }
+    drop(writer);
+    let known = last_checkpoint(dir.path());
+    let text = known.to_string();
+    assert_eq!(text.parse::<KnownCheckpoint>().unwrap(), known);
+    assert!("5".parse::<KnownCheckpoint>().is_err());
+    assert!("x:00".parse::<KnownCheckpoint>().is_err());
+    let report = verify_against(dir.path(), &[], &[known]).unwrap();
+    assert_eq!(report.verdict, Verdict::Intact, "{:#?}", report.problems);
+    assert_eq!(report.proven_through, 5);
+    // A record appended since is the unproven tail.
+    let writer = AuditWriter::open(dir.path(), WriterOptions::default()).unwrap();
+    writer.append(&event(6)).unwrap();
+    drop(writer);
+    let report = verify_against(dir.path(), &[], &[known]).unwrap();
+    assert_eq!(report.verdict, Verdict::Unproven);
+    assert_eq!(report.problems[0].seq, Some(6));
+    // The same log rewritten from record 3 on, chain recomputed: consistent in itself.
+    let rewritten = tempfile::tempdir().unwrap();
+    let writer = AuditWriter::open(rewritten.path(), WriterOptions::default()).unwrap();
+    for i in [1, 2, 33, 4, 5, 6] {
+        writer.append(&event(i)).unwrap();
+    }
+    drop(writer);
+    let report = verify_against(rewritten.path(), &[], &[known]).unwrap();
+    assert_eq!(report.verdict, Verdict::Tampered);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::CheckpointMismatch && p.seq == Some(5)),
+        "{:#?}",
+        report.problems
+    );
 }
 
 mod any_byte {
@@ -289,7 +421,7 @@ mod any_byte {
             std::fs::write(segment_path(dir.path(), 1), &bytes).unwrap();
             std::fs::write(dir.path().join("checkpoints"), checkpoints).unwrap();
             let report = verify(dir.path(), std::slice::from_ref(public)).unwrap();
-            prop_assert!(!report.is_intact(), "byte {} ^ {:#x} undetected: {:?}", i, xor, report.problems);
+            prop_assert!(report.is_tampered(), "byte {} ^ {:#x} undetected: {:?}", i, xor, report.problems);
             // The reader never panics on it either.
             for r in AuditLog::open(dir.path()).unwrap().records().unwrap() {
                 let _ = r;

@@ -328,6 +328,7 @@ pub enum ReadError<E> {
         /// 1-based line number.
         line: usize,
         /// The handler's error.
+        #[source]
         error: E,
     },
     /// The trailer is malformed.

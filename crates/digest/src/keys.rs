@@ -29,6 +29,7 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// A key file exists already; keys are never overwritten silently.
@@ -215,6 +216,14 @@ impl PublicKey {
             path: path.to_owned(),
             label: "PUBLIC KEY (Ed25519)",
         })
+    }
+
+    /// Loads every `NAME.pub` file of `paths`, in order (the keys a caller trusts).
+    ///
+    /// # Errors
+    /// The first [`KeyError`], naming its file.
+    pub fn load_all<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<Self>, KeyError> {
+        paths.iter().map(|p| Self::load(p.as_ref())).collect()
     }
 
     /// Parses a PEM `PUBLIC KEY` holding an Ed25519 SubjectPublicKeyInfo.

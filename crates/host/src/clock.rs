@@ -97,9 +97,23 @@ impl Clock for FixedClock {
 
 /// A clock that moves only when told to, or when someone sleeps on it: `sleep(d)` advances
 /// it by `d` and returns at once. Clones share one time.
+///
+/// [`ManualClock::on_sleep`] lets a test change the world while the code under test waits
+/// (the device leaves clinical use on the third poll, a collector comes back), without a
+/// second thread or a real wait.
 #[derive(Debug, Clone)]
 pub struct ManualClock {
     inner: Arc<Mutex<ManualTime>>,
+    on_sleep: Arc<Mutex<Option<SleepHook>>>,
+}
+
+/// Called with the number of sleeps so far (1 for the first) after each one.
+struct SleepHook(Box<dyn Fn(usize) + Send + Sync>);
+
+impl fmt::Debug for SleepHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SleepHook")
+    }
 }
 
 #[derive(Debug)]
@@ -119,7 +133,16 @@ impl ManualClock {
                 monotonic: Duration::ZERO,
                 slept: Vec::new(),
             })),
+            on_sleep: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Runs `hook(n)` after the `n`-th sleep on this clock (or a clone), once the clock has
+    /// advanced; the hook may read or advance the clock, but not sleep on it. Replaces an
+    /// earlier hook.
+    pub fn on_sleep(&self, hook: impl Fn(usize) + Send + Sync + 'static) {
+        *self.on_sleep.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(SleepHook(Box::new(hook)));
     }
 
     /// Moves the clock forward by `d` (wall and monotonic time alike).
@@ -154,10 +177,19 @@ impl Clock for ManualClock {
         self.lock().monotonic
     }
     fn sleep(&self, d: Duration) {
-        let mut t = self.lock();
-        t.wall += d;
-        t.monotonic += d;
-        t.slept.push(d);
+        let n = {
+            let mut t = self.lock();
+            t.wall += d;
+            t.monotonic += d;
+            t.slept.push(d);
+            t.slept.len()
+        };
+        // The time lock is released: the hook may read the clock. The hook lock also keeps
+        // sleeps of several threads from running hooks at once.
+        let hook = self.on_sleep.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(SleepHook(hook)) = hook.as_ref() {
+            hook(n);
+        }
     }
 }
 
@@ -178,6 +210,21 @@ mod tests {
         assert_eq!(clock.sleeps(), vec![Duration::from_secs(30)]);
         clock.set(datetime!(2025-01-01 00:00 UTC));
         assert_eq!(clock.monotonic(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_sleep_hook_sees_each_sleep_after_the_clock_moved() {
+        let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (inner, record) = (clock.clone(), Arc::clone(&seen));
+        clock.on_sleep(move |n| record.lock().unwrap().push((n, inner.monotonic())));
+        clock.sleep(Duration::from_secs(5));
+        clock.clone().sleep(Duration::from_secs(7));
+        clock.advance(Duration::from_secs(100));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![(1, Duration::from_secs(5)), (2, Duration::from_secs(12))]
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //!   time limit, killing its whole process group when the limit passes.
 //! - [`parse_duration`]: one grammar for durations in command lines and configuration files
 //!   (`90s`, `15m`, `24h`, `7d`, `1h30m`).
+//! - [`host_name`]: the running system's host name, as audit sources and syslog headers
+//!   name it.
 //!
 //! This crate must not know what medguard does: no profiles, no audit events, no policy. It
 //! must not print. Errors name the path or command they concern.
@@ -21,8 +23,10 @@ mod clock;
 mod duration;
 mod file;
 mod process;
+mod system;
 
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use file::{WriteError, fsync_dir, write_atomically, write_bytes_atomically};
 pub use process::{RunError, run_bounded};
+pub use system::{UNNAMED_HOST, host_name};

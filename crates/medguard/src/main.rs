@@ -94,6 +94,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether `err`, or any error in its cause chain, is a write to a closed pipe: the reader
+/// went away (`| head`), which is not an error (ripgrep's rule).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()

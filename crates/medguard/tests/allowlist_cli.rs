@@ -67,20 +67,7 @@ fn device() -> Device {
     rogue.push(0);
     fs::write(bin.join("rogue"), rogue).unwrap();
     set_mode(&bin.join("rogue"), 0o755);
-    let out = medguard()
-        .args(["allowlist", "build", "--profile"])
-        .arg(dir.join("device.profile"))
-        .arg("--trust")
-        .arg(dir.join("vendor.pub"))
-        .arg("--root")
-        .arg(dir.join("device"))
-        .arg("--out")
-        .arg(dir.join("device.allowlist"))
-        .arg("--key")
-        .arg(dir.join("vendor.key"))
-        .arg("--json")
-        .output()
-        .unwrap();
+    let out = build_list(&dir, &dir.join("device"), &dir.join("device.allowlist"));
     assert!(
         out.status.success(),
         "{}",
@@ -94,6 +81,24 @@ fn device() -> Device {
         dir,
         bin,
     }
+}
+
+/// `allowlist build --json` of `dir`'s signed profile, run in `dir`, with `root` as given.
+fn build_list(dir: &Path, root: &Path, out: &Path) -> std::process::Output {
+    medguard()
+        .current_dir(dir)
+        .args(["allowlist", "build", "--json", "--profile"])
+        .arg(dir.join("device.profile"))
+        .arg("--trust")
+        .arg(dir.join("vendor.pub"))
+        .arg("--root")
+        .arg(root)
+        .arg("--out")
+        .arg(out)
+        .arg("--key")
+        .arg(dir.join("vendor.key"))
+        .output()
+        .unwrap()
 }
 
 fn set_mode(p: &Path, mode: u32) {
@@ -237,6 +242,47 @@ fn check_says_why() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["verdict"], "digest-differs", "{v}");
+}
+
+/// Issue #12: `allowlist build` with a relative `--root` signed a list that its own `check`
+/// refused ("paths must be absolute"). The root is now resolved when the list is built.
+#[test]
+fn allowlist_build_with_a_relative_root_signs_a_list_that_check_accepts() {
+    let d = device();
+    let list = d.dir.join("relative.allowlist");
+    let out = build_list(&d.dir, Path::new("device"), &list);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["root"], d.dir.join("device").display().to_string());
+    assert_eq!(summary["executables"], 1, "{summary}");
+    let out = medguard()
+        .args(["allowlist", "check", "--list"])
+        .arg(&list)
+        .arg("--trust")
+        .arg(d.trust())
+        .arg(d.bin.join("viewer"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("allowed: listed as executable"), "{text}");
+    // A relative root that does not exist here is refused before anything is signed.
+    let out = build_list(
+        &d.dir,
+        Path::new("no/such/tree"),
+        &d.dir.join("never.allowlist"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!d.dir.join("never.allowlist").exists());
 }
 
 #[test]

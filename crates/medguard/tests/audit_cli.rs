@@ -19,8 +19,13 @@ fn medguard() -> Command {
 
 /// `audit verify --json` against the test's key, expecting `code`; the parsed report.
 fn verify_json(log: &Path, dir: &Path, code: i32) -> serde_json::Value {
+    verify_json_with(log, dir, &[], code)
+}
+
+/// `audit verify` (text) against the test's key, expecting `code`; what it printed.
+fn verify_text(log: &Path, dir: &Path, code: i32) -> String {
     let out = medguard()
-        .args(["audit", "verify", "--json", "--log"])
+        .args(["audit", "verify", "--log"])
         .arg(log)
         .arg("--trust")
         .arg(dir.join("site.pub"))
@@ -29,7 +34,25 @@ fn verify_json(log: &Path, dir: &Path, code: i32) -> serde_json::Value {
         .get_output()
         .stdout
         .clone();
-    serde_json::from_slice(&out).unwrap()
+    String::from_utf8(out).unwrap()
+}
+
+/// `audit query --log LOG extra...`: the records printed, parsed.
+fn query(log: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let out = medguard()
+        .args(["audit", "query", "--log"])
+        .arg(log)
+        .args(extra)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn keys(dir: &Path) {
@@ -74,13 +97,7 @@ fn one_edited_byte_makes_verify_exit_1_and_name_the_record() {
             .unwrap()
             .contains("appended 20 events")
     );
-    medguard()
-        .args(["audit", "verify", "--log"])
-        .arg(&log)
-        .arg("--trust")
-        .arg(dir.path().join("site.pub"))
-        .assert()
-        .code(0);
+    verify_text(&log, dir.path(), 0);
 
     let seg = log.join("0000000001.seg");
     let mut bytes = std::fs::read(&seg).unwrap();
@@ -88,17 +105,7 @@ fn one_edited_byte_makes_verify_exit_1_and_name_the_record() {
     bytes[at + 9] = b'4';
     std::fs::write(&seg, &bytes).unwrap();
 
-    let out = medguard()
-        .args(["audit", "verify", "--log"])
-        .arg(&log)
-        .arg("--trust")
-        .arg(dir.path().join("site.pub"))
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = verify_text(&log, dir.path(), 1);
     assert!(text.contains("modified-record"), "{text}");
     assert!(text.contains("seq 14"), "{text}");
     assert!(text.contains("0000000001.seg"), "{text}");
@@ -125,20 +132,7 @@ fn malformed_lines_are_rejected_with_their_number_and_the_rest_appended() {
         stderr.contains("line 3") && stderr.contains("tea-break"),
         "{stderr}"
     );
-    let out = medguard()
-        .args(["audit", "query", "--log"])
-        .arg(&log)
-        .args(["--type", "break-glass"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
-    let records: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = query(&log, &["--type", "break-glass"]);
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["seq"], 2);
     assert_eq!(records[0]["event"]["event_id"]["code"], "110113");
@@ -243,26 +237,102 @@ fn a_writer_killed_mid_batch_loses_nothing_acknowledged() {
     let report = verify_json(&log, dir.path(), 0);
     assert!(report["last_seq"].as_u64().unwrap() > acknowledged);
     assert_eq!(report["records"], report["last_seq"]);
-    let out = medguard()
-        .args(["audit", "query", "--type", "login-failure", "--log"])
-        .arg(&log)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let seqs: Vec<u64> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
+    let seqs: Vec<u64> = query(&log, &["--type", "login-failure"])
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
         .collect();
     assert!(seqs.len() as u64 >= acknowledged);
     assert_eq!(
         seqs[..acknowledged as usize],
         (1..=acknowledged).collect::<Vec<_>>()[..]
     );
+}
+
+/// `audit verify --json` with extra arguments, expecting `code`; the parsed report.
+fn verify_json_with(log: &Path, dir: &Path, extra: &[&str], code: i32) -> serde_json::Value {
+    let out = medguard()
+        .args(["audit", "verify", "--json", "--log"])
+        .arg(log)
+        .arg("--trust")
+        .arg(dir.join("site.pub"))
+        .args(extra)
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// A signed 20-record log; returns its last record as `SEQ:DIGEST`.
+fn signed_log(dir: &Path) -> (std::path::PathBuf, String) {
+    keys(dir);
+    let log = dir.join("log");
+    medguard()
+        .args(["audit", "append", "--log"])
+        .arg(&log)
+        .arg("--key")
+        .arg(dir.join("site.key"))
+        .write_stdin(lines(20))
+        .assert()
+        .success();
+    let report = verify_json_with(&log, dir, &[], 0);
+    assert_eq!(report["verdict"], "intact");
+    let last = query(&log, &[]).pop().unwrap();
+    let known = format!("{}:{}", last["seq"], last["digest"].as_str().unwrap());
+    (log, known)
+}
+
+#[test]
+fn verify_does_not_say_intact_for_a_log_whose_checkpoints_were_emptied_and_tail_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, known) = signed_log(dir.path());
+    std::fs::write(log.join("checkpoints"), "").unwrap();
+    let seg = log.join("0000000001.seg");
+    let len = std::fs::metadata(&seg).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len(len - 40)
+        .unwrap();
+    let text = verify_text(&log, dir.path(), 3);
+    assert!(text.contains("NOT PROVEN INTACT"), "{text}");
+    assert!(!text.contains("intact:"), "{text}");
+    let report = verify_json_with(&log, dir.path(), &[], 3);
+    assert_eq!(report["verdict"], "unproven");
+    // The server's copy of the last checkpoint proves the cut.
+    let report = verify_json_with(&log, dir.path(), &["--known-checkpoint", &known], 1);
+    assert_eq!(report["verdict"], "tampered");
+}
+
+#[test]
+fn verify_does_not_say_intact_for_a_log_with_everything_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, known) = signed_log(dir.path());
+    for entry in std::fs::read_dir(&log).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let report = verify_json_with(&log, dir.path(), &[], 3);
+    assert_eq!(report["verdict"], "unproven");
+    assert_eq!(report["problems"][0]["kind"], "empty-log");
+    let report = verify_json_with(&log, dir.path(), &["--known-checkpoint", &known], 1);
+    assert_eq!(report["verdict"], "tampered");
+    // A malformed known checkpoint is an error, not a verdict.
+    medguard()
+        .args(["audit", "verify", "--known-checkpoint", "20:zz", "--log"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(dir.path().join("site.pub"))
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_log_reaching_the_known_checkpoint_is_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, known) = signed_log(dir.path());
+    let report = verify_json_with(&log, dir.path(), &["--known-checkpoint", &known], 0);
+    assert_eq!(report["verdict"], "intact");
+    assert_eq!(report["proven_through"], 20);
 }

@@ -29,6 +29,7 @@ use medguard_digest::{
     read_signed_lines,
 };
 
+use crate::UnsignedProfiles;
 use crate::entry::{Entry, EntryKind, Meta};
 use crate::escape::{escape, unescape};
 use crate::rules::Rules;
@@ -247,12 +248,14 @@ impl<'a> UnverifiedProfile<'a> {
 
 /// Reads and verifies a profile file in one pass, without holding its text in memory. The
 /// entries parsed along the way are dropped unless a trusted signature covers them (or
-/// `allow_unsigned` accepts an unsigned profile, for lab use only).
+/// [`UnsignedProfiles::AcceptForLabUse`] accepts an unsigned profile, or one whose signer
+/// is not among `trusted` when none is given).
 pub fn load(
     path: &Path,
     trusted: &[PublicKey],
-    allow_unsigned: bool,
+    unsigned: UnsignedProfiles,
 ) -> Result<VerifiedProfile, crate::ProfileError> {
+    let allow_unsigned = unsigned == UnsignedProfiles::AcceptForLabUse;
     let io_err = |error| crate::ProfileError::Io {
         path: path.to_owned(),
         error,

@@ -31,7 +31,7 @@ mod report;
 mod rules;
 mod walk;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use compare::{Baseline, diff, verify_tree};
 pub use create::{CreateOptions, create};
@@ -55,6 +55,7 @@ pub enum ProfileError {
         /// The path.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// A profile file was refused.
@@ -63,6 +64,7 @@ pub enum ProfileError {
         /// The profile file.
         path: PathBuf,
         /// Why.
+        #[source]
         error: FormatError,
     },
     /// An mtree spec was refused.
@@ -71,6 +73,7 @@ pub enum ProfileError {
         /// The spec file.
         path: PathBuf,
         /// Why.
+        #[source]
         error: mtree::MtreeError,
     },
     /// A rules file was refused.
@@ -79,66 +82,117 @@ pub enum ProfileError {
         /// The rules file.
         path: PathBuf,
         /// Why.
+        #[source]
         error: RulesError,
     },
+    /// A trusted key could not be loaded (the error names its file).
+    #[error("trusted key: {0}")]
+    TrustedKey(#[source] medguard_digest::KeyError),
+    /// No trusted key was given and unsigned profiles are refused.
+    #[error(
+        "no trusted key: a profile is used only when a trusted key signed it (unsigned profiles can be accepted for lab use only)"
+    )]
+    NoTrustedKey,
 }
 
-/// Writes a file atomically: `write` fills a temporary file beside `path`, which is synced
-/// and then renamed over `path`, so a crash or a full disk never leaves a half-written file
-/// behind and an existing file is replaced only by a complete one.
-pub fn write_atomically(
-    path: &std::path::Path,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
-) -> Result<(), ProfileError> {
-    use std::io::Write as _;
-    let io = |error| ProfileError::Io {
+/// Whether a profile without a trusted signature may be used. The default refuses it: a
+/// profile is the integrity baseline of a device, and an unsigned one proves nothing about
+/// its origin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnsignedProfiles {
+    /// Refuse a profile that no trusted key signed.
+    #[default]
+    Refuse,
+    /// Use an unsigned profile (or one signed by a key that is not given) as it is. For
+    /// lab use only: the caller must say loudly that origin and integrity were not checked.
+    AcceptForLabUse,
+}
+
+/// Loads the profile at `path`, trusting the public keys in the files `trusted_keys`
+/// (`NAME.pub`). With [`UnsignedProfiles::Refuse`] at least one key is needed and a
+/// trusted signature must cover the profile.
+///
+/// # Errors
+/// [`ProfileError::TrustedKey`] for a key that cannot be loaded,
+/// [`ProfileError::NoTrustedKey`], and as [`load`].
+pub fn load_trusted(
+    path: &Path,
+    trusted_keys: &[PathBuf],
+    unsigned: UnsignedProfiles,
+) -> Result<VerifiedProfile, ProfileError> {
+    let keys =
+        medguard_digest::PublicKey::load_all(trusted_keys).map_err(ProfileError::TrustedKey)?;
+    if keys.is_empty() && unsigned == UnsignedProfiles::Refuse {
+        return Err(ProfileError::NoTrustedKey);
+    }
+    load(path, &keys, unsigned)
+}
+
+/// Reads a rules file (TOML).
+///
+/// # Errors
+/// [`ProfileError::Io`], or [`ProfileError::Rules`] naming the file.
+pub fn load_rules(path: &Path) -> Result<Rules, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ProfileError::Io {
         path: path.to_owned(),
         error,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let (tmp_path, file) = tempfile_in(dir).map_err(io)?;
-    let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
-    let result = write(&mut w)
-        .and_then(|()| w.flush())
-        .and_then(|()| w.get_ref().sync_all())
-        .and_then(|()| std::fs::rename(&tmp_path, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp_path);
-        return Err(io(e));
-    }
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    })?;
+    Rules::from_toml(&text).map_err(|error| ProfileError::Rules {
+        path: path.to_owned(),
+        error,
+    })
 }
 
-/// Writes `profile` to `path` atomically, signed with `key` when one is given.
+/// Reads a BSD mtree spec (`bsdtar --format=mtree`, `mtree -c`). A spec carries no
+/// signature: it is trusted as it is.
+///
+/// # Errors
+/// [`ProfileError::Io`], or [`ProfileError::Mtree`] naming the file.
+pub fn load_mtree(path: &Path) -> Result<mtree::MtreeSpec, ProfileError> {
+    let bytes = std::fs::read(path).map_err(|error| ProfileError::Io {
+        path: path.to_owned(),
+        error,
+    })?;
+    mtree::parse(&bytes).map_err(|error| ProfileError::Mtree {
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// Writes a file durably through `medguard_host::write_atomically` (mode 0644).
+///
+/// Kept only for callers outside this crate's owners that still use it (the update crate
+/// and `cmd/sbom.rs`); new code calls `medguard_host::write_atomically` directly, and this
+/// goes once they do.
+///
+/// # Errors
+/// [`ProfileError::Io`] naming `path`.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), ProfileError> {
+    medguard_host::write_atomically(path, 0o644, write).map_err(ProfileError::from)
+}
+
+impl From<medguard_host::WriteError> for ProfileError {
+    fn from(e: medguard_host::WriteError) -> Self {
+        Self::Io {
+            path: e.path,
+            error: e.source,
+        }
+    }
+}
+
+/// Writes `profile` to `path` durably, signed with `key` when one is given.
+///
+/// # Errors
+/// [`ProfileError::Io`] naming `path`.
 pub fn write_profile(
-    path: &std::path::Path,
+    path: &Path,
     profile: &SystemProfile,
     key: Option<&medguard_digest::SigningKey>,
 ) -> Result<(), ProfileError> {
-    write_atomically(path, |w| profile.write_to(w, key).map(|_| ()))
-}
-
-fn tempfile_in(dir: &std::path::Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let pid = std::process::id();
-    for n in 0..100u32 {
-        let p = dir.join(format!(".medguard-tmp-{pid}-{n}"));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&p)
-        {
-            Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("cannot create a temporary file"))
+    Ok(medguard_host::write_atomically(path, 0o644, |w| {
+        profile.write_to(w, key).map(|_| ())
+    })?)
 }

@@ -38,16 +38,17 @@ use crate::escape::{escape, unescape};
 pub enum RulesError {
     /// Not valid TOML or not of the expected shape.
     #[error("rules: {0}")]
-    Toml(String),
+    Toml(#[source] toml::de::Error),
     /// A glob that does not compile.
-    #[error("rule {index}: bad glob {glob:?}: {reason}")]
+    #[error("rule {index}: bad glob {glob:?}: {}", source.kind())]
     Glob {
         /// 0-based rule index.
         index: usize,
         /// The glob.
         glob: String,
         /// Why.
-        reason: String,
+        #[source]
+        source: globset::Error,
     },
     /// An attribute name that does not exist.
     #[error("rule {index}: unknown attribute {name:?}")]
@@ -129,7 +130,7 @@ struct RawRule {
 impl Rules {
     /// Parses a TOML rules file.
     pub fn from_toml(text: &str) -> Result<Self, RulesError> {
-        let raw: RawRules = toml::from_str(text).map_err(|e| RulesError::Toml(e.to_string()))?;
+        let raw: RawRules = toml::from_str(text).map_err(RulesError::Toml)?;
         let mut rules = Vec::with_capacity(raw.rule.len());
         for (index, r) in raw.rule.into_iter().enumerate() {
             let names = |list: &[String]| -> Result<AttributeSet, RulesError> {
@@ -187,17 +188,17 @@ impl Rules {
                 .literal_separator(true)
                 .backslash_escape(true)
                 .build()
-                .map_err(|e| RulesError::Glob {
+                .map_err(|source| RulesError::Glob {
                     index,
                     glob: text.to_string(),
-                    reason: e.kind().to_string(),
+                    source,
                 })?;
             b.add(glob);
         }
-        let set = b.build().map_err(|e| RulesError::Glob {
+        let set = b.build().map_err(|source| RulesError::Glob {
             index: 0,
             glob: String::new(),
-            reason: e.to_string(),
+            source,
         })?;
         Ok(Self { rules, set })
     }

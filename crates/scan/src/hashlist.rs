@@ -111,6 +111,7 @@ pub enum HashListError {
         /// The list file.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// A line was refused.
@@ -121,6 +122,7 @@ pub enum HashListError {
         /// 1-based line number.
         line: usize,
         /// Why.
+        #[source]
         error: HashLineError,
     },
     /// The file has no line at all (ClamAV refuses empty databases too).

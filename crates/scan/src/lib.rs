@@ -40,13 +40,16 @@ mod scan;
 use std::path::{Path, PathBuf};
 
 pub use hashlist::{DigestKind, HashListError, HashLists};
-pub use pace::{Clock, PaceEvent, PaceOptions, Pause, SystemClock};
+/// The one clock of `medguard-host`, re-exported because [`scan`] takes it: pacing uses its
+/// monotonic time and its sleep.
+pub use medguard_host::{Clock, ManualClock, SystemClock};
+pub use pace::{PaceEvent, PaceOptions, Pause};
 pub use priority::{PriorityOutcome, yield_to_clinical_work};
 pub use quarantine::QuarantineRecord;
 pub use rules::{RulesError, YaraRules};
 pub use scan::{
-    Action, Detection, FileProblem, Finding, Priority, ProblemKind, ScanEvent, ScanOptions,
-    ScanReport, ScanSummary, Targets, ValidatedConfiguration, changed_since, scan,
+    Action, ChangedFiles, Detection, FileProblem, Finding, Priority, ProblemKind, ScanEvent,
+    ScanOptions, ScanReport, ScanSummary, Targets, ValidatedConfiguration, changed_since, scan,
 };
 
 /// Errors of this crate.
@@ -65,6 +68,7 @@ pub enum ScanError {
         /// The path given.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// A file could not be quarantined.
@@ -73,6 +77,7 @@ pub enum ScanError {
         /// The file or directory concerned.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// The profile comparison behind `changed_since` failed.

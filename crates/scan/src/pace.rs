@@ -1,50 +1,21 @@
 //! Pacing a scan so that it yields to clinical work: a byte-rate limit and a pause while
 //! the device is in clinical use.
 //!
-//! This module owns the token bucket and the pause loop. Time comes from a [`Clock`], so
-//! tests drive it without sleeping. It must not decide whether the device is in use: that
+//! This module owns the token bucket and the pause loop. Time comes from a [`Clock`]
+//! (`medguard-host`'s: its monotonic time and its sleep), so tests drive it with a
+//! `ManualClock` without sleeping. It must not decide whether the device is in use: that
 //! is `medguard-clinical`'s [`ClinicalGate`], asked here between files and every
 //! [`GATE_EVERY_BYTES`] within a file, at most once per `gate_interval`.
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use medguard_clinical::{ClinicalGate, Permission};
+use medguard_host::Clock;
 
 /// Within a big file, the gate is asked again after this many bytes.
 pub const GATE_EVERY_BYTES: u64 = 8 << 20;
-
-/// Monotonic time and waiting.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Time since some fixed start.
-    fn now(&self) -> Duration;
-    /// Waits `d`.
-    fn sleep(&self, d: Duration);
-}
-
-/// The real clock.
-#[derive(Debug)]
-pub struct SystemClock {
-    start: Instant,
-}
-
-impl Default for SystemClock {
-    fn default() -> Self {
-        Self {
-            start: Instant::now(),
-        }
-    }
-}
-
-impl Clock for SystemClock {
-    fn now(&self) -> Duration {
-        self.start.elapsed()
-    }
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-}
 
 /// A byte-rate limit. Reading may run ahead by one chunk and then waits for the debt to
 /// be paid, so the long-run rate never exceeds `rate` whatever the chunk size.
@@ -155,7 +126,7 @@ impl<'c> Pacer<'c> {
     pub fn new(options: PaceOptions, clock: &'c dyn Clock) -> Self {
         let bucket = options
             .rate
-            .map(|r| Mutex::new(TokenBucket::new(r, clock.now())));
+            .map(|r| Mutex::new(TokenBucket::new(r, clock.monotonic())));
         Self {
             clock,
             bucket,
@@ -168,7 +139,7 @@ impl<'c> Pacer<'c> {
     pub fn consumed(&self, n: u64) {
         let Some(bucket) = &self.bucket else { return };
         let wait = match bucket.lock() {
-            Ok(mut b) => b.take(n, self.clock.now()),
+            Ok(mut b) => b.take(n, self.clock.monotonic()),
             Err(_) => Duration::ZERO,
         };
         if !wait.is_zero() {
@@ -185,7 +156,7 @@ impl<'c> Pacer<'c> {
         let Ok(mut state) = self.gate_state.lock() else {
             return;
         };
-        let now = self.clock.now();
+        let now = self.clock.monotonic();
         if !force
             && state
                 .last_check
@@ -204,13 +175,13 @@ impl<'c> Pacer<'c> {
                             during: during.to_owned(),
                             reason: reason.clone(),
                         });
-                        paused = Some((self.clock.now(), reason));
+                        paused = Some((self.clock.monotonic(), reason));
                     }
                     self.clock.sleep(self.options.poll_interval);
                 }
             }
         }
-        let now = self.clock.now();
+        let now = self.clock.monotonic();
         state.last_check = Some(now);
         if let Some((since, reason)) = paused {
             let pause = Pause {
@@ -234,42 +205,17 @@ impl<'c> Pacer<'c> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use medguard_host::ManualClock;
 
-    /// A clock that advances only when slept on, and runs a hook on each sleep.
-    #[derive(Default)]
-    pub(crate) struct FakeClock {
-        pub nanos: AtomicU64,
-        pub sleeps: AtomicU64,
-        #[allow(clippy::type_complexity)]
-        pub on_sleep: Option<Box<dyn Fn(u64) + Send + Sync>>,
-    }
-
-    impl std::fmt::Debug for FakeClock {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("FakeClock")
-        }
-    }
-
-    impl Clock for FakeClock {
-        fn now(&self) -> Duration {
-            Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
-        }
-        fn sleep(&self, d: Duration) {
-            self.nanos
-                .fetch_add(u64::try_from(d.as_nanos()).unwrap(), Ordering::SeqCst);
-            let n = self.sleeps.fetch_add(1, Ordering::SeqCst) + 1;
-            if let Some(hook) = &self.on_sleep {
-                hook(n);
-            }
-        }
+    fn clock() -> ManualClock {
+        ManualClock::new(time::OffsetDateTime::UNIX_EPOCH)
     }
 
     #[test]
     fn the_bucket_holds_the_long_run_rate() {
-        let clock = FakeClock::default();
+        let clock = clock();
         let pacer = Pacer::new(
             PaceOptions {
                 rate: Some(1_000_000),
@@ -285,16 +231,16 @@ pub(crate) mod tests {
             pacer.consumed(n);
             left -= n;
         }
-        let waited = clock.now().as_secs_f64();
+        let waited = clock.monotonic().as_secs_f64();
         assert!((8.9..=9.1).contains(&waited), "waited {waited} s");
     }
 
     #[test]
     fn no_limit_never_waits() {
-        let clock = FakeClock::default();
+        let clock = clock();
         let pacer = Pacer::new(PaceOptions::default(), &clock);
         pacer.consumed(u64::MAX / 2);
-        assert_eq!(clock.now(), Duration::ZERO);
+        assert_eq!(clock.monotonic(), Duration::ZERO);
     }
 
     #[test]
@@ -303,14 +249,12 @@ pub(crate) mod tests {
         let state = dir.path().join("state");
         std::fs::write(&state, "in-use").unwrap();
         let flip = state.clone();
-        let clock = FakeClock {
-            on_sleep: Some(Box::new(move |n| {
-                if n == 3 {
-                    std::fs::write(&flip, "idle").unwrap();
-                }
-            })),
-            ..FakeClock::default()
-        };
+        let clock = clock();
+        clock.on_sleep(move |n| {
+            if n == 3 {
+                std::fs::write(&flip, "idle").unwrap();
+            }
+        });
         let pacer = Pacer::new(
             PaceOptions {
                 gate: ClinicalGate::new(

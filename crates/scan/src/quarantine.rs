@@ -154,15 +154,16 @@ pub(crate) fn move_by_copy(from: &Path, to: &Path) -> Result<(), ScanError> {
     if let Some(parent) = from.parent() {
         // The unlink is durable too; failing to sync the source directory is not worth
         // failing the quarantine over.
-        let _ = File::open(parent).and_then(|d| d.sync_all());
+        let _ = medguard_host::fsync_dir(parent);
     }
     Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), ScanError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    medguard_host::fsync_dir(dir).map_err(|e| ScanError::Quarantine {
+        path: e.path,
+        error: e.source,
+    })
 }
 
 #[cfg(test)]

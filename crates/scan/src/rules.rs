@@ -16,6 +16,7 @@ pub enum RulesError {
         /// The file or directory.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// A rule file does not compile.

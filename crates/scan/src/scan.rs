@@ -23,7 +23,8 @@ use crate::hashlist::{DigestKind, HashLists};
 use crate::pace::{GATE_EVERY_BYTES, PaceEvent, PaceOptions, Pacer, Pause};
 use crate::priority::{PriorityOutcome, yield_to_clinical_work};
 use crate::rules::YaraRules;
-use crate::{Clock, ScanError, ser_path};
+use crate::{ScanError, ser_path};
+use medguard_host::Clock;
 
 /// Read size: large enough for full disk throughput, small enough that the rate limit
 /// and the clinical gate are consulted often.
@@ -266,16 +267,27 @@ pub enum ScanEvent {
     Pace(PaceEvent),
 }
 
+/// The files [`changed_since`] found, and the entries it could not compare.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangedFiles {
+    /// Files added or changed since the profile.
+    pub files: Vec<PathBuf>,
+    /// Entries the comparison could not read: they may have changed, so they are reported
+    /// as problems of the scan.
+    pub problems: Vec<FileProblem>,
+}
+
 /// The files that differ from the validated profile: added, or with changed content,
 /// size or type (a file whose mode or time changed has validated content). The profile
 /// describes `root`; only files below one of `targets` are kept. Entries the comparison
-/// could not read are returned as problems.
+/// could not read are returned as problems, which [`scan`] of [`Targets::Changed`] reports
+/// with its own.
 pub fn changed_since(
     root: &Path,
     profile: VerifiedProfile,
     targets: &[PathBuf],
     progress: &Progress,
-) -> Result<(Vec<PathBuf>, Vec<FileProblem>), ScanError> {
+) -> Result<ChangedFiles, ScanError> {
     let baseline = Baseline::from_profile(profile);
     let report = medguard_profile::verify_tree(root, &baseline, WalkOptions::default(), progress)?;
     let to_fs = |rel: &[u8]| {
@@ -309,7 +321,7 @@ pub fn changed_since(
         })
         .filter(|p| wanted(&p.path))
         .collect();
-    Ok((files, problems))
+    Ok(ChangedFiles { files, problems })
 }
 
 /// Lists the regular files below `targets`, never following a symbolic link below a
@@ -382,8 +394,11 @@ fn walk_dir(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<FileProblem
 pub enum Targets {
     /// Files, and directories walked recursively.
     Walk(Vec<PathBuf>),
-    /// Exactly these files (as [`changed_since`] returns them).
+    /// Exactly these files.
     Files(Vec<PathBuf>),
+    /// The files [`changed_since`] found; the entries it could not compare are problems
+    /// of the scan.
+    Changed(ChangedFiles),
 }
 
 /// Scans `targets` with `rules` and `hashes`.
@@ -403,6 +418,10 @@ pub fn scan(
     let files = match targets {
         Targets::Files(f) => f,
         Targets::Walk(t) => collect_files(&t, &mut problems)?,
+        Targets::Changed(changed) => {
+            problems = changed.problems;
+            changed.files
+        }
     };
     let pacer = Pacer::new(options.pace.clone(), clock);
     let pace_events = |e: &PaceEvent| events(&ScanEvent::Pace(e.clone()));
@@ -456,7 +475,7 @@ pub fn scan(
         hash_signatures: hashes.signatures().len() as u64,
         ..ScanSummary::default()
     };
-    apply_policy(&mut findings, options, &mut summary);
+    apply_policy(&mut findings, options, clock, &mut summary);
     summary.findings = findings.len() as u64;
     summary.problems = problems.len() as u64;
     Ok(ScanReport {
@@ -470,7 +489,12 @@ pub fn scan(
 
 /// Marks findings in the validated configuration for a person, and quarantines the
 /// others' files if asked to (once per file, with every detection in its record).
-fn apply_policy(findings: &mut [Finding], options: &ScanOptions, summary: &mut ScanSummary) {
+fn apply_policy(
+    findings: &mut [Finding],
+    options: &ScanOptions,
+    clock: &dyn Clock,
+    summary: &mut ScanSummary,
+) {
     let mut by_file: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
     for (i, f) in findings.iter_mut().enumerate() {
         f.in_validated_configuration = options
@@ -487,7 +511,7 @@ fn apply_policy(findings: &mut [Finding], options: &ScanOptions, summary: &mut S
     let Some(dir) = &options.quarantine else {
         return;
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = clock.now();
     for (path, indices) in by_file {
         let detections = indices
             .iter()

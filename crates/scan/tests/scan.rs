@@ -9,14 +9,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use medguard_clinical::{ClinicalGate, ClinicalStateSource};
 use medguard_profile::Progress;
 use medguard_scan::{
-    Clock, Detection, HashLists, PaceOptions, Priority, ProblemKind, ScanOptions, ScanReport,
-    Targets, YaraRules,
+    ChangedFiles, Clock, Detection, FileProblem, HashLists, ManualClock, PaceOptions, Priority,
+    ProblemKind, ScanOptions, ScanReport, Targets, YaraRules,
 };
 
 /// The EICAR anti-virus test file, assembled here so that no scanner flags this source.
@@ -38,31 +37,9 @@ rule EICAR_test_file : test {
 }
 "#;
 
-/// A clock that only moves when slept on; each sleep may run a hook.
-#[derive(Default)]
-struct StepClock {
-    nanos: AtomicU64,
-    sleeps: AtomicU64,
-    hook: Option<Box<dyn Fn(u64) + Send + Sync>>,
-}
-
-impl std::fmt::Debug for StepClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StepClock")
-    }
-}
-
-impl Clock for StepClock {
-    fn now(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
-    }
-    fn sleep(&self, d: Duration) {
-        self.nanos.fetch_add(d.as_nanos() as u64, Ordering::SeqCst);
-        let n = self.sleeps.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Some(h) = &self.hook {
-            h(n);
-        }
-    }
+/// A clock that only moves when slept on.
+fn clock() -> ManualClock {
+    ManualClock::new(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 fn tree(dir: &Path) -> PathBuf {
@@ -121,7 +98,7 @@ fn rules_and_hash_lists_find_eicar_once_per_file_and_links_are_not_followed() {
             "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n",
         )
         .unwrap();
-    let clock = StepClock::default();
+    let clock = clock();
     for threads in [1, 2] {
         let options = ScanOptions {
             threads,
@@ -197,7 +174,7 @@ fn a_file_above_the_yara_limit_is_streamed_through_the_hash_lists_only() {
         Some(&rules),
         &hashes,
         &options,
-        &StepClock::default(),
+        &clock(),
     );
     assert_eq!(names(&report), [("disk.img".into(), "Zero-Image".into())]);
     assert_eq!(
@@ -225,7 +202,7 @@ fn an_unreadable_file_is_reported_and_the_scan_goes_on() {
         Some(&rules),
         &HashLists::new(),
         &ScanOptions::default(),
-        &StepClock::default(),
+        &clock(),
     );
     assert_eq!(
         names(&report),
@@ -255,7 +232,7 @@ fn the_rate_limit_paces_reading_on_the_clock() {
     let dir = tempfile::tempdir().unwrap();
     let root = tree(dir.path());
     let rules = YaraRules::from_source(Path::new("r.yar"), RULES.as_bytes()).unwrap();
-    let clock = StepClock::default();
+    let clock = clock();
     let options = ScanOptions {
         pace: PaceOptions {
             rate: Some(1 << 20),
@@ -274,7 +251,7 @@ fn the_rate_limit_paces_reading_on_the_clock() {
     // About 3 MiB at 1 MiB/s, one second of which is the initial burst.
     let bytes = report.summary.bytes as f64;
     let expected = bytes / f64::from(1 << 20) - 1.0;
-    let waited = clock.now().as_secs_f64();
+    let waited = clock.monotonic().as_secs_f64();
     assert!(
         (waited - expected).abs() < 0.05,
         "waited {waited}, expected {expected}"
@@ -291,14 +268,12 @@ fn the_scan_waits_while_the_device_is_in_use_and_finishes_when_idle() {
     let flip = state.clone();
     // Nothing is read while in use: after 5 polls the device goes idle.
     let progress = Progress::default();
-    let clock = StepClock {
-        hook: Some(Box::new(move |n| {
-            if n == 5 {
-                fs::write(&flip, "idle\n").unwrap();
-            }
-        })),
-        ..StepClock::default()
-    };
+    let clock = clock();
+    clock.on_sleep(move |n| {
+        if n == 5 {
+            fs::write(&flip, "idle\n").unwrap();
+        }
+    });
     let options = ScanOptions {
         pace: PaceOptions {
             gate: ClinicalGate::new(Some(ClinicalStateSource::File(state)), None),
@@ -336,10 +311,66 @@ fn nothing_to_scan_with_is_an_error() {
         None,
         &HashLists::new(),
         &ScanOptions::default(),
-        &StepClock::default(),
+        &clock(),
         &Progress::default(),
         &|_| {},
     )
     .unwrap_err();
     assert!(matches!(err, medguard_scan::ScanError::NothingToScanWith));
+}
+
+/// Issue #12: the command line added the problems of the `--changed-since` comparison to
+/// the report after the scan and fixed up the count; the library counts them itself.
+#[test]
+fn a_changed_since_scan_counts_the_comparisons_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path());
+    let rules = YaraRules::from_source(Path::new("r.yar"), RULES.as_bytes()).unwrap();
+    let unreadable = FileProblem {
+        path: root.join("a/locked"),
+        problem: ProblemKind::Unreadable {
+            error: "permission denied".into(),
+        },
+    };
+    let report = run(
+        Targets::Changed(ChangedFiles {
+            files: vec![root.join("a/clean.txt"), root.join("a/b/eicar.com")],
+            problems: vec![unreadable.clone()],
+        }),
+        Some(&rules),
+        &HashLists::new(),
+        &ScanOptions::default(),
+        &clock(),
+    );
+    assert_eq!(report.summary.files, 2);
+    assert_eq!(report.summary.findings, 1);
+    assert_eq!(report.problems, [unreadable]);
+    assert_eq!(report.summary.problems, 1);
+}
+
+/// A quarantine is recorded at the clock's time (the scan reads no clock of its own).
+#[test]
+fn a_quarantine_is_recorded_at_the_clocks_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tree(dir.path());
+    let rules = YaraRules::from_source(Path::new("r.yar"), RULES.as_bytes()).unwrap();
+    let quarantine = dir.path().join("quarantine");
+    let clock = ManualClock::new(time::macros::datetime!(2026-05-01 12:00 UTC));
+    let options = ScanOptions {
+        quarantine: Some(quarantine.clone()),
+        ..ScanOptions::default()
+    };
+    let report = run(
+        Targets::Files(vec![root.join("a/b/eicar.com")]),
+        Some(&rules),
+        &HashLists::new(),
+        &options,
+        &clock,
+    );
+    let medguard_scan::Action::Quarantined { to } = &report.findings[0].action else {
+        panic!("{:?}", report.findings[0].action);
+    };
+    let record: serde_json::Value =
+        serde_json::from_slice(&fs::read(format!("{to}.json")).unwrap()).unwrap();
+    assert_eq!(record["quarantined_at"], "2026-05-01T12:00:00Z");
 }

@@ -6,17 +6,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use medguard_allowlist::build::build;
 use medguard_allowlist::check::check_path;
 use medguard_allowlist::enforce::{
-    Cause, Denial, EnforceOptions, Enforcer, Mark, Mode, TimeoutAnswer, covering_mounts,
+    Denial, EnforceOptions, Enforcer, Mark, Mode, TimeoutAnswer, covering_mounts,
 };
 use medguard_allowlist::list::{VerifiedAllowlist, load};
 use medguard_allowlist::rules::ListRules;
-use medguard_audit::{AuditWriter, SystemClock, WriterOptions};
+use medguard_audit::{AuditWriter, WriterOptions};
 use medguard_digest::{PublicKey, SigningKey};
+use medguard_host::{SystemClock, host_name};
 
 #[derive(Debug, Subcommand)]
 pub enum AllowlistCommand {
@@ -137,16 +138,19 @@ pub fn run(cmd: AllowlistCommand) -> anyhow::Result<ExitCode> {
             key,
             json,
         } => {
-            let keys = load_keys(&trust)?;
-            let profile = medguard_profile::load(&profile, &keys, false)?;
+            let profile = medguard_profile::load_trusted(
+                &profile,
+                &trust,
+                medguard_profile::UnsignedProfiles::Refuse,
+            )?;
             let rules = rules
                 .as_deref()
                 .map(ListRules::load)
                 .transpose()?
                 .unwrap_or_default();
             let key = SigningKey::load(&key)?;
-            let (list, summary) = build(&profile, &rules, &root);
-            medguard_profile::write_atomically(&out, |w| w.write_all(&list.to_signed_text(&key)))?;
+            let (list, summary) = build(&profile, &rules, &root)?;
+            medguard_host::write_bytes_atomically(&out, 0o644, &list.to_signed_text(&key))?;
             if json {
                 super::print_json(&summary)?;
             } else {
@@ -164,8 +168,7 @@ pub fn run(cmd: AllowlistCommand) -> anyhow::Result<ExitCode> {
                     writeln!(
                         o,
                         "{} files were not found under {} with the profile's size: classified by mode and name only",
-                        summary.classified_without_tree,
-                        root.display()
+                        summary.classified_without_tree, summary.root
                     )?;
                 }
                 for p in &summary.unpinned {
@@ -185,30 +188,12 @@ pub fn run(cmd: AllowlistCommand) -> anyhow::Result<ExitCode> {
             for p in &paths {
                 judgements.push(check_path(&list, p)?);
             }
-            let denied = judgements.iter().any(|j| !j.verdict.allowed());
-            if json {
-                super::print_json(&judgements)?;
-            } else {
-                let mut o = std::io::stdout().lock();
-                for j in &judgements {
-                    if j.verdict.allowed() || j.resolved != j.path {
-                        writeln!(
-                            o,
-                            "{}: {} {}",
-                            j.path.display(),
-                            j.verdict,
-                            j.resolved.display()
-                        )?;
-                    } else {
-                        writeln!(o, "{}: {}", j.path.display(), j.verdict)?;
-                    }
-                }
-            }
-            Ok(if denied {
+            let code = if judgements.iter().any(|j| !j.verdict.allowed()) {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
-            })
+            };
+            super::exit_after_printing(code, print_judgements(&judgements, json))
         }
         AllowlistCommand::Enforce {
             list,
@@ -259,6 +244,30 @@ pub fn run(cmd: AllowlistCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn print_judgements(
+    judgements: &[medguard_allowlist::check::Judgement],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        return super::print_json(&judgements);
+    }
+    let mut o = std::io::stdout().lock();
+    for j in judgements {
+        if j.verdict.allowed() || j.resolved != j.path {
+            writeln!(
+                o,
+                "{}: {} {}",
+                j.path.display(),
+                j.verdict,
+                j.resolved.display()
+            )?;
+        } else {
+            writeln!(o, "{}: {}", j.path.display(), j.verdict)?;
+        }
+    }
+    Ok(())
+}
+
 fn enforce(
     list: Arc<VerifiedAllowlist>,
     options: EnforceOptions,
@@ -289,14 +298,18 @@ fn enforce(
         .transpose()?;
     let mode = options.mode;
     let marks = options.marks.clone();
+    // Runs on the enforcer's logging thread: a closed standard output must not stop it
+    // (denials still go to the audit log), so write errors are ignored here.
     let on_denial = Box::new(move |d: &Denial| {
-        if json {
-            if let Ok(line) = serde_json::to_string(d) {
-                println!("{line}");
-            }
+        let mut out = std::io::stdout().lock();
+        let _ = if json {
+            serde_json::to_writer(&mut out, d)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
         } else {
-            println!("{}", describe(d));
-        }
+            writeln!(out, "{d}")
+        };
+        let _ = out.flush();
     });
     let enforcer = Enforcer::start(list, options, audit, on_denial)?;
     eprintln!(
@@ -342,36 +355,7 @@ fn enforce(
     })
 }
 
-fn describe(d: &Denial) -> String {
-    let what = if d.denied { "DENIED" } else { "WOULD DENY" };
-    let why = match &d.cause {
-        Cause::Verdict { verdict } => verdict.to_string(),
-        Cause::Timeout => "no decision within the timeout".into(),
-        Cause::Watchdog => "decider stuck on an earlier file".into(),
-        Cause::Undecidable { error } => format!("cannot examine the file: {error}"),
-    };
-    format!("{what} {} (pid {}): {why}", d.path.display(), d.pid)
-}
-
-fn load_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
-    paths
-        .iter()
-        .map(|k| PublicKey::load(k).with_context(|| format!("loading trusted key {}", k.display())))
-        .collect()
-}
-
 fn load_list(path: &Path, trust: &[PathBuf]) -> anyhow::Result<VerifiedAllowlist> {
-    let keys = load_keys(trust)?;
-    if keys.is_empty() {
-        bail!("no trusted key: give --trust NAME.pub");
-    }
+    let keys = PublicKey::load_all(trust).context("loading the trusted keys")?;
     Ok(load(path, &keys)?)
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }

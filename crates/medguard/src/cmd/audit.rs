@@ -1,9 +1,12 @@
-//! `medguard audit`: append events, verify the chain and checkpoints, query, and run
-//! detection rules over the tamper-evident audit trail (library: `medguard-audit`).
+//! `medguard audit`: append events, verify the chain and checkpoints, query, run detection
+//! rules over the tamper-evident audit trail (library: `medguard-audit`), and export or
+//! forward it (library: `medguard-atna`).
 //!
-//! Exit codes: 0 clean, 1 found (rejected input lines, tampering, alerts), 2 error.
+//! Exit codes: 0 clean, 1 found (rejected input lines, tampering, alerts), 2 error; `verify`
+//! exits 3 when it finds no tampering but cannot prove the log intact.
 
 use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,9 +14,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Subcommand;
 use medguard_audit::{
-    AuditLog, AuditWriter, EventKind, Query, RuleSet, Severity, SystemClock, WriterOptions,
+    AuditLog, AuditWriter, CHECKPOINT_EVERY, EventKind, KnownCheckpoint, Query, RuleSet, Severity,
+    Verdict, WriterOptions,
 };
 use medguard_digest::{PublicKey, SigningKey};
+use medguard_host::{SystemClock, host_name};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -31,7 +36,7 @@ pub enum AuditCommand {
         #[arg(long)]
         key: Option<PathBuf>,
         /// Sign a checkpoint every N records (and at the end).
-        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        #[arg(long, default_value_t = CHECKPOINT_EVERY, value_name = "N")]
         checkpoint_every: u64,
         /// AuditSourceID for lines without "host" (default: this machine's host name).
         #[arg(long)]
@@ -40,7 +45,11 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Verify the chain and the signed checkpoints. Exit 0 intact, 1 tampering, 2 error.
+    /// Verify the chain and the signed checkpoints.
+    ///
+    /// Exit 0 intact (every record covered by a checkpoint), 1 tampering, 2 error, 3 no
+    /// tampering found but not proven intact (records after the last checkpoint, a torn
+    /// end, an empty log, which is what a log with everything deleted looks like).
     Verify {
         /// The log directory.
         #[arg(long, value_name = "DIR")]
@@ -48,6 +57,10 @@ pub enum AuditCommand {
         /// Trusted checkpoint key(s) (NAME.pub).
         #[arg(long, required = true, value_name = "NAME.pub")]
         trust: Vec<PathBuf>,
+        /// A checkpoint held outside the log, SEQ:DIGEST (e.g. the last one the server
+        /// received): the log must reach it with that chain digest. Repeatable.
+        #[arg(long = "known-checkpoint", value_name = "SEQ:DIGEST")]
+        known: Vec<KnownCheckpoint>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -172,7 +185,12 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             host,
             json,
         } => append(&log, key.as_deref(), checkpoint_every, host, json),
-        AuditCommand::Verify { log, trust, json } => verify(&log, &trust, json),
+        AuditCommand::Verify {
+            log,
+            trust,
+            known,
+            json,
+        } => verify(&log, &trust, &known, json),
         AuditCommand::Query {
             log,
             since,
@@ -225,14 +243,6 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             json,
         }),
     }
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 fn writer(
@@ -328,20 +338,31 @@ fn append(
     })
 }
 
-fn verify(log: &Path, trust: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let keys = trust
-        .iter()
-        .map(|p| PublicKey::load(p).with_context(|| format!("loading {}", p.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let report = medguard_audit::verify(log, &keys)
+fn verify(
+    log: &Path,
+    trust: &[PathBuf],
+    known: &[KnownCheckpoint],
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let keys = PublicKey::load_all(trust).context("loading the trusted keys")?;
+    let report = medguard_audit::verify_against(log, &keys, known)
         .with_context(|| format!("verifying {}", log.display()))?;
+    let code = match report.verdict {
+        Verdict::Intact => ExitCode::SUCCESS,
+        Verdict::Tampered => ExitCode::from(1),
+        Verdict::Unproven => ExitCode::from(3),
+    };
+    super::exit_after_printing(code, print_verify(&report, json))
+}
+
+fn print_verify(report: &medguard_audit::VerifyReport, json: bool) -> anyhow::Result<()> {
     if json {
-        super::print_json(&report)?;
+        super::print_json(report)?;
     } else {
         let mut out = std::io::stdout().lock();
         for p in &report.problems {
             let level = match p.severity {
-                Severity::Warning => "warning",
+                Severity::Warning => "unproven",
                 Severity::Error => "TAMPERED",
             };
             let seq = p.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
@@ -357,24 +378,21 @@ fn verify(log: &Path, trust: &[PathBuf], json: bool) -> anyhow::Result<ExitCode>
         }
         writeln!(
             out,
-            "{}: {} records in {} segments, last seq {}, {} valid checkpoints (signed through seq {})",
-            if report.is_intact() {
-                "intact"
-            } else {
-                "TAMPERED"
+            "{}: {} records in {} segments, last seq {}, {} valid checkpoints (signed through seq {}, proven through seq {})",
+            match report.verdict {
+                Verdict::Intact => "intact",
+                Verdict::Unproven => "NOT PROVEN INTACT",
+                Verdict::Tampered => "TAMPERED",
             },
             report.records,
             report.segments,
             report.last_seq,
             report.checkpoints,
-            report.signed_through
+            report.signed_through,
+            report.proven_through
         )?;
     }
-    Ok(if report.is_intact() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(())
 }
 
 fn query(log: &Path, query: &Query) -> anyhow::Result<ExitCode> {
@@ -405,12 +423,26 @@ fn detect(
     let mut recorded = Vec::new();
     if !dry_run && !detection.alerts.is_empty() {
         let host = host.unwrap_or_else(host_name);
-        let writer = writer(log_dir, key, 10_000, &host)?;
+        let writer = writer(log_dir, key, CHECKPOINT_EVERY, &host)?;
         let events: Vec<_> = detection.alerts.iter().map(|a| a.to_event(&host)).collect();
         let seqs = writer.append_batch(&events)?;
         writer.close()?;
         recorded.extend(seqs);
     }
+    let code = if detection.alerts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    super::exit_after_printing(code, print_detection(&detection, &recorded, dry_run, json))
+}
+
+fn print_detection(
+    detection: &medguard_audit::Detection,
+    recorded: &[u64],
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         super::print_json(&serde_json::json!({
             "records": detection.records,
@@ -438,20 +470,7 @@ fn detect(
             if dry_run { " (dry run)" } else { "" }
         )?;
     }
-    Ok(if detection.alerts.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-fn syslog_origin(host: Option<String>) -> medguard_atna::syslog::Origin {
-    use medguard_atna::syslog::{AppName, Hostname, Origin, ProcId};
-    Origin {
-        hostname: Hostname::sanitized(&host.unwrap_or_else(host_name)),
-        app_name: AppName::new("medguard").ok(),
-        proc_id: ProcId::new(&std::process::id().to_string()).ok(),
-    }
+    Ok(())
 }
 
 fn export(
@@ -460,14 +479,15 @@ fn export(
     from: u64,
     host: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    use medguard_audit::export::{ExportFormat, export};
+    use medguard_atna::export::{ExportFormat, export};
     let log = AuditLog::open(log_dir).with_context(|| format!("opening {}", log_dir.display()))?;
     let format = match format {
         ExportFormatArg::Dicom => ExportFormat::Dicom,
         ExportFormatArg::Syslog => ExportFormat::Syslog,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    export(&log, from, format, &syslog_origin(host), &mut out)?;
+    let origin = medguard_atna::forward::medguard_origin(&host.unwrap_or_else(host_name));
+    export(&log, from, format, &origin, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -484,11 +504,14 @@ struct ForwardArgs {
 }
 
 fn forward(args: &ForwardArgs) -> anyhow::Result<ExitCode> {
+    use medguard_atna::forward::{
+        ForwardOptions, ForwardPass, ForwardReport, Schedule, forward_continuously,
+        forward_pending, medguard_origin,
+    };
     use medguard_atna::syslog::AtnaStructuredData;
     use medguard_atna::transport::{
         Endpoint, SenderOptions, SyslogTlsSender, client_config_from_files,
     };
-    use medguard_audit::forward::{ForwardOptions, forward_pending};
 
     let endpoint: Endpoint = args.to.parse()?;
     let identity = args
@@ -496,56 +519,64 @@ fn forward(args: &ForwardArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|(cert, key)| (cert.as_path(), key.as_path()));
     let config = client_config_from_files(&args.ca, identity)?;
-    let mut sender = SyslogTlsSender::new(endpoint, config, SenderOptions::default())?;
+    let mut sender = SyslogTlsSender::new(endpoint.clone(), config, SenderOptions::default())?;
     let log =
         AuditLog::open(&args.log).with_context(|| format!("opening {}", args.log.display()))?;
     let options = ForwardOptions {
         batch_size: args.batch,
-        origin: syslog_origin(args.host.clone()),
+        origin: medguard_origin(&args.host.clone().unwrap_or_else(host_name)),
         structured_data: AtnaStructuredData::KeyFields,
     };
-    let mut out = std::io::stdout().lock();
-    let mut delay = args.interval;
-    loop {
-        match forward_pending(&log, &mut sender, &options) {
-            Ok(report) => {
-                delay = args.interval;
-                if args.json {
-                    writeln!(
-                        out,
-                        "{}",
-                        serde_json::json!({
-                            "to": sender.endpoint().to_string(),
-                            "records": report.records,
-                            "batches": report.batches,
-                            "next_seq": report.next_seq,
-                        })
-                    )?;
-                } else if report.records > 0 || args.once {
-                    writeln!(
-                        out,
-                        "forwarded {} records to {} in {} batches; next seq {}",
-                        report.records,
-                        sender.endpoint(),
-                        report.batches,
-                        report.next_seq
-                    )?;
-                }
-                out.flush()?;
-                if args.once {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                std::thread::sleep(args.interval);
-            }
-            Err(error) if !args.once => {
+    let print = |report: &ForwardReport| -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "to": endpoint.to_string(),
+                    "records": report.records,
+                    "batches": report.batches,
+                    "next_seq": report.next_seq,
+                })
+            )?;
+        } else if report.records > 0 || args.once {
+            writeln!(
+                out,
+                "forwarded {} records to {endpoint} in {} batches; next seq {}",
+                report.records, report.batches, report.next_seq
+            )?;
+        }
+        out.flush()
+    };
+    if args.once {
+        print(&forward_pending(&log, &mut sender, &options)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let schedule = Schedule {
+        interval: args.interval,
+        ..Schedule::default()
+    };
+    let stopped = forward_continuously(
+        &log,
+        &mut sender,
+        &options,
+        schedule,
+        &SystemClock,
+        &mut |pass| match pass {
+            ForwardPass::Forwarded(report) => match print(&report) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => ControlFlow::Break(e),
+            },
+            ForwardPass::Failed { error, retry_in } => {
                 eprintln!(
                     "medguard: forwarding: {error}; retrying in {} s",
-                    delay.as_secs()
+                    retry_in.as_secs()
                 );
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(std::time::Duration::from_secs(300));
+                ControlFlow::Continue(())
             }
-            Err(error) => return Err(error.into()),
-        }
-    }
+        },
+    );
+    // Only a failed write to standard output ends the loop (a closed pipe exits quietly).
+    Err(stopped.into())
 }

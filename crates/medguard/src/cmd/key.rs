@@ -1,5 +1,6 @@
 //! `medguard key`: Ed25519 key pairs shared by profiles, audit checkpoints and releases.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,9 +30,10 @@ pub fn run(cmd: KeyCommand) -> anyhow::Result<ExitCode> {
                     "key": key, "public": public, "key_id": id.to_string(),
                 }))?;
             } else {
-                println!("private key {} (keep it secret)", key.display());
-                println!("public key  {}", public.display());
-                println!("key id      {id}");
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "private key {} (keep it secret)", key.display())?;
+                writeln!(out, "public key  {}", public.display())?;
+                writeln!(out, "key id      {id}")?;
             }
             Ok(ExitCode::SUCCESS)
         }

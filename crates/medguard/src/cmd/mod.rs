@@ -16,6 +16,58 @@ pub mod version;
 pub mod vuln;
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use medguard_profile::{UnsignedProfiles, VerifiedProfile};
+
+/// Which keys make a signed system profile trusted (`profile`, `scan`).
+#[derive(Debug, clap::Args)]
+pub struct ProfileTrustArgs {
+    /// Public key(s) whose signature makes a profile trusted (NAME.pub).
+    #[arg(long = "trust", value_name = "NAME.pub")]
+    keys: Vec<PathBuf>,
+    /// Accept an unsigned or untrusted profile. For lab use only: nothing about the
+    /// profile's origin or integrity is then checked.
+    #[arg(long)]
+    allow_unsigned: bool,
+}
+
+impl ProfileTrustArgs {
+    /// Loads the profile at `path` (`medguard_profile::load_trusted`), saying loudly on
+    /// standard error when unsigned profiles are accepted.
+    pub fn load(&self, path: &Path) -> anyhow::Result<VerifiedProfile> {
+        if self.keys.is_empty() && !self.allow_unsigned {
+            anyhow::bail!(
+                "no trusted key: give --trust NAME.pub (or --allow-unsigned, for lab use only)"
+            );
+        }
+        let unsigned = if self.allow_unsigned {
+            eprintln!(
+                "medguard: WARNING: --allow-unsigned: the profile {} is used even if unsigned. \
+                 Its origin and integrity are NOT checked. Never use this on a clinical device.",
+                path.display()
+            );
+            UnsignedProfiles::AcceptForLabUse
+        } else {
+            UnsignedProfiles::Refuse
+        };
+        Ok(medguard_profile::load_trusted(path, &self.keys, unsigned)?)
+    }
+}
+
+/// `code`, the verdict of a command, once its report is printed. A reader that went away
+/// (`| head`) is not an error (nothing is printed about it), but it does not make the
+/// verdict clean either: the exit status stays the verdict's.
+pub fn exit_after_printing(
+    code: ExitCode,
+    printed: anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    match printed {
+        Err(e) if crate::is_broken_pipe(&e) => Ok(code),
+        other => other.map(|()| code),
+    }
+}
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

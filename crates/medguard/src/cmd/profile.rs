@@ -9,11 +9,13 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::Table;
-use medguard_digest::{PublicKey, SigningKey};
+use medguard_digest::SigningKey;
+use medguard_host::Clock as _;
 use medguard_profile::{
-    Baseline, CreateOptions, Progress, Report, Rules, VerifiedProfile, WalkOptions, display_path,
+    Baseline, CreateOptions, Progress, Report, Rules, WalkOptions, display_path,
 };
 
+use super::ProfileTrustArgs as TrustArgs;
 use crate::progress::ProgressLine;
 
 #[derive(Debug, Subcommand)]
@@ -93,17 +95,6 @@ pub enum ExportFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct TrustArgs {
-    /// Public key(s) whose signature makes a profile trusted (NAME.pub).
-    #[arg(long = "trust", value_name = "NAME.pub")]
-    keys: Vec<PathBuf>,
-    /// Accept an unsigned or untrusted profile. For lab use only: nothing about the
-    /// profile's origin or integrity is then checked.
-    #[arg(long)]
-    allow_unsigned: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct WalkArgs {
     /// Stay on the file system of ROOT.
     #[arg(long)]
@@ -147,7 +138,7 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
         } => {
             let (baseline, label) = match (profile, mtree) {
                 (Some(p), _) => {
-                    let verified = load_trusted(&p, &trust)?;
+                    let verified = trust.load(&p)?;
                     (Baseline::from_profile(verified), p)
                 }
                 (None, Some(m)) => (load_mtree(&m)?, m),
@@ -159,8 +150,10 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
                 let _line = ProgressLine::start("verifying", progress.clone());
                 medguard_profile::verify_tree(&root, &baseline, walk.options(), &progress)?
             };
-            print_report(&report, json, &label, started)?;
-            Ok(exit_for(&report))
+            super::exit_after_printing(
+                exit_for(&report),
+                print_report(&report, json, &label, started),
+            )
         }
         ProfileCommand::Diff {
             old,
@@ -168,12 +161,14 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
             trust,
             json,
         } => {
-            let old_p = load_trusted(&old, &trust)?;
-            let new_p = load_trusted(&new, &trust)?;
+            let old_p = trust.load(&old)?;
+            let new_p = trust.load(&new)?;
             let started = Instant::now();
             let report = medguard_profile::diff(&Baseline::from_profile(old_p), new_p.profile());
-            print_report(&report, json, &old, started)?;
-            Ok(exit_for(&report))
+            super::exit_after_printing(
+                exit_for(&report),
+                print_report(&report, json, &old, started),
+            )
         }
         ProfileCommand::Export {
             profile,
@@ -181,7 +176,7 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
             out,
             trust,
         } => {
-            let verified = load_trusted(&profile, &trust)?;
+            let verified = trust.load(&profile)?;
             let (text, has_sha256) = medguard_profile::mtree::export(&verified);
             if !has_sha256 {
                 eprintln!(
@@ -190,9 +185,7 @@ pub fn run(cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             match out {
-                Some(path) => {
-                    medguard_profile::write_atomically(&path, |w| w.write_all(text.as_bytes()))?;
-                }
+                Some(path) => medguard_host::write_bytes_atomically(&path, 0o644, text.as_bytes())?,
                 None => std::io::stdout().lock().write_all(text.as_bytes())?,
             }
             Ok(ExitCode::SUCCESS)
@@ -216,21 +209,11 @@ fn create(
             SigningKey::load(k).with_context(|| format!("loading signing key {}", k.display()))
         })
         .transpose()?;
-    let rules = match rules {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading rules {}", path.display()))?;
-            Rules::from_toml(&text).map_err(|error| medguard_profile::ProfileError::Rules {
-                path: path.to_owned(),
-                error,
-            })?
-        }
-        None => Rules::default(),
-    };
-    let created_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    let rules = rules
+        .map(medguard_profile::load_rules)
+        .transpose()?
+        .unwrap_or_else(Rules::default);
+    let created_unix = medguard_host::SystemClock.now().unix_timestamp();
     let progress = Arc::new(Progress::default());
     let started = Instant::now();
     let (profile, problems) = {
@@ -266,7 +249,8 @@ fn create(
                 p.problem
             );
         }
-        println!(
+        writeln!(
+            std::io::stdout().lock(),
             "{}: {} entries, {} hashed in {:.2}s, {}",
             out.display(),
             profile.entries.len(),
@@ -276,7 +260,7 @@ fn create(
                 || "UNSIGNED (give --key to sign it)".to_owned(),
                 |s| format!("signed by key {s}")
             )
-        );
+        )?;
     }
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
@@ -285,33 +269,8 @@ fn create(
     })
 }
 
-fn load_trusted(path: &Path, trust: &TrustArgs) -> anyhow::Result<VerifiedProfile> {
-    let keys = trust
-        .keys
-        .iter()
-        .map(|k| PublicKey::load(k).with_context(|| format!("loading trusted key {}", k.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if keys.is_empty() && !trust.allow_unsigned {
-        bail!("no trusted key: give --trust NAME.pub (or --allow-unsigned, for lab use only)");
-    }
-    if trust.allow_unsigned {
-        eprintln!(
-            "medguard: WARNING: --allow-unsigned: the profile {} is used even if unsigned. \
-             Its origin and integrity are NOT checked. Never use this on a clinical device.",
-            path.display()
-        );
-    }
-    Ok(medguard_profile::load(path, &keys, trust.allow_unsigned)?)
-}
-
 fn load_mtree(path: &Path) -> anyhow::Result<Baseline> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let spec = medguard_profile::mtree::parse(&bytes).map_err(|error| {
-        medguard_profile::ProfileError::Mtree {
-            path: path.to_owned(),
-            error,
-        }
-    })?;
+    let spec = medguard_profile::load_mtree(path)?;
     eprintln!(
         "medguard: note: an mtree spec carries no signature: {} is trusted as it is",
         path.display()

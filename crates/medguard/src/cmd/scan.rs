@@ -1,6 +1,6 @@
 //! `medguard scan`: YARA rules and ClamAV hash lists over files, yielding to clinical work.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,11 +8,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use medguard_clinical::{ClinicalGate, ClinicalStateSource};
-use medguard_digest::PublicKey;
-use medguard_profile::{Progress, VerifiedProfile};
+use medguard_host::SystemClock;
+use medguard_profile::Progress;
 use medguard_scan::{
     Action, Detection, HashLists, PaceEvent, PaceOptions, Priority, ScanEvent, ScanOptions,
-    ScanReport, SystemClock, Targets, ValidatedConfiguration, YaraRules,
+    ScanReport, Targets, ValidatedConfiguration, YaraRules,
 };
 
 use crate::progress::ProgressLine;
@@ -41,12 +41,8 @@ pub struct ScanArgs {
     /// The directory the profiles describe.
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
-    /// Public key(s) whose signature makes a profile trusted (NAME.pub).
-    #[arg(long = "trust", value_name = "NAME.pub")]
-    trust: Vec<PathBuf>,
-    /// Accept an unsigned profile. For lab use only.
-    #[arg(long)]
-    allow_unsigned: bool,
+    #[command(flatten)]
+    trust: super::ProfileTrustArgs,
     /// Where the device says whether it is in clinical use (file:PATH, socket:PATH,
     /// cmd:COMMAND). The scan pauses while it says "in use" or cannot be read.
     #[arg(long, value_name = "SPEC")]
@@ -97,25 +93,6 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok(total)
 }
 
-fn load_trusted(path: &Path, args: &ScanArgs) -> anyhow::Result<VerifiedProfile> {
-    let keys = args
-        .trust
-        .iter()
-        .map(|k| PublicKey::load(k).with_context(|| format!("loading trusted key {}", k.display())))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if keys.is_empty() && !args.allow_unsigned {
-        bail!("no trusted key: give --trust NAME.pub (or --allow-unsigned, for lab use only)");
-    }
-    if args.allow_unsigned {
-        eprintln!(
-            "medguard: WARNING: --allow-unsigned: the profile {} is used even if unsigned. \
-             Its origin and integrity are NOT checked. Never use this on a clinical device.",
-            path.display()
-        );
-    }
-    Ok(medguard_profile::load(path, &keys, args.allow_unsigned)?)
-}
-
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if args.rules.is_empty() && args.hashes.is_empty() {
         bail!("give --rules DIR|FILE or --hashes FILE (or both)");
@@ -143,20 +120,18 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let validated = args
         .profile
         .as_deref()
-        .map(|p| load_trusted(p, &args))
+        .map(|p| args.trust.load(p))
         .transpose()?;
     let progress = Arc::new(Progress::default());
-    let mut early_problems = Vec::new();
     let (targets, validated) = match &args.changed_since {
         Some(since) => {
-            let baseline = load_trusted(since, &args)?;
+            let baseline = args.trust.load(since)?;
             let validated = validated.unwrap_or_else(|| baseline.clone());
-            let (files, problems) = {
+            let changed = {
                 let _line = ProgressLine::start("comparing", progress.clone());
                 medguard_scan::changed_since(&root, baseline, &paths, &progress)?
             };
-            early_problems = problems;
-            (Targets::Files(files), Some(validated))
+            (Targets::Changed(changed), Some(validated))
         }
         None => (Targets::Walk(paths), validated),
     };
@@ -177,10 +152,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         validated: validated.map(|v| ValidatedConfiguration::new(root.clone(), v)),
         quarantine: args.quarantine.clone(),
     };
-    let clock = SystemClock::default();
+    let clock = SystemClock;
     let scan_progress = Arc::new(Progress::default());
     let started = std::time::Instant::now();
-    let mut report = {
+    let report = {
         let _line = ProgressLine::start("scanning", scan_progress.clone());
         medguard_scan::scan(
             targets,
@@ -200,10 +175,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             },
         )?
     };
-    report.problems.extend(early_problems);
-    report.summary.problems = report.problems.len() as u64;
     let seconds = started.elapsed().as_secs_f64();
-    if args.json {
+    let printed = if args.json {
         super::print_json(&serde_json::json!({
             "findings": report.findings,
             "problems": report.problems,
@@ -211,15 +184,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             "priority": report.priority,
             "summary": report.summary,
             "seconds": seconds,
-        }))?;
+        }))
     } else {
-        print_text(&report, seconds)?;
-    }
-    Ok(if report.findings.is_empty() {
+        print_text(&report, seconds)
+    };
+    let code = if report.findings.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    };
+    super::exit_after_printing(code, printed)
 }
 
 fn print_text(report: &ScanReport, seconds: f64) -> anyhow::Result<()> {

@@ -1,38 +1,42 @@
 //! Store-and-forward of the audit trail to an IHE ATNA Audit Record Repository: stored
-//! records become DICOM PS3.15 audit messages in RFC 5424 syslog over TLS (`medguard-atna`).
+//! records of `medguard-audit` become DICOM PS3.15 audit messages in RFC 5424 syslog over
+//! TLS.
 //!
-//! This module owns the mapping of [`AuditEvent`] onto [`AuditMessage`] and the forwarding
-//! cursor: a small file in the log directory naming the next record seq to send to one
-//! collector, replaced atomically (write, fsync, rename, fsync the directory) after each
-//! batch the collector confirmed. It must not write records (only [`crate::AuditWriter`]
-//! does) and must not decide retry timing beyond one pass (the caller loops).
+//! This module owns the mapping of [`AuditEvent`] onto [`AuditMessage`], the forwarding
+//! cursor (a small file in the log directory naming the next record seq to send to one
+//! collector, replaced durably through `medguard_host::write_atomically` after each batch
+//! the collector confirmed), one pass over the log ([`forward_pending`]) and the loop that
+//! keeps forwarding with retries and back-off ([`forward_continuously`]). It must not write
+//! records (only `medguard_audit::AuditWriter` does), must not print, and waits only on the
+//! [`Clock`] it is given.
 //!
 //! Delivery: at-least-once across crashes of either side, exactly-once otherwise; see
-//! `medguard_atna::transport`. A crash between a confirmed batch and the cursor update
-//! resends that one batch. Every message carries the record's seq and chain digest in its
+//! [`crate::transport`]. A crash between a confirmed batch and the cursor update resends
+//! that one batch. Every message carries the record's seq and chain digest in its
 //! structured data (`medguardRecord@32473`), so a repository can drop the duplicates.
 
-use std::fs::File;
-use std::io::Write as _;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use medguard_atna::dicom::{
+use medguard_audit::{
+    ActionCode, ActiveParticipant, AuditEvent, AuditLog, Code, NetworkAccessPointType, ObjectType,
+    Outcome, StoredRecord,
+};
+use medguard_host::Clock;
+
+use crate::dicom::{
     self, AuditMessage, AuditSourceIdentification, CodedValue, EventIdentification,
     NetworkAccessPoint, NetworkAccessPointTypeCode, ParticipantObjectDescriptor,
     ParticipantObjectDetail, ParticipantObjectIdentification, ParticipantObjectTypeCode,
     ParticipantObjectTypeCodeRole,
 };
-use medguard_atna::syslog::{
-    AtnaStructuredData, Origin, SdElement, SdId, StructuredData, SyslogMessage,
+use crate::syslog::{
+    AppName, AtnaStructuredData, Hostname, Origin, ProcId, SdElement, SdId, StructuredData,
+    SyslogMessage,
 };
-use medguard_atna::transport::{Endpoint, SyslogTlsSender, TransportError};
-
-use crate::error::AuditError;
-use crate::event::{
-    ActionCode, ActiveParticipant, AuditEvent, Code, NetworkAccessPointType, ObjectType, Outcome,
-};
-use crate::log::{AuditLog, StoredRecord};
+use crate::transport::{Endpoint, SyslogTlsSender, TransportError};
 
 /// The SD-ID of the structured data naming the stored record (`seq`, `digest`). 32473 is
 /// the private enterprise number RFC 5612 reserves for examples.
@@ -44,19 +48,32 @@ pub const RECORD_SD_ID: &str = "medguardRecord@32473";
 pub enum ForwardError {
     /// Reading the log failed.
     #[error(transparent)]
-    Audit(#[from] AuditError),
+    Audit(#[from] medguard_audit::AuditError),
     /// The collector could not be reached or did not confirm a batch; the cursor still
     /// names the batch's first record.
     #[error(transparent)]
     Transport(#[from] TransportError),
-    /// The cursor file could not be read, parsed or replaced.
+    /// The cursor file does not hold a record number.
     #[error("{}: forwarding cursor: {reason}", path.display())]
     Cursor {
         /// The cursor file.
         path: PathBuf,
-        /// What went wrong.
+        /// What is wrong with it.
         reason: String,
     },
+    /// The cursor file could not be read.
+    #[error("{}: forwarding cursor: {source}", path.display())]
+    CursorRead {
+        /// The cursor file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The cursor file could not be replaced; the batch was delivered and will be sent
+    /// again.
+    #[error("forwarding cursor: {0}")]
+    CursorWrite(#[source] medguard_host::WriteError),
 }
 
 fn coded(code: &Code) -> CodedValue {
@@ -198,37 +215,34 @@ pub fn cursor_path(log_dir: &Path, endpoint: &Endpoint) -> PathBuf {
 /// The next seq to send according to the cursor file (1, the first record, if there is no
 /// file yet).
 pub fn read_cursor(path: &Path) -> Result<u64, ForwardError> {
-    let cursor_error = |reason: String| ForwardError::Cursor {
-        path: path.to_owned(),
-        reason,
-    };
     match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| cursor_error(format!("not a record number: {:?}", text.trim()))),
+        Ok(text) => text.trim().parse().map_err(|_| ForwardError::Cursor {
+            path: path.to_owned(),
+            reason: format!("not a record number: {:?}", text.trim()),
+        }),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(1),
-        Err(error) => Err(cursor_error(error.to_string())),
+        Err(source) => Err(ForwardError::CursorRead {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
 /// Replaces the cursor file atomically and durably.
 pub fn write_cursor(path: &Path, next_seq: u64) -> Result<(), ForwardError> {
-    let cursor_error = |error: std::io::Error| ForwardError::Cursor {
-        path: path.to_owned(),
-        reason: error.to_string(),
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let temporary = path.with_extension("cursor.tmp");
-    let mut file = File::create(&temporary).map_err(cursor_error)?;
-    file.write_all(format!("{next_seq}\n").as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(cursor_error)?;
-    drop(file);
-    std::fs::rename(&temporary, path).map_err(cursor_error)?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(cursor_error)
+    medguard_host::write_bytes_atomically(path, 0o644, format!("{next_seq}\n").as_bytes())
+        .map_err(ForwardError::CursorWrite)
+}
+
+/// The syslog header fields of medguard's messages from `host`: HOSTNAME (sanitised to
+/// what RFC 5424 allows), APP-NAME `medguard`, PROCID this process.
+#[must_use]
+pub fn medguard_origin(host: &str) -> Origin {
+    Origin {
+        hostname: Hostname::sanitized(host),
+        app_name: AppName::new("medguard").ok(),
+        proc_id: ProcId::new(&std::process::id().to_string()).ok(),
+    }
 }
 
 /// How [`forward_pending`] sends.
@@ -306,10 +320,89 @@ pub fn forward_pending(
     }
 }
 
+/// When [`forward_continuously`] sends, and how it backs off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// The wait between passes, and the first wait after a failure.
+    pub interval: Duration,
+    /// The longest wait after failures in a row (the wait doubles from `interval`).
+    pub max_backoff: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What one pass of [`forward_continuously`] did.
+#[derive(Debug)]
+pub enum ForwardPass<'a> {
+    /// The pass ended at the end of the log; the next one follows after the interval.
+    Forwarded(ForwardReport),
+    /// The pass stopped at an error (records before it were delivered, and the cursor
+    /// follows them); the next try follows after `retry_in`.
+    Failed {
+        /// Why.
+        error: &'a ForwardError,
+        /// The wait before the next try.
+        retry_in: Duration,
+    },
+}
+
+/// Forwards the log for as long as `on_pass` says to go on: a [`forward_pending`] pass,
+/// then a wait of `schedule.interval` on `clock` (for records appended meanwhile). A failed
+/// pass (the collector away, a cursor that cannot be written) is retried after
+/// `interval`, doubling after each failure in a row up to `max_backoff`, and back to
+/// `interval` once a pass succeeds. `on_pass` hears of every pass before the wait, and
+/// ends the loop by returning [`ControlFlow::Break`], whose value is returned.
+///
+/// Nothing is dropped while the collector is away: the cursor stays at the first record
+/// not delivered.
+pub fn forward_continuously<B>(
+    log: &AuditLog,
+    sender: &mut SyslogTlsSender,
+    options: &ForwardOptions,
+    schedule: Schedule,
+    clock: &dyn Clock,
+    on_pass: &mut dyn FnMut(ForwardPass<'_>) -> ControlFlow<B>,
+) -> B {
+    let interval = schedule.interval.max(Duration::from_millis(1));
+    let mut retry_in = interval;
+    loop {
+        let wait = match forward_pending(log, sender, options) {
+            Ok(report) => {
+                retry_in = interval;
+                if let ControlFlow::Break(b) = on_pass(ForwardPass::Forwarded(report)) {
+                    return b;
+                }
+                interval
+            }
+            Err(error) => {
+                let wait = retry_in;
+                if let ControlFlow::Break(b) = on_pass(ForwardPass::Failed {
+                    error: &error,
+                    retry_in: wait,
+                }) {
+                    return b;
+                }
+                retry_in = retry_in
+                    .saturating_mul(2)
+                    .min(schedule.max_backoff.max(interval));
+                wait
+            }
+        };
+        clock.sleep(wait);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventKind, ObjectDetail, ParticipantObject};
+    use medguard_audit::{EventKind, ObjectDetail, ParticipantObject};
 
     #[test]
     fn the_record_sd_id_is_valid() {

@@ -10,10 +10,10 @@
 
 use std::io::Write;
 
-use medguard_atna::syslog::{AtnaStructuredData, Origin};
+use medguard_audit::AuditLog;
 
 use crate::forward::{to_audit_message, to_syslog};
-use crate::log::AuditLog;
+use crate::syslog::{AtnaStructuredData, Origin};
 
 /// The export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub enum ExportFormat {
 pub enum ExportError {
     /// Reading the log failed.
     #[error(transparent)]
-    Audit(#[from] crate::AuditError),
+    Audit(#[from] medguard_audit::AuditError),
     /// Writing the output failed.
     #[error("writing the export: {0}")]
     Write(#[source] std::io::Error),
