@@ -45,7 +45,10 @@ pub use medguard_purl::{Purl, PurlError};
 pub use model::{Advisory, Affected, Constraint, Event, Format, NotAffected, Op, Range, Score};
 pub use osv::parse_osv;
 pub use pipeline::{assess_all, package_of, packages_of, scan};
-pub use risk::{Criticality, DeviceContext, ExploitSignals, Finding, Priority, Relevance, assess};
+pub use risk::{
+    Criticality, CvssScore, DeviceContext, ExploitSignals, Finding, Priority, Relevance, assess,
+};
+pub use vex::VexJustification;
 
 /// Something worth reporting about an ingested advisory that does not refuse it: an unknown
 /// ecosystem, a version its ecosystem cannot parse, a free-text range.

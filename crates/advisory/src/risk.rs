@@ -6,19 +6,25 @@
 //!    `medguard-cvss`, not copied from the advisory), and the attack vector it needs.
 //! 2. Device context: is the component running or only installed; does the device or the
 //!    component listen on the network; does the attack vector need that reach.
-//! 3. Clinical criticality of the device model (declared in the device context file).
+//! 3. Clinical criticality of the device model (declared in the device context file; medium
+//!    is assumed when it is not).
 //! 4. Exploitation signals when supplied: listed in CISA's Known Exploited Vulnerabilities
 //!    catalogue, EPSS probability.
 //!
-//! Not relevant is only ever concluded from a stated fact (the component does not run; the
-//! device has no network path for a network-only attack) and never when the vulnerability is
-//! known to be exploited. An undetermined version match is reported as needing review.
+//! Not relevant is only ever concluded from a fact about the product as inventoried (the
+//! component's code does not run on the device), never from an assumption about its
+//! deployment, and never when the vulnerability is known to be exploited; only then does a
+//! finding carry a VEX justification. A device declared not reachable from any network keeps
+//! a network-vector finding relevant at a lower priority: a hospital's network changes. An
+//! undetermined version match is reported as needing review. A value the device context
+//! leaves out (criticality, network reach) or the inventory does not say (whether a component
+//! runs) is assumed, cautiously, and the rationale says it was assumed.
 //!
 //! The device context file (`DEVICE.toml`):
 //! ```toml
 //! model = "Example CT 9000"          # device model, for the rationale
 //! criticality = "life-sustaining"    # life-sustaining | high | medium | low
-//! network_exposed = true             # reachable from the hospital network (default true)
+//! network_exposed = true             # reachable from the hospital network (assumed when left out)
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -30,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::AdvisoryError;
 use crate::matching::{Match, MatchStatus, Package};
 use crate::model::Advisory;
+use crate::vex::VexJustification;
 
 /// How much harm a compromise of the device model could do to a patient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -241,8 +248,8 @@ pub struct Finding {
     pub relevance: Relevance,
     /// How soon to act.
     pub priority: Priority,
-    /// The VEX justification when not relevant (CSAF flag label, also CycloneDX's).
-    pub justification: Option<String>,
+    /// Why it does not affect the device, when not relevant: the VEX justification.
+    pub justification: Option<VexJustification>,
     /// Sentences that justify relevance and priority.
     pub rationale: Vec<String>,
 }
@@ -290,9 +297,44 @@ fn av_words(av: AttackVector) -> &'static str {
     }
 }
 
+/// The sentences of one assessment and the priority level they move.
+///
+/// A finding that is not relevant has no priority, so its sentences state the facts without
+/// saying that they raise or lower one (a rationale that says "priority is raised" and then
+/// "not relevant" contradicts itself).
+struct Reasoning {
+    why: Vec<String>,
+    level: i32,
+    ranked: bool,
+}
+
+impl Reasoning {
+    fn say(&mut self, sentence: String) {
+        self.why.push(sentence);
+    }
+
+    /// States `fact`, which moves the priority by `delta` levels when the finding has one.
+    fn weigh(&mut self, fact: &str, delta: i32) {
+        let effect = match delta {
+            _ if !self.ranked => "",
+            d if d > 0 => "; priority is raised",
+            d if d < 0 => "; priority is lowered",
+            _ => "",
+        };
+        if self.ranked {
+            self.level += delta;
+        }
+        self.why.push(format!("{fact}{effect}."));
+    }
+}
+
 /// Assesses one match of `package` against `advisory` on a device.
+///
+/// Relevance comes from facts about the product as inventoried (the version is affected; the
+/// component's code runs or not) and from exploitation in the wild; the device's deployment
+/// (network reach, clinical criticality) and exploitation signals only move the priority.
+/// Every value that was not declared or observed is said to be assumed.
 #[must_use]
-#[allow(clippy::too_many_lines)]
 pub fn assess(
     package: &Package,
     advisory: &Advisory,
@@ -317,7 +359,7 @@ pub fn assess(
     }
     let (score, refused) = best_score(advisory, m);
     why.extend(refused);
-    let mut level = match &score {
+    let level = match &score {
         Some((s, _)) => {
             why.push(format!(
                 "Its highest published CVSS base score is {:.1} ({}), and exploiting it needs {} access.",
@@ -331,7 +373,7 @@ pub fn assess(
             }
         }
         None => {
-            why.push("The advisory publishes no usable CVSS vector; it is treated as medium severity until scored.".to_owned());
+            why.push("The advisory publishes no usable CVSS vector; medium severity is assumed until it is scored.".to_owned());
             2
         }
     };
@@ -341,22 +383,21 @@ pub fn assess(
         .map(str::to_owned);
     let epss = signals.epss(ids.iter().copied());
 
-    let mut relevance = Relevance::Relevant;
+    // Relevance: facts about the product as inventoried, and exploitation in the wild.
+    let mut relevance = match m.status {
+        MatchStatus::Affected => Relevance::Relevant,
+        MatchStatus::Undetermined(_) => Relevance::NeedsReview,
+    };
     let mut justification = None;
-    if matches!(m.status, MatchStatus::Undetermined(_)) {
-        relevance = Relevance::NeedsReview;
-    }
-    // Device context.
-    let listening = package.usage.listens_on_network();
     match package.usage.running {
         Some(false) => {
             why.push(format!(
-                "{} is installed but no process of it runs on the device, so the vulnerable code is not executed.",
+                "{} is installed, but the inventory found no process running it or mapping it, so the vulnerable code is not in the device's execute path.",
                 package.name
             ));
             if relevance == Relevance::Relevant {
                 relevance = Relevance::NotRelevant;
-                justification = Some("vulnerable_code_not_in_execute_path".to_owned());
+                justification = Some(VexJustification::VulnerableCodeNotInExecutePath);
             }
         }
         Some(true) => why.push(format!("{} runs on the device.", package.name)),
@@ -365,98 +406,126 @@ pub fn assess(
             package.name
         )),
     }
-    let network_exposed = device.network_exposed.unwrap_or(true);
+    let kept_relevant = kev.is_some() && relevance == Relevance::NotRelevant;
+    if kept_relevant {
+        relevance = Relevance::Relevant;
+        justification = None;
+    }
+
+    // Priority: the device's deployment and the exploitation signals.
+    let mut r = Reasoning {
+        why,
+        level,
+        ranked: relevance != Relevance::NotRelevant,
+    };
     if matches!(av, Some(AttackVector::Network | AttackVector::Adjacent)) {
-        if !network_exposed {
+        match device.network_exposed {
             // Not being reachable is a fact about a deployment, which a hospital can change
             // (a new network, a remote-service link): it lowers the priority, it never makes
             // the vulnerability not relevant, and it never becomes a VEX statement.
-            why.push("The device is declared not reachable from any network, and this vulnerability needs network access; priority is lowered, but it stays relevant because a hospital's network can change.".to_owned());
-            level -= 1;
-        } else {
-            if device.network_exposed.is_none() {
-                why.push("Whether the device is reachable from a network is not declared; it is assumed to be.".to_owned());
+            Some(false) if r.ranked => {
+                r.say("The device is declared not reachable from any network, and this vulnerability needs network access; priority is lowered, but it stays relevant because a hospital's network can change.".to_owned());
+                r.level -= 1;
             }
-            if listening {
-                why.push(format!(
-                    "{} listens on the network ({}), which is the reach this attack needs; priority is raised.",
-                    package.name,
-                    package.usage.listening.join(", ")
-                ));
-                level += 1;
+            Some(false) => {
+                r.say("The device is declared not reachable from any network.".to_owned())
+            }
+            exposed => {
+                if exposed.is_none() {
+                    r.say("Whether the device is reachable from a network is not declared; it is assumed to be.".to_owned());
+                }
+                if package.usage.listens_on_network() {
+                    r.weigh(
+                        &format!(
+                            "{} listens on the network ({}), which is the reach this attack needs",
+                            package.name,
+                            package.usage.listening.join(", ")
+                        ),
+                        1,
+                    );
+                }
             }
         }
     } else if matches!(av, Some(AttackVector::Local | AttackVector::Physical)) {
-        why.push("An attacker needs local or physical access to the device, which the hospital controls; priority is lowered.".to_owned());
-        level -= 1;
+        r.weigh(
+            "An attacker needs local or physical access to the device, which the hospital controls",
+            -1,
+        );
     }
-    // Clinical criticality.
     let model = device.model.as_deref().unwrap_or("This device model");
     match device.criticality {
         Some(Criticality::LifeSustaining) => {
-            why.push(format!(
-                "{model} is declared life-sustaining; priority is raised."
-            ));
-            level += 1;
+            r.weigh(&format!("{model} is declared life-sustaining"), 1);
         }
         Some(Criticality::High) => {
-            why.push(format!("{model} is declared of high clinical criticality."));
+            r.weigh(
+                &format!("{model} is declared of high clinical criticality"),
+                0,
+            );
         }
-        Some(Criticality::Medium) => why.push(format!(
-            "{model} is declared of medium clinical criticality."
-        )),
+        Some(Criticality::Medium) => {
+            r.weigh(
+                &format!("{model} is declared of medium clinical criticality"),
+                0,
+            );
+        }
         Some(Criticality::Low) => {
-            why.push(format!(
-                "{model} is declared of low clinical criticality; priority is lowered."
-            ));
-            level -= 1;
+            r.weigh(
+                &format!("{model} is declared of low clinical criticality"),
+                -1,
+            );
         }
-        None => why.push(format!(
+        None => r.say(format!(
             "No clinical criticality is declared for {}; medium is assumed.",
             device.model.as_deref().unwrap_or("this device model")
         )),
     }
-    // Exploitation signals.
     if let Some(cve) = &kev {
-        why.push(format!(
+        // Known exploitation forces relevance above, so this finding is always ranked.
+        r.say(format!(
             "{cve} is in CISA's catalogue of known exploited vulnerabilities; priority is raised to at least high."
         ));
-        level = (level + 1).max(3);
-        if relevance == Relevance::NotRelevant {
-            why.push("Because it is exploited in the wild, it is kept relevant despite the context above.".to_owned());
-            relevance = Relevance::Relevant;
-            justification = None;
+        r.level = (r.level + 1).max(3);
+        if kept_relevant {
+            r.say("Because it is exploited in the wild, it is kept relevant despite the context above.".to_owned());
         }
     }
     if let Some((p, pct)) = epss {
         if p >= 0.1 {
-            why.push(format!(
-                "EPSS estimates a {:.0}% probability of exploitation in the next 30 days (percentile {:.2}); priority is raised.",
-                p * 100.0,
-                pct
-            ));
-            level += 1;
+            r.weigh(
+                &format!(
+                    "EPSS estimates a {:.0}% probability of exploitation in the next 30 days (percentile {pct:.2})",
+                    p * 100.0
+                ),
+                1,
+            );
         } else {
-            why.push(format!(
-                "EPSS estimates a {:.1}% probability of exploitation in the next 30 days (percentile {:.2}).",
-                p * 100.0,
-                pct
-            ));
+            r.weigh(
+                &format!(
+                    "EPSS estimates a {:.1}% probability of exploitation in the next 30 days (percentile {pct:.2})",
+                    p * 100.0
+                ),
+                0,
+            );
         }
     }
-    let priority = if relevance == Relevance::NotRelevant {
-        why.push("Conclusion: not relevant on this device; no patch is needed for it, and the statement can be exported as VEX.".to_owned());
-        Priority::None
-    } else {
-        let p = Priority::from_level(level);
-        if relevance == Relevance::NeedsReview {
-            why.push(format!(
+    let priority = match relevance {
+        Relevance::NotRelevant => {
+            r.say("Conclusion: not relevant on this device as inventoried, because the vulnerable code is not in its execute path; this can be stated as VEX.".to_owned());
+            Priority::None
+        }
+        Relevance::NeedsReview => {
+            let p = Priority::from_level(r.level);
+            r.say(format!(
                 "Conclusion: needs review by a person; priority {p:?} if it applies."
             ));
-        } else {
-            why.push(format!("Conclusion: relevant, priority {p:?}."));
+            p
         }
-        p
+        Relevance::Relevant => {
+            let p = Priority::from_level(r.level);
+            r.say(format!("Conclusion: relevant, priority {p:?}."));
+            p
+        }
     };
     Finding {
         component: package.clone(),
@@ -471,7 +540,7 @@ pub fn assess(
         relevance,
         priority,
         justification,
-        rationale: why,
+        rationale: r.why,
     }
 }
 

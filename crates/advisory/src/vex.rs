@@ -6,11 +6,66 @@
 //! manufacturer makes to hospitals, and an undetermined match is no basis for one. The
 //! caller passes the time (no clock is read here).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::risk::{Finding, Relevance};
+
+/// Why a vulnerability does not affect a product: the five justifications of CSAF 2.0's VEX
+/// flags (section 3.2.3.5), serialised as its labels. Each is a fact about the product, never
+/// about how a hospital deploys it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VexJustification {
+    /// The vulnerable component is not in the product.
+    ComponentNotPresent,
+    /// The component is there, but not the vulnerable code.
+    VulnerableCodeNotPresent,
+    /// The vulnerable code is there, but an attacker cannot reach or control it.
+    VulnerableCodeCannotBeControlledByAdversary,
+    /// The vulnerable code is there, but never executed.
+    VulnerableCodeNotInExecutePath,
+    /// Built-in protections stop exploitation.
+    InlineMitigationsAlreadyExist,
+}
+
+impl VexJustification {
+    /// The CSAF flag label (`vulnerable_code_not_in_execute_path`, …).
+    #[must_use]
+    pub const fn csaf_label(self) -> &'static str {
+        match self {
+            Self::ComponentNotPresent => "component_not_present",
+            Self::VulnerableCodeNotPresent => "vulnerable_code_not_present",
+            Self::VulnerableCodeCannotBeControlledByAdversary => {
+                "vulnerable_code_cannot_be_controlled_by_adversary"
+            }
+            Self::VulnerableCodeNotInExecutePath => "vulnerable_code_not_in_execute_path",
+            Self::InlineMitigationsAlreadyExist => "inline_mitigations_already_exist",
+        }
+    }
+
+    /// The CycloneDX 1.5 `analysis.justification` that says the same.
+    #[must_use]
+    pub const fn cyclonedx(self) -> &'static str {
+        match self {
+            Self::ComponentNotPresent => "requires_dependency",
+            Self::VulnerableCodeNotPresent => "code_not_present",
+            Self::VulnerableCodeCannotBeControlledByAdversary => "requires_environment",
+            Self::InlineMitigationsAlreadyExist => "protected_by_mitigating_control",
+            Self::VulnerableCodeNotInExecutePath => "code_not_reachable",
+        }
+    }
+}
+
+/// The justification of a not-relevant finding (assessment gives every one a justification;
+/// the fallback is the one assessment uses).
+fn justification(f: &Finding) -> VexJustification {
+    f.justification
+        .unwrap_or(VexJustification::VulnerableCodeNotInExecutePath)
+}
 
 /// Sets `key` on a JSON object (built by `json!` just before, so always an object).
 fn set(object: &mut Value, key: &str, value: Value) {
@@ -72,10 +127,7 @@ pub fn csaf_vex(
             }
             products.push(product);
         }
-        let label = f
-            .justification
-            .as_deref()
-            .unwrap_or("vulnerable_code_not_in_execute_path");
+        let label = justification(f).csaf_label();
         let mut vuln = json!({
             "notes": [{"category": "description", "title": "Advisory", "text": format!("{}: {}", f.advisory, f.summary)}],
             "product_status": { "known_not_affected": [pid] },
@@ -115,17 +167,6 @@ pub fn csaf_vex(
     })
 }
 
-/// The CycloneDX analysis justification for a CSAF flag label.
-fn cyclonedx_justification(label: &str) -> &'static str {
-    match label {
-        "component_not_present" => "requires_dependency",
-        "vulnerable_code_not_present" => "code_not_present",
-        "vulnerable_code_cannot_be_controlled_by_adversary" => "requires_environment",
-        "inline_mitigations_already_exist" => "protected_by_mitigating_control",
-        _ => "code_not_reachable",
-    }
-}
-
 /// A CycloneDX 1.5 VEX document stating the not-relevant findings of one device.
 #[must_use]
 pub fn cyclonedx_vex(findings: &[Finding], now: OffsetDateTime) -> Value {
@@ -141,16 +182,12 @@ pub fn cyclonedx_vex(findings: &[Finding], now: OffsetDateTime) -> Value {
             }
             components.push(c);
         }
-        let label = f
-            .justification
-            .as_deref()
-            .unwrap_or("vulnerable_code_not_in_execute_path");
         vulnerabilities.push(json!({
             "id": vuln_id(f),
             "references": [{ "id": f.advisory, "source": { "name": "advisory" } }],
             "analysis": {
                 "state": "not_affected",
-                "justification": cyclonedx_justification(label),
+                "justification": justification(f).cyclonedx(),
                 "detail": f.rationale.join(" "),
             },
             "affects": [{ "ref": bom_ref }],

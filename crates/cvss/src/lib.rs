@@ -14,6 +14,9 @@
 //!   [`v4::Vector::nomenclature`]) from the macrovector lookup table and the interpolation
 //!   algorithm of FIRST's reference calculator, and the base-only score.
 //!
+//! [`Report`] gathers every score of a vector and its rating into one record with a stable,
+//! documented JSON shape (`medguard cvss --json` prints it); `serde` is here only for that.
+//!
 //! It must not decide what a score means for a device: that is the risk assessment's job.
 //! It does no I/O and keeps no state.
 //!
@@ -32,10 +35,12 @@ use std::fmt;
 use std::str::FromStr;
 
 mod metric;
+mod report;
 pub mod v3;
 pub mod v4;
 
 pub use metric::MetricValue;
+pub use report::{Report, Supplemental};
 
 metric::metric_values! {
     /// Attack Vector (AV): how remote the attacker can be. The same four values in v3 and v4.
@@ -48,6 +53,25 @@ metric::metric_values! {
         Local = "L",
         /// `P`: the attacker must touch the device.
         Physical = "P",
+    }
+}
+
+impl AttackVector {
+    /// The value's name in the specification: `Network`, `Adjacent`, `Local`, `Physical`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Network => "Network",
+            Self::Adjacent => "Adjacent",
+            Self::Local => "Local",
+            Self::Physical => "Physical",
+        }
+    }
+}
+
+impl fmt::Display for AttackVector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

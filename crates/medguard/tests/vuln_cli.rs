@@ -373,3 +373,113 @@ fn real_cisa_advisory_matches_vendor_product() {
         "10.18 is above <=10.17: {names:?}"
     );
 }
+
+/// A database holding the 9.8 network-vector glibc advisory, and an SBOM in which libc6
+/// (glibc's binary package) runs.
+fn glibc_running(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let feed = dir.join("DSA-9999-1.json");
+    write_json(&feed, &osv_glibc("2.36-9+deb12u4", "2024-01-01T00:00:00Z"));
+    let db = dir.join("db");
+    medguard()
+        .args(["vuln", "ingest", "--db"])
+        .arg(&db)
+        .arg(&feed)
+        .assert()
+        .success();
+    let sbom = dir.join("sbom.json");
+    write_json(
+        &sbom,
+        &json!({"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [
+            {"type": "library", "name": "libc6", "version": "2.36-9",
+             "purl": "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc",
+             "properties": [{"name": "medguard:running", "value": "true"}]}
+        ]}),
+    );
+    (db, sbom)
+}
+
+fn scan_text(db: &Path, sbom: &Path, context: Option<&Path>) -> String {
+    let mut cmd = medguard();
+    cmd.args(["vuln", "scan", "--db"])
+        .arg(db)
+        .arg("--sbom")
+        .arg(sbom);
+    if let Some(c) = context {
+        cmd.arg("--context").arg(c);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue #12: for a life-sustaining model declared not network-exposed, a 9.8 network-vector
+/// finding read "priority is raised" and then "not relevant ... no patch is needed ... can be
+/// exported as VEX".
+#[test]
+fn regression_12_unexposed_life_sustaining_model_keeps_a_network_finding_relevant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, sbom) = glibc_running(dir.path());
+    let context = dir.path().join("device.toml");
+    std::fs::write(
+        &context,
+        "model = \"Infusion 7\"\ncriticality = \"life-sustaining\"\nnetwork_exposed = false\n",
+    )
+    .unwrap();
+    let text = scan_text(&db, &sbom, Some(&context));
+    assert!(
+        text.contains("libc6 2.36-9 — DSA-9999-1 (CVE-2099-0001): relevant, priority Critical"),
+        "{text}"
+    );
+    assert!(
+        text.contains("priority is lowered, but it stays relevant"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Infusion 7 is declared life-sustaining"),
+        "{text}"
+    );
+    for contradiction in ["not relevant on this device", "no patch is needed", "VEX"] {
+        assert!(!text.contains(contradiction), "{contradiction}: {text}");
+    }
+    // Nothing for a VEX statement either.
+    let out = medguard()
+        .args(["vuln", "vex", "--db"])
+        .arg(&db)
+        .arg("--sbom")
+        .arg(&sbom)
+        .arg("--context")
+        .arg(&context)
+        .args(["--format", "cyclonedx"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let vex: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(vex["vulnerabilities"].as_array().unwrap().len(), 0, "{vex}");
+}
+
+/// Issue #12: with no `--context`, the rationale said the model "is declared of medium
+/// clinical criticality" although nothing was declared.
+#[test]
+fn regression_12_without_context_the_rationale_says_what_it_assumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, sbom) = glibc_running(dir.path());
+    let text = scan_text(&db, &sbom, None);
+    assert!(!text.contains("is declared of"), "{text}");
+    assert!(
+        text.contains(
+            "No clinical criticality is declared for this device model; medium is assumed."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Whether the device is reachable from a network is not declared; it is assumed to be."
+        ),
+        "{text}"
+    );
+}

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use medguard_cvss::{MetricValue, Severity, Vector, v4};
-use serde_json::{Map, Value, json};
+use medguard_cvss::{Report, Vector};
 
 #[derive(Debug, Args)]
 pub struct CvssArgs {
@@ -26,44 +25,51 @@ pub struct CvssArgs {
     json: bool,
 }
 
-/// One score of a vector: which metric groups it covers and its value.
-struct Line {
-    key: &'static str,
-    label: String,
-    score: f64,
-}
-
 pub fn run(args: CvssArgs) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.file {
         return run_file(file, args.json);
     }
     let text = args.vector.unwrap_or_default();
     let vector = Vector::parse(&text).with_context(|| format!("invalid CVSS vector {text:?}"))?;
+    let report = Report::new(&vector);
     if args.json {
-        super::print_json(&Value::Object(to_json(&vector)))?;
+        super::print_json(&report)?;
     } else {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{:<27}{vector}", "vector")?;
-        writeln!(out, "{:<27}{}", "version", vector.version())?;
-        for line in score_lines(&vector) {
-            writeln!(
-                out,
-                "{:<27}{:.1} {}",
-                line.label,
-                line.score,
-                Severity::from_score(line.score)
-            )?;
-        }
-        let supplemental = supplemental_metrics(&vector);
-        if !supplemental.is_empty() {
-            let text: Vec<String> = supplemental
-                .iter()
-                .map(|(name, value)| format!("{name}:{value}"))
-                .collect();
-            writeln!(out, "{:<27}{}", "supplemental", text.join("/"))?;
-        }
+        print_report(&report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &Report) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<27}{}", "vector", r.vector)?;
+    writeln!(out, "{:<27}{}", "version", r.version)?;
+    let v4 = r.nomenclature.is_some();
+    let base = if v4 { "base (CVSS-B)" } else { "base" };
+    writeln!(out, "{base:<27}{:.1} {}", r.base_score, r.base_severity)?;
+    if let (Some(score), Some(severity)) = (r.temporal_score, r.temporal_severity) {
+        writeln!(out, "{:<27}{score:.1} {severity}", "temporal")?;
+    }
+    if let (Some(score), Some(severity)) = (r.threat_score, r.threat_severity) {
+        writeln!(out, "{:<27}{score:.1} {severity}", "threat (CVSS-BT)")?;
+    }
+    if let (Some(score), Some(severity)) = (r.environmental_score, r.environmental_severity) {
+        let label = match r.nomenclature {
+            Some(n) => format!("environmental ({n})"),
+            None => "environmental".to_owned(),
+        };
+        writeln!(out, "{label:<27}{score:.1} {severity}")?;
+    }
+    if !r.supplemental.is_empty() {
+        let text: Vec<String> = r
+            .supplemental
+            .0
+            .iter()
+            .map(|(name, value)| format!("{name}:{value}"))
+            .collect();
+        writeln!(out, "{:<27}{}", "supplemental", text.join("/"))?;
+    }
+    Ok(())
 }
 
 fn run_file(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
@@ -83,18 +89,16 @@ fn run_file(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
         }
         match Vector::parse(text) {
             Ok(vector) if json => {
-                serde_json::to_writer(&mut out, &Value::Object(to_json(&vector)))
+                serde_json::to_writer(&mut out, &Report::new(&vector))
                     .map_err(std::io::Error::from)?;
                 writeln!(out)?;
             }
             Ok(vector) => {
-                let (base, overall) = (vector.base_score(), vector.overall_score());
+                let r = Report::new(&vector);
                 writeln!(
                     out,
-                    "{vector}\t{}\t{base:.1}\t{}\t{overall:.1}\t{}",
-                    vector.version(),
-                    Severity::from_score(base),
-                    Severity::from_score(overall)
+                    "{}\t{}\t{:.1}\t{}\t{:.1}\t{}",
+                    r.vector, r.version, r.base_score, r.base_severity, r.score, r.severity
                 )?;
             }
             Err(err) => {
@@ -113,116 +117,4 @@ fn run_file(file: &PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
-}
-
-/// The scores the vector defines, base first.
-fn score_lines(vector: &Vector) -> Vec<Line> {
-    let mut lines = vec![];
-    match vector {
-        Vector::V3(v) => {
-            let s = v.scores();
-            lines.push(Line {
-                key: "base",
-                label: "base".into(),
-                score: s.base,
-            });
-            if let Some(score) = s.temporal {
-                lines.push(Line {
-                    key: "temporal",
-                    label: "temporal".into(),
-                    score,
-                });
-            }
-            if let Some(score) = s.environmental {
-                lines.push(Line {
-                    key: "environmental",
-                    label: "environmental".into(),
-                    score,
-                });
-            }
-        }
-        Vector::V4(v) => {
-            let s = v.scores();
-            lines.push(Line {
-                key: "base",
-                label: "base (CVSS-B)".into(),
-                score: s.base,
-            });
-            if let Some(score) = s.threat {
-                lines.push(Line {
-                    key: "threat",
-                    label: "threat (CVSS-BT)".into(),
-                    score,
-                });
-            }
-            if let Some(score) = s.environmental {
-                lines.push(Line {
-                    key: "environmental",
-                    label: format!("environmental ({})", v.nomenclature()),
-                    score,
-                });
-            }
-        }
-    }
-    lines
-}
-
-fn to_json(vector: &Vector) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("vector".into(), json!(vector.to_string()));
-    out.insert("version".into(), json!(vector.version().as_str()));
-    if let Vector::V4(v) = vector {
-        out.insert("nomenclature".into(), json!(v.nomenclature().as_str()));
-    }
-    out.insert(
-        "attack_vector".into(),
-        json!(format!("{:?}", vector.attack_vector())),
-    );
-    for line in score_lines(vector) {
-        out.insert(format!("{}_score", line.key), json!(line.score));
-        out.insert(
-            format!("{}_severity", line.key),
-            json!(Severity::from_score(line.score).as_str()),
-        );
-    }
-    let overall = vector.overall_score();
-    out.insert("score".into(), json!(overall));
-    out.insert(
-        "severity".into(),
-        json!(Severity::from_score(overall).as_str()),
-    );
-    let supplemental = supplemental_metrics(vector);
-    if !supplemental.is_empty() {
-        let map: Map<String, Value> = supplemental
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), json!(value)))
-            .collect();
-        out.insert("supplemental".into(), Value::Object(map));
-    }
-    out
-}
-
-/// The v4.0 supplemental metrics the vector defines, as (abbreviation, value) pairs.
-fn supplemental_metrics(vector: &Vector) -> Vec<(&'static str, &'static str)> {
-    fn pair<T: MetricValue>(
-        name: &'static str,
-        v: Option<T>,
-    ) -> Option<(&'static str, &'static str)> {
-        v.map(|v| (name, v.abbrev()))
-    }
-    let Vector::V4(v) = vector else {
-        return Vec::new();
-    };
-    let s: &v4::SupplementalMetrics = &v.supplemental;
-    [
-        pair("S", s.safety),
-        pair("AU", s.automatable),
-        pair("R", s.recovery),
-        pair("V", s.value_density),
-        pair("RE", s.response_effort),
-        pair("U", s.provider_urgency),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
 }
