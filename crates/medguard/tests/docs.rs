@@ -55,12 +55,13 @@ fn every_test_the_threat_model_cites_exists() {
         })
         .collect();
     assert!(cited.len() > 20, "the table cites tests: {cited:?}");
+    let squeezed: String = sources.split_whitespace().collect();
     let missing: Vec<&&str> = cited
         .iter()
         .filter(|name| {
             !sources.contains(&format!("fn {name}("))
                 && !sources.contains(&format!("mod {name}"))
-                && !sources.contains(&format!("on_both!({name},"))
+                && !squeezed.contains(&format!("on_both!({name},"))
                 && !root.join(format!("fuzz/fuzz_targets/{name}.rs")).exists()
         })
         .collect();
