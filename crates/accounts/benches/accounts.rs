@@ -7,6 +7,13 @@ use std::time::{Duration, Instant};
 use medguard_accounts::{AccountsError, HashParams, Passphrase, PassphraseAttempt, ThrottlePolicy};
 
 fn main() -> Result<(), AccountsError> {
+    // zxcvbn builds its dictionaries on first use.
+    let start = Instant::now();
+    let _ = Passphrase::new("a first passphrase to warm the dictionaries", &[]);
+    println!(
+        "new passphrase check, first call (zxcvbn loads its dictionaries): {:.1} ms",
+        ms(start.elapsed())
+    );
     let runs: usize = std::env::var("RUNS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -1,17 +1,6 @@
 //! Break-glass: a person with the right raises their rights ([`BREAK_GLASS_RAISES`]) on their
 //! own site for a bounded time, after stating why. It ends by itself; a second person reviews
 //! it afterwards.
-//!
-//! ```text
-//!   start ──▶ active ──(time passes)──▶ expired ─┐
-//!               │                                ├──(review by another person)──▶ reviewed
-//!               └──(ended by hand)────▶ ended ───┘
-//! ```
-//!
-//! The record stays in need of review (an alert on the dashboard and in the API) from the start
-//! until a review, whatever else happens.
-//!
-//! [`BREAK_GLASS_RAISES`]: crate::roles::BREAK_GLASS_RAISES
 
 use std::time::Duration;
 
@@ -32,6 +21,21 @@ pub const REASON_MIN: usize = 10;
 /// Most characters of a stated reason.
 pub const REASON_MAX: usize = 2_000;
 
+/// Break-glass: a person with the right raises their rights ([`BREAK_GLASS_RAISES`]) on their
+/// own site for a bounded time, after stating why. It ends by itself; a second person reviews
+/// it afterwards.
+///
+/// ```text
+///   start ──▶ active ──(time passes)──▶ expired ─┐
+///               │                                ├──(review by another person)──▶ reviewed
+///               └──(ended by hand)────▶ ended ───┘
+/// ```
+///
+/// The record stays in need of review (an alert on the dashboard and in the API) from the start
+/// until a review, whatever else happens.
+///
+/// [`BREAK_GLASS_RAISES`]: crate::roles::BREAK_GLASS_RAISES
+///
 /// A break-glass session: who, where, why, when, and what came of it. The server stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakGlass {

@@ -219,9 +219,10 @@ pub enum AccountsError {
     /// A change without the session's CSRF token, or with another one.
     #[error("the request's CSRF token is missing or does not match the session")]
     CsrfMismatch,
-    /// A session policy whose limits make no sense.
-    #[error("session policy: {problem}")]
-    SessionPolicy {
+    /// A configured limit (session, signing, throttling, API token lifetime) that makes no
+    /// sense or falls below what this crate guarantees.
+    #[error("policy: {problem}")]
+    Policy {
         /// What is wrong.
         problem: &'static str,
     },

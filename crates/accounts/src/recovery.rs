@@ -1,13 +1,5 @@
 //! Recovery codes: ten single-use codes that stand in for the TOTP code when a person's phone
 //! is lost, shown once at enrolment and stored hashed.
-//!
-//! Each code carries 120 random bits, written as 24 characters of Crockford's base32 in six
-//! groups (`7k2m-9xqd-...`). At that strength a fast one-way hash is enough: NIST SP 800-63B
-//! §5.1.2.2 asks look-up secrets of at least 112 bits to be "hashed with an approved one-way
-//! function" and only shorter ones to go through a salted password hash. So the server stores
-//! SHA-256 (under a domain label) of each code, and checking a code costs microseconds
-//! instead of ten argon2id runs (a code is compared against every unused slot). No key is
-//! needed: nothing short of 2^120 guesses finds a code from its digest.
 
 use std::fmt;
 
@@ -108,6 +100,17 @@ pub struct RecoverySlot {
     pub used_at: Option<OffsetDateTime>,
 }
 
+/// Recovery codes: ten single-use codes that stand in for the TOTP code when a person's phone
+/// is lost, shown once at enrolment and stored hashed.
+///
+/// Each code carries 120 random bits, written as 24 characters of Crockford's base32 in six
+/// groups (`7k2m-9xqd-...`). At that strength a fast one-way hash is enough: NIST SP 800-63B
+/// §5.1.2.2 asks look-up secrets of at least 112 bits to be "hashed with an approved one-way
+/// function" and only shorter ones to go through a salted password hash. So the server stores
+/// SHA-256 (under a domain label) of each code, and checking a code costs microseconds
+/// instead of ten argon2id runs (a code is compared against every unused slot). No key is
+/// needed: nothing short of 2^120 guesses finds a code from its digest.
+///
 /// A person's stored recovery codes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryCodes {

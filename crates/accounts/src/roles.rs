@@ -1,15 +1,5 @@
 //! Who may do what, where: the roles, their permissions in one table ([`ROLE_TABLE`]), the
 //! sites they reach, and the one function the server asks, [`may`].
-//!
-//! Hospital roles (hospital security officer, biomedical engineer) are granted for one site
-//! and see nothing of another. Vendor roles (vendor security engineer, validator, release
-//! approver) and the administrator reach all sites. An auditor is granted either way (the
-//! vendor's quality auditor, or one hospital's).
-//!
-//! Separation of duties is in the table: no role both signs "validated" and "approved for
-//! release"; the administrator manages people and devices but signs, releases and edits
-//! nothing of the patch process; break-glass never raises a right to sign, release, manage
-//! people or review a break-glass session.
 
 use std::fmt;
 use std::str::FromStr;
@@ -563,6 +553,19 @@ pub enum Refusal {
     },
 }
 
+/// Who may do what, where: the roles, their permissions in one table ([`ROLE_TABLE`]), the
+/// sites they reach, and the one function the server asks, [`may`].
+///
+/// Hospital roles (hospital security officer, biomedical engineer) are granted for one site
+/// and see nothing of another. Vendor roles (vendor security engineer, validator, release
+/// approver) and the administrator reach all sites. An auditor is granted either way (the
+/// vendor's quality auditor, or one hospital's).
+///
+/// Separation of duties is in the table: no role both signs "validated" and "approved for
+/// release"; the administrator manages people and devices but signs, releases and edits
+/// nothing of the patch process; break-glass never raises a right to sign, release, manage
+/// people or review a break-glass session.
+///
 /// May this person do this action on this target, now? The only authorisation question the
 /// server asks.
 ///

@@ -1,17 +1,4 @@
 //! Login sessions: their tokens, their limits, and the CSRF token bound to each.
-//!
-//! The cookie carries a [`SessionToken`] (256 random bits). The server stores only its
-//! [`TokenKey`] in a [`Session`] record, so a copy of the database lets no one in. A login
-//! always starts a new session with a new token (rotation at login: a token planted in the
-//! browser before login, session fixation, is worth nothing after it); the server ends
-//! whatever session the browser presented before.
-//!
-//! A session ends after [`SessionPolicy::idle`] without a request (default 15 min) and after
-//! [`SessionPolicy::absolute`] whatever happens (default 12 h).
-//!
-//! The CSRF token is HMAC-SHA-256 of a fixed label keyed by the session token: bound to the
-//! session, stored nowhere, derived again on each request from the cookie, and compared in
-//! constant time.
 
 use std::fmt;
 use std::time::Duration;
@@ -122,7 +109,7 @@ impl SessionPolicy {
     /// A policy.
     ///
     /// # Errors
-    /// [`AccountsError::SessionPolicy`]: a zero idle timeout, an idle timeout above the
+    /// [`AccountsError::Policy`]: a zero idle timeout, an idle timeout above the
     /// lifetime, or a lifetime above 24 h.
     pub fn new(idle: Duration, absolute: Duration) -> Result<Self, AccountsError> {
         let problem = if idle < Duration::from_secs(60) {
@@ -135,7 +122,7 @@ impl SessionPolicy {
             None
         };
         match problem {
-            Some(problem) => Err(AccountsError::SessionPolicy { problem }),
+            Some(problem) => Err(AccountsError::Policy { problem }),
             None => Ok(Self { idle, absolute }),
         }
     }
@@ -162,6 +149,21 @@ impl Default for SessionPolicy {
     }
 }
 
+/// Login sessions: their tokens, their limits, and the CSRF token bound to each.
+///
+/// The cookie carries a [`SessionToken`] (256 random bits). The server stores only its
+/// [`TokenKey`] in a [`Session`] record, so a copy of the database lets no one in. A login
+/// always starts a new session with a new token (rotation at login: a token planted in the
+/// browser before login, session fixation, is worth nothing after it); the server ends
+/// whatever session the browser presented before.
+///
+/// A session ends after [`SessionPolicy::idle`] without a request (default 15 min) and after
+/// [`SessionPolicy::absolute`] whatever happens (default 12 h).
+///
+/// The CSRF token is HMAC-SHA-256 of a fixed label keyed by the session token: bound to the
+/// session, stored nowhere, derived again on each request from the cookie, and compared in
+/// constant time.
+///
 /// What the server stores of a login session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -298,7 +300,7 @@ mod tests {
         for (idle, abs) in [(0, 3600), (30, 3600), (7200, 3600), (600, 25 * 3600)] {
             assert!(matches!(
                 SessionPolicy::new(Duration::from_secs(idle), Duration::from_secs(abs)),
-                Err(AccountsError::SessionPolicy { .. })
+                Err(AccountsError::Policy { .. })
             ));
         }
     }

@@ -1,13 +1,4 @@
 //! One-time set-up links (the first administrator, a new person, a reset) and API tokens.
-//!
-//! Nobody sets or learns another person's secrets: an administrator (or `server init`, or
-//! `server user add/reset` on the server host) only issues a [`SetupLink`]. The person who
-//! opens it chooses their own passphrase and enrols their own authenticator in
-//! [`SetupLink::complete`], the only function of this crate that makes [`Credentials`]. The
-//! link is valid 24 hours, works once, and is stored as a digest. (Whoever holds the link
-//! before its owner uses it can enrol in their place: hand it over in person or through a
-//! channel only the owner reads. A person who finds their link already used reports it; the
-//! completion is in the audit log with its time and address.)
 
 use std::time::Duration;
 
@@ -52,6 +43,17 @@ pub enum SetupPurpose {
     Reset,
 }
 
+/// One-time set-up links (the first administrator, a new person, a reset) and API tokens.
+///
+/// Nobody sets or learns another person's secrets: an administrator (or `server init`, or
+/// `server user add/reset` on the server host) only issues a [`SetupLink`]. The person who
+/// opens it chooses their own passphrase and enrols their own authenticator in
+/// [`SetupLink::complete`], the only function of this crate that makes [`Credentials`]. The
+/// link is valid 24 hours, works once, and is stored as a digest. (Whoever holds the link
+/// before its owner uses it can enrol in their place: hand it over in person or through a
+/// channel only the owner reads. A person who finds their link already used reports it; the
+/// completion is in the audit log with its time and address.)
+///
 /// A set-up link as the server stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetupLink {
@@ -195,7 +197,7 @@ impl ApiTokenRecord {
     /// Makes a token for `owner` (holding `grant`) with `permissions` for `lifetime`.
     ///
     /// # Errors
-    /// [`AccountsError::ApiTokenBeyondRole`], [`AccountsError::SessionPolicy`] (a lifetime of
+    /// [`AccountsError::ApiTokenBeyondRole`], [`AccountsError::Policy`] (a lifetime of
     /// zero or above a year), [`AccountsError::Randomness`].
     pub fn issue(
         owner: &UserName,
@@ -208,7 +210,7 @@ impl ApiTokenRecord {
             return Err(AccountsError::ApiTokenBeyondRole { role: grant.role() });
         }
         if lifetime.is_zero() || lifetime > API_TOKEN_MAX_LIFETIME {
-            return Err(AccountsError::SessionPolicy {
+            return Err(AccountsError::Policy {
                 problem: "an API token lives between 1 s and 366 days",
             });
         }

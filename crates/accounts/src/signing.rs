@@ -1,16 +1,4 @@
 //! What to ask a person who signs (FDA 21 CFR Part 11 §11.200(a)(1)).
-//!
-//! - (ii) Signings outside a continuous period of controlled access ask every component: the
-//!   passphrase and a TOTP code.
-//! - (i) Within one continuous period, the first signing asks every component and each later
-//!   one at least the passphrase (the component only its owner knows).
-//!
-//! A continuous period is a [`SigningSession`]: bound to one login session, started by a
-//! signing with both components, and ended by [`SigningPolicy::inactivity`] without a signing
-//! (default 5 minutes), by the login session ending, or by a new login. The server keeps the
-//! record beside the login session and asks [`SigningPolicy::challenge`] before each signing,
-//! then [`SigningPolicy::record`] after the components checked out. A failed signing attempt
-//! should drop the record (the next one asks both again).
 
 use std::fmt;
 use std::time::Duration;
@@ -57,6 +45,20 @@ pub struct SigningSession {
     pub signatures: u32,
 }
 
+/// What to ask a person who signs (FDA 21 CFR Part 11 §11.200(a)(1)).
+///
+/// - (ii) Signings outside a continuous period of controlled access ask every component: the
+///   passphrase and a TOTP code.
+/// - (i) Within one continuous period, the first signing asks every component and each later
+///   one at least the passphrase (the component only its owner knows).
+///
+/// A continuous period is a [`SigningSession`]: bound to one login session, started by a
+/// signing with both components, and ended by [`SigningPolicy::inactivity`] without a signing
+/// (default 5 minutes), by the login session ending, or by a new login. The server keeps the
+/// record beside the login session and asks [`SigningPolicy::challenge`] before each signing,
+/// then [`SigningPolicy::record`] after the components checked out. A failed signing attempt
+/// should drop the record (the next one asks both again).
+///
 /// How long a signing session survives without a signing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SigningPolicy {
@@ -72,10 +74,10 @@ impl SigningPolicy {
     /// A policy with an inactivity limit of at most 30 minutes.
     ///
     /// # Errors
-    /// [`AccountsError::SessionPolicy`].
+    /// [`AccountsError::Policy`].
     pub fn new(inactivity: Duration) -> Result<Self, AccountsError> {
         if inactivity.is_zero() || inactivity > Self::MAX_INACTIVITY {
-            return Err(AccountsError::SessionPolicy {
+            return Err(AccountsError::Policy {
                 problem: "the signing inactivity limit must be between 1 s and 30 min",
             });
         }

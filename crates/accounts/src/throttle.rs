@@ -1,37 +1,4 @@
 //! Online guessing: how many sign-in failures an account and an address may have, and when.
-//!
-//! The choice (defaults; see [`ThrottlePolicy::default`]):
-//!
-//! - **Per account**, counting consecutive failures (a wrong passphrase, a wrong or replayed
-//!   TOTP code, a wrong recovery code) from any address: the first 5 cost nothing (people
-//!   mistype); after that each failure doubles the wait before the next attempt is considered,
-//!   from 1 s up to 5 min. The wait applies to the account whatever the address, so an attacker
-//!   with many addresses goes no faster than one with one.
-//! - **At 10** consecutive failures an alert is raised for a person (the dashboard, the audit
-//!   log): someone notices long before the limit.
-//! - **At 100** consecutive failures (NIST SP 800-63B §5.2.2: "no more than 100 consecutive
-//!   failed attempts on a single subscriber account") the account is *held*: no further attempt
-//!   is considered until a person releases it, an administrator or the site's security
-//!   officer, or the owner by proving a recovery code (120 random bits, which no online attacker
-//!   can guess). Reaching the hold takes at least 7.2 hours of sustained guessing (6 attempts
-//!   at once, 9 more after waits doubling from 1 s to 256 s, 511 s in all, then 85 waits of
-//!   5 min), and the alert went out 15 s after the first failure.
-//! - **Per address**, counting failures on any account (a spray over many accounts from one
-//!   machine): 20 free, then a doubling wait from 1 s up to 15 min; forgotten after 24 h
-//!   without failure.
-//!
-//! Why an attacker cannot lock a clinician out for ever: the waits are bounded (at most 5 min
-//! per attempt on the account), a success resets the count, and the only lasting state, the
-//! hold, ends by a person's decision or by the owner's recovery code, and can only be reached
-//! after hours of failures that a person was told about. What it costs: while an attack is
-//! under way, the clinician's own attempts share the account's wait (at most 5 min), and a
-//! hospital behind one address shares its address budget; the alert is the cue to block the
-//! attacker's address.
-//!
-//! The check comes before any passphrase hashing, so a throttled attempt costs no argon2id.
-//! The server keeps an [`AccountThrottle`] per account and an [`AddressThrottle`] per client
-//! address, and calls [`ThrottlePolicy::check`] before, and
-//! [`ThrottlePolicy::record_failure`] or [`ThrottlePolicy::record_success`] after, each attempt.
 
 use std::fmt;
 use std::time::Duration;
@@ -46,7 +13,47 @@ use crate::roles::UserName;
 /// NIST's bound on consecutive failures on one account.
 pub const NIST_MAX_CONSECUTIVE_FAILURES: u32 = 100;
 
-/// The limits.
+/// Online guessing: how many sign-in failures an account and an address may have, and when.
+///
+/// The choice (defaults; see [`ThrottlePolicy::default`]):
+///
+/// - **Per account**, counting consecutive failures (a wrong passphrase, a wrong or replayed
+///   TOTP code, a wrong recovery code) from any address: the first 5 cost nothing (people
+///   mistype); after that each failure doubles the wait before the next attempt is considered,
+///   from 1 s up to 5 min. The wait applies to the account whatever the address, so an attacker
+///   with many addresses goes no faster than one with one.
+/// - **At 10** consecutive failures an alert is raised for a person (the dashboard, the audit
+///   log): someone notices long before the limit.
+/// - **At 100** consecutive failures (NIST SP 800-63B §5.2.2: "no more than 100 consecutive
+///   failed attempts on a single subscriber account") the account is *held*: no further attempt
+///   is considered until a person releases it, an administrator or the site's security
+///   officer, or the owner by proving a recovery code (120 random bits, which no online attacker
+///   can guess). Reaching the hold takes at least 7.2 hours of sustained guessing (6 attempts
+///   at once, 9 more after waits doubling from 1 s to 256 s, 511 s in all, then 85 waits of
+///   5 min), and the alert went out 15 s after the first failure.
+/// - **Per address**, counting failures on any account (a spray over many accounts from one
+///   machine): 20 free, then a doubling wait from 1 s up to 15 min; forgotten after 24 h
+///   without failure.
+///
+/// Why an attacker cannot lock a clinician out for ever: the waits are bounded (at most 5 min
+/// per attempt on the account), a success resets the count, and the only lasting state, the
+/// hold, ends by a person's decision or by the owner's recovery code, and can only be reached
+/// after hours of failures that a person was told about. What it costs: while an attack is
+/// under way, the clinician's own attempts share the account's wait (at most 5 min), and a
+/// hospital behind one address shares its address budget; the alert is the cue to block the
+/// attacker's address.
+///
+/// The check comes before any passphrase hashing, so a throttled attempt costs no argon2id.
+/// A sign-in for a name that has no account is checked against the address alone, runs
+/// [`PassphraseHash::verify_absent`](crate::PassphraseHash::verify_absent) and is recorded
+/// against the address, so that neither timing nor throttling says which names exist (until the
+/// sixth failure on one name, when an existing account starts to wait and a missing one does
+/// not: a server that cares can keep an [`AccountThrottle`] per attempted name, bounded in
+/// number).
+///
+/// The server keeps an [`AccountThrottle`] per account and an [`AddressThrottle`] per client
+/// address, and calls [`ThrottlePolicy::check`] before, and
+/// [`ThrottlePolicy::record_failure`] or [`ThrottlePolicy::record_success`] after, each attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
     account_free: u32,
@@ -176,7 +183,7 @@ impl ThrottlePolicy {
     /// it; the waits must be bounded by their maxima.
     ///
     /// # Errors
-    /// [`AccountsError::SessionPolicy`] naming the problem.
+    /// [`AccountsError::Policy`] naming the problem.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         account_free: u32,
@@ -205,7 +212,7 @@ impl ThrottlePolicy {
             None
         };
         match problem {
-            Some(problem) => Err(AccountsError::SessionPolicy { problem }),
+            Some(problem) => Err(AccountsError::Policy { problem }),
             None => Ok(Self {
                 account_free,
                 account_base,
@@ -297,6 +304,7 @@ impl ThrottlePolicy {
 
     /// Records a failed attempt on the account from the address; returns an alert when a
     /// person should be told.
+    #[must_use = "an alert must reach a person (dashboard, audit log)"]
     pub fn record_failure(
         &self,
         account: &mut AccountThrottle,

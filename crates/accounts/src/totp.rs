@@ -1,11 +1,5 @@
 //! Time-based one-time passwords (RFC 6238) with the authenticator-app defaults: HMAC-SHA-1,
 //! 6 digits, 30-second steps from the Unix epoch.
-//!
-//! A code is accepted for the current step and one step either side (clock drift between the
-//! phone and the server), and **once**: the caller keeps, per person, the last time step
-//! accepted ([`TimeStep`]) and passes it to [`TotpSecret::verify`], which refuses any code of
-//! that step or an earlier one (RFC 6238 §5.2: "the verifier MUST NOT accept the second
-//! attempt of the same OTP after the successful validation has been issued").
 
 use std::fmt;
 
@@ -51,6 +45,15 @@ impl TimeStep {
     }
 }
 
+/// Time-based one-time passwords (RFC 6238) with the authenticator-app defaults: HMAC-SHA-1,
+/// 6 digits, 30-second steps from the Unix epoch.
+///
+/// A code is accepted for the current step and one step either side (clock drift between the
+/// phone and the server), and **once**: the caller keeps, per person, the last time step
+/// accepted ([`TimeStep`]) and passes it to [`TotpSecret::verify`], which refuses any code of
+/// that step or an earlier one (RFC 6238 §5.2: "the verifier MUST NOT accept the second
+/// attempt of the same OTP after the successful validation has been issued").
+///
 /// A person's TOTP secret. `Debug` and `Display` never show it; its memory is zeroed when
 /// dropped. The server must store it (it computes the codes), so it belongs in the database
 /// only; no API returns it after enrolment.
