@@ -694,6 +694,17 @@ impl Agent {
                 &[],
             )?;
         }
+        if let Some(e) = &summary.error {
+            self.log.record(
+                EventKind::Export,
+                Outcome::MinorFailure,
+                format!(
+                    "{} report(s) could not be delivered and stay queued: {e}",
+                    summary.remaining
+                ),
+                &[],
+            )?;
+        }
         for r in &summary.refused {
             self.log.record(
                 EventKind::Export,

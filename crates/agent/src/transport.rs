@@ -10,7 +10,6 @@
 //! trusted for what it says only after its answer parses. It must not decide what to send or
 //! what to do about a refusal.
 
-use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -293,21 +292,24 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// The TLS error somewhere in `e`'s causes, if the failure was the handshake's.
 fn tls_failure(e: &reqwest::Error) -> Option<String> {
-    let mut cause: Option<&dyn std::error::Error> = e.source();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(c) = cause {
-        if let Some(t) = c.downcast_ref::<rustls::Error>() {
-            return Some(t.to_string());
-        }
-        // tokio-rustls reports handshake failures as an io::Error wrapping the rustls error,
-        // whose own `source` skips it.
-        if let Some(io) = c.downcast_ref::<std::io::Error>()
-            && let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-        {
+        if let Some(t) = rustls_error(c) {
             return Some(t.to_string());
         }
         cause = c.source();
     }
     None
+}
+
+/// `e` as a rustls error, looking inside the `io::Error`s that tokio-rustls and hyper wrap it
+/// in (an `io::Error`'s own `source` skips the error it wraps).
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(t) = e.downcast_ref::<rustls::Error>() {
+        return Some(t);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
 }
 
 fn classify(url: &str, e: reqwest::Error) -> SendError {
