@@ -330,6 +330,9 @@ pub struct SimulateSummary {
     pub reports_duplicate: u64,
     /// Reports the server refused.
     pub reports_refused: u64,
+    /// When the reporting phase started, milliseconds since the Unix epoch (a benchmark
+    /// measures from here until the server shows every device).
+    pub report_started_unix_ms: i128,
     /// Seconds the reporting phase took.
     pub report_seconds: f64,
     /// Reports acknowledged per second in the reporting phase.
@@ -402,6 +405,7 @@ pub async fn simulate(
     let enroll_seconds = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
+    let report_started_unix_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     let mut handles = Vec::with_capacity(enrolled.len());
     let deviating_devices = enrolled
         .iter()
@@ -446,6 +450,7 @@ pub async fn simulate(
         reports_stored: stored,
         reports_duplicate: duplicate,
         reports_refused: refused,
+        report_started_unix_ms,
         report_seconds,
         reports_per_second: if report_seconds > 0.0 {
             (stored + duplicate) as f64 / report_seconds

@@ -582,3 +582,61 @@ fn a_configuration_that_names_a_missing_profile_is_refused_before_anything_runs(
         "{err}"
     );
 }
+
+#[test]
+fn simulated_devices_each_enroll_and_report_with_their_own_sequence_numbers() {
+    use medguard_agent::simulate::{Plan, SimulateOptions, simulate};
+    let rt = rt();
+    let stub = Stub::start(&rt, TOKEN);
+    let dir = tempfile::tempdir().unwrap();
+    let status = dir.path().join("status");
+    let mut text = String::new();
+    for i in 0..30 {
+        text.push_str(&format!(
+            "Package: pkg{i}\nStatus: install ok installed\nVersion: 1.{i}-1\nArchitecture: amd64\n\n"
+        ));
+    }
+    std::fs::write(&status, text).unwrap();
+    let plan = Arc::new(Plan::load(&[status], 15, 7).unwrap());
+    let options = SimulateOptions {
+        server: stub.url(),
+        token: EnrollmentToken::new(TOKEN.into()),
+        ca_pem: stub.ca_pem(),
+        count: 20,
+        concurrency: 4,
+        rounds: 2,
+        components: 15,
+        deviating: 0.1,
+        model: Some("CT 9000".into()),
+        run_id: "test".into(),
+        timeouts: timeouts(),
+    };
+    let summary = rt.block_on(simulate(&options, plan)).unwrap();
+    assert_eq!(summary.errors, Vec::<String>::new());
+    assert_eq!(summary.enrolled, 20);
+    assert_eq!(summary.reports_sent, 20 * 5);
+    assert_eq!(summary.reports_stored, 20 * 5);
+    assert_eq!(summary.report_latency.count, 40);
+    assert_eq!(summary.deviating_devices, 2);
+    assert_eq!(stub.with_stored(|s| s.enrollments), 20);
+    each_stored_once(&stub);
+    let per_device: std::collections::BTreeMap<String, Vec<u64>> = stub.with_stored(|s| {
+        let mut m = std::collections::BTreeMap::<String, Vec<u64>>::new();
+        for (d, seq) in s.reports.keys() {
+            m.entry(d.clone()).or_default().push(*seq);
+        }
+        m
+    });
+    assert_eq!(per_device.len(), 20);
+    assert!(per_device.values().all(|s| *s == vec![1, 2, 3, 4, 5]));
+    // Each inventory has the base and three cohorts: 15 components, valid CycloneDX.
+    let inv = stored(&stub)
+        .into_iter()
+        .find_map(|r| match r.body {
+            ReportBody::Inventory(i) => Some(i.sbom.get().to_owned()),
+            _ => None,
+        })
+        .unwrap();
+    let sbom = medguard_inventory::parse_sbom(inv.as_bytes(), Path::new("x")).unwrap();
+    assert_eq!(sbom.components.len(), 15);
+}
