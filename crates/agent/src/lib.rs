@@ -48,7 +48,9 @@ pub mod transport;
 pub use config::{AgentConfig, ConfigError};
 pub use enroll::{EnrollOptions, EnrollOutcome, device_facts, enroll};
 pub use error::AgentError;
-pub use outbox::{Outbox, OutboxError, QueueStats, QueuedReport, RefusedReport};
+pub use outbox::{
+    Cursor, CursorMove, Outbox, OutboxError, QueueStats, QueuedReport, RefusedReport,
+};
 pub use run::{Agent, ReportOptions, RunSummary, ScanPolicy, TaskResult, TaskStatus, report_once};
 pub use send::SendSummary;
 pub use state::{CertificateRecord, Enrollment, StateDir};

@@ -95,6 +95,20 @@ pub enum OutboxError {
         /// The limit.
         limit: usize,
     },
+    /// A cursor moved since its records were read (another agent process queued them).
+    #[error(
+        "outbox {path}: cursor {name} is at {found}, not {expected}: another agent queued these records"
+    )]
+    CursorMoved {
+        /// The outbox file.
+        path: PathBuf,
+        /// The cursor.
+        name: String,
+        /// Where it was expected.
+        expected: u64,
+        /// Where it is.
+        found: u64,
+    },
     /// The lock on the connection was poisoned by a panic.
     #[error("outbox {path}: a thread panicked while using it")]
     Poisoned {
@@ -168,6 +182,17 @@ pub struct Cursor {
     pub seq: u64,
     /// A note kept with it (for an audit log: the chain digest of that record).
     pub note: Option<String>,
+}
+
+/// A cursor moved by [`Outbox::enqueue_advancing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorMove<'a> {
+    /// The cursor.
+    pub name: &'a str,
+    /// Where it must be now (0: never moved).
+    pub from: u64,
+    /// Where it goes.
+    pub to: Cursor,
 }
 
 /// The outbox.
@@ -296,22 +321,48 @@ impl Outbox {
         self.enqueue_advancing(created, command, body, None)
     }
 
-    /// Queues a report and, in the same transaction, moves cursor `name` to `cursor`: the
-    /// records a report carries are queued exactly once even if the agent dies right after.
+    /// Queues a report and, in the same transaction, moves a cursor: the records a report
+    /// carries are queued exactly once even if the agent dies right after, and two agents
+    /// reading the same log cannot both queue the same records (the cursor must still be
+    /// where the records were read from).
     ///
     /// # Errors
-    /// As [`Outbox::enqueue`].
+    /// As [`Outbox::enqueue`], and [`OutboxError::CursorMoved`] when the cursor is no longer
+    /// at `cursor.from` (nothing is queued).
     pub fn enqueue_advancing(
         &self,
         created: OffsetDateTime,
         command: Option<String>,
         body: ReportBody,
-        cursor: Option<(&str, &Cursor)>,
+        cursor: Option<CursorMove<'_>>,
     ) -> Result<u64, OutboxError> {
         let kind = body.kind();
         let db = self.db();
         let mut conn = self.lock()?;
-        let tx = conn.transaction().map_err(&db)?;
+        // IMMEDIATE: the write lock is taken before the reads, so two processes cannot both
+        // read the same last sequence number or cursor.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&db)?;
+        if let Some(m) = &cursor {
+            let at: i64 = tx
+                .query_row(
+                    "SELECT seq FROM cursors WHERE name = ?1",
+                    params![m.name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(&db)?
+                .unwrap_or(0);
+            if to_u64(at) != m.from {
+                return Err(OutboxError::CursorMoved {
+                    path: self.path.clone(),
+                    name: m.name.to_owned(),
+                    expected: m.from,
+                    found: to_u64(at),
+                });
+            }
+        }
         let last: i64 = tx
             .query_row("SELECT value FROM meta WHERE key = 'last_seq'", [], |r| {
                 r.get(0)
@@ -359,31 +410,16 @@ impl Outbox {
             params![to_i64(seq)],
         )
         .map_err(&db)?;
-        if let Some((name, c)) = cursor {
+        if let Some(m) = cursor {
             tx.execute(
                 "INSERT INTO cursors (name, seq, note) VALUES (?1, ?2, ?3)
                  ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, note = excluded.note",
-                params![name, to_i64(c.seq), c.note],
+                params![m.name, to_i64(m.to.seq), m.to.note],
             )
             .map_err(&db)?;
         }
         tx.commit().map_err(&db)?;
         Ok(seq)
-    }
-
-    /// Moves cursor `name` without queuing anything (records that need no upload).
-    ///
-    /// # Errors
-    /// [`OutboxError::Database`].
-    pub fn set_cursor(&self, name: &str, cursor: &Cursor) -> Result<(), OutboxError> {
-        let conn = self.lock()?;
-        conn.execute(
-            "INSERT INTO cursors (name, seq, note) VALUES (?1, ?2, ?3)
-             ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, note = excluded.note",
-            params![name, to_i64(cursor.seq), cursor.note],
-        )
-        .map_err(self.db())?;
-        Ok(())
     }
 
     /// Where cursor `name` is (`None`: nothing queued from it yet).
@@ -460,7 +496,9 @@ impl Outbox {
         }
         let db = self.db();
         let mut conn = self.lock()?;
-        let tx = conn.transaction().map_err(&db)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&db)?;
         {
             let mut stmt = tx
                 .prepare_cached("DELETE FROM queue WHERE seq = ?1")
@@ -489,7 +527,9 @@ impl Outbox {
             reason: format!("problem cannot be written as JSON: {e}"),
         })?;
         let mut conn = self.lock()?;
-        let tx = conn.transaction().map_err(&db)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&db)?;
         tx.execute(
             "INSERT OR REPLACE INTO refused (seq, kind, created, refused_at, problem, report)
              SELECT seq, kind, created, ?2, ?3, report FROM queue WHERE seq = ?1",
@@ -605,7 +645,9 @@ impl Outbox {
     pub fn compact(&self, max_bytes: u64) -> Result<u64, OutboxError> {
         let db = self.db();
         let mut conn = self.lock()?;
-        let tx = conn.transaction().map_err(&db)?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&db)?;
         let mut total: i64 = tx
             .query_row("SELECT COALESCE(SUM(bytes), 0) FROM queue", [], |r| {
                 r.get(0)
@@ -786,9 +828,23 @@ mod tests {
             seq: 7,
             note: Some("ab".into()),
         };
-        o.enqueue_advancing(T, None, health(), Some(("agent", &c)))
-            .unwrap();
-        assert_eq!(o.cursor("agent").unwrap(), Some(c));
+        let to = |from: u64, c: &Cursor| {
+            Some(CursorMove {
+                name: "agent",
+                from,
+                to: c.clone(),
+            })
+        };
+        o.enqueue_advancing(T, None, health(), to(0, &c)).unwrap();
+        assert_eq!(o.cursor("agent").unwrap(), Some(c.clone()));
+        // Records read from an older position are not queued twice.
+        let err = o
+            .enqueue_advancing(T, None, health(), to(0, &c))
+            .unwrap_err();
+        assert!(
+            matches!(err, OutboxError::CursorMoved { found: 7, .. }),
+            "{err}"
+        );
         // A report the protocol refuses is not queued, and the cursor does not move.
         let bad = ReportBody::Health(AgentHealth {
             report_within_secs: 0,
@@ -798,9 +854,7 @@ mod tests {
             }
         });
         let c2 = Cursor { seq: 9, note: None };
-        let err = o
-            .enqueue_advancing(T, None, bad, Some(("agent", &c2)))
-            .unwrap_err();
+        let err = o.enqueue_advancing(T, None, bad, to(7, &c2)).unwrap_err();
         assert!(matches!(err, OutboxError::Invalid { .. }), "{err}");
         assert_eq!(o.cursor("agent").unwrap().unwrap().seq, 7);
         assert_eq!(o.stats().unwrap().reports, 1);

@@ -19,7 +19,7 @@ use url::Url;
 use crate::config::AgentConfig;
 use crate::enroll::check_certificate;
 use crate::events::AgentLog;
-use crate::outbox::{Cursor, Outbox, RefusedReport};
+use crate::outbox::{Cursor, CursorMove, Outbox, RefusedReport};
 use crate::send::{SendSummary, send_queued};
 use crate::state::{CertificateRecord, Enrollment, StateDir};
 use crate::tasks;
@@ -482,7 +482,11 @@ impl Agent {
                 self.clock.now(),
                 None,
                 ReportBody::Allowlist(run.report),
-                Some((ALLOWLIST_CURSOR, &run.cursor)),
+                Some(CursorMove {
+                    name: ALLOWLIST_CURSOR,
+                    from: cursor.map_or(0, |c| c.seq),
+                    to: run.cursor,
+                }),
             )?;
             Ok((status, line, vec![seq]))
         })();
@@ -503,9 +507,10 @@ impl Agent {
             })?;
             let mut queued = Vec::new();
             let mut records = 0;
+            let mut from = after;
             for u in uploads {
                 records += u.upload.records.len();
-                let cursor = Cursor {
+                let to = Cursor {
                     seq: u.last_seq,
                     note: Some(u.last_digest),
                 };
@@ -513,8 +518,13 @@ impl Agent {
                     self.clock.now(),
                     None,
                     ReportBody::Audit(u.upload),
-                    Some((AGENT_LOG_CURSOR, &cursor)),
+                    Some(CursorMove {
+                        name: AGENT_LOG_CURSOR,
+                        from,
+                        to,
+                    }),
                 )?);
+                from = u.last_seq;
             }
             Ok((
                 TaskStatus::Clean,
