@@ -138,6 +138,12 @@ impl Database {
         })
     }
 
+    /// The database folder.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The number of stored advisories.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -29,6 +29,7 @@ mod ingest;
 mod matching;
 mod model;
 mod osv;
+mod pipeline;
 mod risk;
 pub mod vex;
 
@@ -43,6 +44,7 @@ pub use matching::{Match, MatchSet, MatchStatus, Matcher, Package, UsageContext}
 pub use medguard_purl::{Purl, PurlError};
 pub use model::{Advisory, Affected, Constraint, Event, Format, NotAffected, Op, Range, Score};
 pub use osv::parse_osv;
+pub use pipeline::{assess_all, package_of, packages_of, scan};
 pub use risk::{Criticality, DeviceContext, ExploitSignals, Finding, Priority, Relevance, assess};
 
 /// Something worth reporting about an ingested advisory that does not refuse it: an unknown
@@ -92,6 +94,7 @@ pub enum AdvisoryError {
         /// The file or folder.
         path: PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
     /// A zip archive could not be read.
@@ -117,6 +120,22 @@ pub enum AdvisoryError {
         path: PathBuf,
         /// What is wrong, with line where known.
         reason: String,
+    },
+    /// Matching was asked of a database that holds no advisories, which would read as "no
+    /// vulnerabilities" when nothing was checked.
+    #[error("{path}: the database holds no advisories: run `medguard vuln ingest` first")]
+    EmptyDatabase {
+        /// The database folder.
+        path: PathBuf,
+    },
+    /// An inventory component's package URL is not a package URL at all.
+    #[error("component {component}: {source}")]
+    Component {
+        /// `name version` of the component.
+        component: String,
+        /// Why its package URL was refused.
+        #[source]
+        source: PurlError,
     },
 }
 

@@ -17,13 +17,13 @@ use std::hash::BuildHasherDefault;
 use medguard_purl::{Purl, PurlError};
 use medguard_versions::{Scheme, Version};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ecosystem::{normalize_pypi, osv_ecosystem_and_name};
 use crate::model::{Advisory, Affected, Event, Op, Range};
 
 /// How a component is used on the device, from the inventory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageContext {
     /// Whether a process of the component runs (or it is loaded); `None` when unknown.
     pub running: Option<bool>,
@@ -43,7 +43,7 @@ impl UsageContext {
 }
 
 /// An installed package, as matching sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     /// The OSV ecosystem (`Debian:12`, `PyPI`, …); empty for a vendor component without
     /// a package URL, which only matches CSAF products by name.

@@ -45,37 +45,21 @@ pub enum Criticality {
     LifeSustaining,
 }
 
-/// What the manufacturer declares about a device model.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What the manufacturer declares about a device model. A value left out is not declared:
+/// the assessment then assumes the cautious default and says that it assumed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceContext {
     /// The device model.
     #[serde(default)]
     pub model: Option<String>,
-    /// Its clinical criticality.
-    #[serde(default = "default_criticality")]
-    pub criticality: Criticality,
+    /// Its clinical criticality; when not declared, medium is assumed.
+    #[serde(default)]
+    pub criticality: Option<Criticality>,
     /// Whether the device is reachable from a network (the hospital's, not only a
-    /// point-to-point cable).
-    #[serde(default = "default_true")]
-    pub network_exposed: bool,
-}
-
-const fn default_criticality() -> Criticality {
-    Criticality::Medium
-}
-const fn default_true() -> bool {
-    true
-}
-
-impl Default for DeviceContext {
-    fn default() -> Self {
-        Self {
-            model: None,
-            criticality: default_criticality(),
-            network_exposed: true,
-        }
-    }
+    /// point-to-point cable); when not declared, it is assumed to be.
+    #[serde(default)]
+    pub network_exposed: Option<bool>,
 }
 
 impl DeviceContext {
@@ -181,7 +165,7 @@ impl ExploitSignals {
 }
 
 /// Whether a finding needs action on this device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relevance {
     /// The vulnerability applies to the device as it is used.
@@ -193,7 +177,7 @@ pub enum Relevance {
 }
 
 /// How soon to act.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Nothing to do (not relevant).
@@ -220,7 +204,7 @@ impl Priority {
 }
 
 /// The CVSS score a finding is based on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CvssScore {
     /// The vector.
     pub vector: String,
@@ -233,7 +217,7 @@ pub struct CvssScore {
 }
 
 /// One assessed finding.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// The component.
     pub component: Package,
@@ -381,21 +365,26 @@ pub fn assess(
             package.name
         )),
     }
+    let network_exposed = device.network_exposed.unwrap_or(true);
     if matches!(av, Some(AttackVector::Network | AttackVector::Adjacent)) {
-        if !device.network_exposed {
-            why.push("The device is declared not reachable from any network, and this vulnerability needs network access.".to_owned());
-            if relevance == Relevance::Relevant {
-                relevance = Relevance::NotRelevant;
-                justification =
-                    Some("vulnerable_code_cannot_be_controlled_by_adversary".to_owned());
+        if !network_exposed {
+            // Not being reachable is a fact about a deployment, which a hospital can change
+            // (a new network, a remote-service link): it lowers the priority, it never makes
+            // the vulnerability not relevant, and it never becomes a VEX statement.
+            why.push("The device is declared not reachable from any network, and this vulnerability needs network access; priority is lowered, but it stays relevant because a hospital's network can change.".to_owned());
+            level -= 1;
+        } else {
+            if device.network_exposed.is_none() {
+                why.push("Whether the device is reachable from a network is not declared; it is assumed to be.".to_owned());
             }
-        } else if listening {
-            why.push(format!(
-                "{} listens on the network ({}), which is the reach this attack needs; priority is raised.",
-                package.name,
-                package.usage.listening.join(", ")
-            ));
-            level += 1;
+            if listening {
+                why.push(format!(
+                    "{} listens on the network ({}), which is the reach this attack needs; priority is raised.",
+                    package.name,
+                    package.usage.listening.join(", ")
+                ));
+                level += 1;
+            }
         }
     } else if matches!(av, Some(AttackVector::Local | AttackVector::Physical)) {
         why.push("An attacker needs local or physical access to the device, which the hospital controls; priority is lowered.".to_owned());
@@ -404,22 +393,28 @@ pub fn assess(
     // Clinical criticality.
     let model = device.model.as_deref().unwrap_or("This device model");
     match device.criticality {
-        Criticality::LifeSustaining => {
+        Some(Criticality::LifeSustaining) => {
             why.push(format!(
                 "{model} is declared life-sustaining; priority is raised."
             ));
             level += 1;
         }
-        Criticality::High => why.push(format!("{model} is declared of high clinical criticality.")),
-        Criticality::Medium => why.push(format!(
+        Some(Criticality::High) => {
+            why.push(format!("{model} is declared of high clinical criticality."));
+        }
+        Some(Criticality::Medium) => why.push(format!(
             "{model} is declared of medium clinical criticality."
         )),
-        Criticality::Low => {
+        Some(Criticality::Low) => {
             why.push(format!(
                 "{model} is declared of low clinical criticality; priority is lowered."
             ));
             level -= 1;
         }
+        None => why.push(format!(
+            "No clinical criticality is declared for {}; medium is assumed.",
+            device.model.as_deref().unwrap_or("this device model")
+        )),
     }
     // Exploitation signals.
     if let Some(cve) = &kev {

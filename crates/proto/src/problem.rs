@@ -90,6 +90,9 @@ pub mod codes {
     pub const DEVICE_REVOKED: &str = "device-revoked";
     /// The certificate was superseded or revoked (403).
     pub const CERTIFICATE_REVOKED: &str = "certificate-revoked";
+    /// The client certificate was not issued by this server's CA, has expired, or names no
+    /// device (401).
+    pub const CERTIFICATE_REFUSED: &str = "client-certificate-refused";
     /// A report is older than one already stored and is not a retry of it (409).
     pub const STALE_REPORT: &str = "stale-report";
     /// A report reuses a stored sequence number with different content (409).

@@ -1,5 +1,6 @@
 //! `medguard vuln`: ingest advisories into a local database, scan an SBOM against it with a
-//! risk assessment per finding, export not-relevant findings as VEX.
+//! risk assessment per finding (`medguard_advisory::scan`), export not-relevant findings as
+//! VEX. Parsing and printing only.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
-use medguard_advisory::{
-    Database, DeviceContext, ExploitSignals, Finding, Matcher, Package, Relevance, UsageContext,
-};
+use medguard_advisory::{Database, DeviceContext, ExploitSignals, Finding, Relevance};
 
 #[derive(Debug, Subcommand)]
 pub enum VulnCommand {
@@ -182,13 +181,8 @@ fn ingest(db: &Path, sources: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
 fn scan(input: &ScanInput) -> anyhow::Result<Vec<Finding>> {
     let database = Database::open(&input.db)
         .with_context(|| format!("opening database {}", input.db.display()))?;
-    anyhow::ensure!(
-        !database.is_empty(),
-        "the database {} holds no advisories: run `medguard vuln ingest` first",
-        input.db.display()
-    );
-    let matcher = Matcher::new(database.load()?);
-    let packages = read_sbom_packages(&input.sbom)?;
+    let sbom = medguard_inventory::read_sbom(&input.sbom)
+        .with_context(|| format!("reading SBOM {}", input.sbom.display()))?;
     let device = match &input.context {
         Some(path) => DeviceContext::load(path)?,
         None => DeviceContext::default(),
@@ -200,25 +194,8 @@ fn scan(input: &ScanInput) -> anyhow::Result<Vec<Finding>> {
     if let Some(path) = &input.epss {
         signals.load_epss(path)?;
     }
-    let refs: Vec<&Package> = packages.iter().collect();
-    let matches = matcher.match_packages(&refs);
-    let mut findings = Vec::new();
-    for (i, package) in packages.iter().enumerate() {
-        for m in matches.get(i) {
-            if let Some(advisory) = matcher.advisory(m.advisory) {
-                findings.push(medguard_advisory::assess(
-                    package, advisory, m, &device, &signals,
-                ));
-            }
-        }
-    }
-    findings.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then_with(|| a.component.name.cmp(&b.component.name))
-            .then_with(|| a.advisory.cmp(&b.advisory))
-    });
-    Ok(findings)
+    medguard_advisory::scan(&database, &sbom, &device, &signals)
+        .with_context(|| format!("scanning {}", input.sbom.display()))
 }
 
 fn print_findings(findings: &[Finding]) {
@@ -265,46 +242,4 @@ fn print_findings(findings: &[Finding]) {
         findings.len(),
         findings.len() - relevant - review
     );
-}
-
-/// The packages of a CycloneDX JSON SBOM: each component's purl, name and version, and the
-/// medguard properties `medguard:running` (`true`/`false`) and `medguard:listening`
-/// (`tcp/0.0.0.0:104`, repeatable or comma-separated). Nested components are included.
-///
-/// Kept in this one function on purpose: the inventory crate's CycloneDX/SPDX reader
-/// replaces it.
-pub fn read_sbom_packages(path: &Path) -> anyhow::Result<Vec<Package>> {
-    let sbom = medguard_inventory::read_sbom(path)
-        .with_context(|| format!("reading SBOM {}", path.display()))?;
-    sbom.components
-        .iter()
-        .map(|c| {
-            let mut package = match &c.purl {
-                Some(purl) => Package::from_purl(purl, Some(c.version.as_str()))
-                    .with_context(|| format!("{}: component {}", path.display(), c.name))?,
-                None => Package {
-                    ecosystem: match &c.ecosystem {
-                        medguard_inventory::Ecosystem::Vendor => String::new(),
-                        other => other.osv_name(),
-                    },
-                    name: c.name.clone(),
-                    version: c.version.clone(),
-                    purl: None,
-                    source_name: None,
-                    usage: UsageContext::default(),
-                },
-            };
-            if package.source_name.is_none() {
-                package.source_name = c.source_package.clone().filter(|s| *s != c.name);
-            }
-            // Unknown stays unknown: an SBOM without evidence of use must not read as
-            // "never runs", or relevant findings would be dismissed.
-            package.usage.running = c
-                .usage
-                .observed
-                .then_some(c.usage.running || c.usage.mapped_libraries);
-            package.usage.listening = c.usage.listening.iter().map(|s| s.endpoint()).collect();
-            Ok(package)
-        })
-        .collect()
 }
