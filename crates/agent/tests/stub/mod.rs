@@ -65,6 +65,9 @@ struct Shared {
     mode: Mutex<Mode>,
     stored: Mutex<Stored>,
     validity: Duration,
+    /// When set, the real fleet library answers (enrollment, authentication, renewal,
+    /// reports): the stub is then only its HTTP and TLS front.
+    fleet: Option<medguard_fleet::Fleet>,
 }
 
 /// A running stub.
@@ -86,8 +89,26 @@ impl Stub {
         Self::start_with(rt, ca, token)
     }
 
+    /// Starts a front for the real fleet library `fleet`, whose CA is `ca`.
+    pub fn start_fleet(
+        rt: &tokio::runtime::Runtime,
+        ca: CertificateAuthority,
+        fleet: medguard_fleet::Fleet,
+    ) -> Self {
+        Self::start_inner(rt, ca, "", Some(fleet))
+    }
+
     /// Starts a stub with this CA (a restarted server keeps its CA).
     pub fn start_with(rt: &tokio::runtime::Runtime, ca: CertificateAuthority, token: &str) -> Self {
+        Self::start_inner(rt, ca, token, None)
+    }
+
+    fn start_inner(
+        rt: &tokio::runtime::Runtime,
+        ca: CertificateAuthority,
+        token: &str,
+        fleet: Option<medguard_fleet::Fleet>,
+    ) -> Self {
         let server = ca
             .issue_server_certificate(
                 &["localhost".into(), "127.0.0.1".into()],
@@ -114,6 +135,7 @@ impl Stub {
             mode: Mutex::new(Mode::Normal),
             stored: Mutex::new(Stored::default()),
             validity: Duration::days(7),
+            fleet,
         });
         let s = shared.clone();
         rt.spawn(async move {
@@ -206,7 +228,10 @@ async fn serve(mut tls: Tls, s: &Shared) -> std::io::Result<()> {
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = &buf[head_end..head_end + length];
-    let answer = route(s, &path, body, peer.as_deref());
+    let answer = match &s.fleet {
+        Some(fleet) => fleet_route(fleet, &path, body, peer.as_deref()).await,
+        None => route(s, &path, body, peer.as_deref()),
+    };
     let Some((status, content_type, bytes)) = answer else {
         // A lost acknowledgement: close without a word.
         return tls.shutdown().await;
@@ -407,4 +432,69 @@ fn rand16() -> [u8; 16] {
         half.copy_from_slice(&h.finish().to_le_bytes());
     }
     out
+}
+
+fn fleet_problem(e: &medguard_fleet::FleetError) -> Option<(u16, &'static str, Vec<u8>)> {
+    use medguard_fleet::FleetError as E;
+    let status = match e {
+        E::TokenUnknown | E::TokenExpired | E::TokenSpent => 401,
+        E::CertificateRequired | E::CertificateRefused { .. } => 401,
+        E::UnknownDevice { .. } | E::DeviceRevoked { .. } | E::CertificateRevoked { .. } => 403,
+        E::BadCertificateRequest { .. } | E::Invalid { .. } => 422,
+        _ => 500,
+    };
+    problem(e.code(), status, &e.to_string())
+}
+
+async fn fleet_route(
+    fleet: &medguard_fleet::Fleet,
+    path: &str,
+    body: &[u8],
+    peer: Option<&[u8]>,
+) -> Option<(u16, &'static str, Vec<u8>)> {
+    if path == paths::ENROLL {
+        let req = match parse::<EnrollRequest>(body, limits::MAX_ENROLL_BYTES) {
+            Ok(r) => r,
+            Err(e) => return problem(codes::MALFORMED, 400, &e.to_string()),
+        };
+        return match fleet.enroll(&req, Some("127.0.0.1")).await {
+            Ok(r) => ok(&r),
+            Err(e) => fleet_problem(&e),
+        };
+    }
+    let device = match fleet.authenticate_device(peer, Some("127.0.0.1")).await {
+        Ok(d) => d,
+        Err(e) => return fleet_problem(&e),
+    };
+    match path {
+        p if p == paths::RENEW => {
+            let req = match parse::<RenewRequest>(body, limits::MAX_ENROLL_BYTES) {
+                Ok(r) => r,
+                Err(e) => return problem(codes::MALFORMED, 400, &e.to_string()),
+            };
+            match fleet.renew(&device, &req).await {
+                Ok(c) => ok(&c),
+                Err(e) => fleet_problem(&e),
+            }
+        }
+        p if p == paths::CHECKIN => match fleet.device(device.id.as_str()).await {
+            Ok(d) => ok(&CheckinResponse {
+                commands: vec![],
+                server_time: now(),
+                last_stored_seq: d.last_seq,
+            }),
+            Err(e) => fleet_problem(&e),
+        },
+        p if p == paths::REPORTS => {
+            let batch = match parse::<ReportBatch>(body, limits::MAX_BODY_BYTES) {
+                Ok(b) => b,
+                Err(e) => return problem(codes::INVALID, 422, &e.to_string()),
+            };
+            match fleet.ingest_reports(&device, &batch, Some("127.0.0.1")).await {
+                Ok(ack) => ok(&ack),
+                Err(e) => fleet_problem(&e),
+            }
+        }
+        _ => problem(codes::NOT_FOUND, 404, path),
+    }
 }
