@@ -65,6 +65,9 @@ enum Command {
     /// The device agent: enroll with a fleet server, report to it, simulate a fleet.
     #[command(subcommand)]
     Agent(cmd::agent::AgentCommand),
+    /// The fleet server: every device's security status, over HTTPS.
+    #[command(subcommand)]
+    Server(cmd::server::ServerCommand),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Scan(c) => cmd::scan::run(c),
         Command::Allowlist(c) => cmd::allowlist::run(c),
         Command::Agent(c) => cmd::agent::run(c),
+        Command::Server(c) => cmd::server::run(c),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,7 @@ pub mod profile;
 pub mod repo;
 pub mod sbom;
 pub mod scan;
+pub mod server;
 pub mod update;
 pub mod update_install;
 pub mod version;

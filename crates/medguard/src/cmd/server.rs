@@ -1,0 +1,368 @@
+//! `medguard server`: set up a fleet server's data directory, run it, and the operator's
+//! commands on the server host (enrollment tokens, API tokens, advisories, revocation,
+//! device models). Parsing and printing only: the work is `medguard-server`'s and
+//! `medguard-fleet`'s.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use medguard_server::DataDir;
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Create (or complete, or migrate) a data directory: settings, the fleet CA that agents
+    /// pin (DIR/tls/ca.pem), the server's TLS certificate and signing key, the database. Run
+    /// again, it changes nothing and says so.
+    Init {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The database: `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (a password is moved to
+        /// DIR/secrets, never kept in the settings); default: SQLite in the data directory.
+        #[arg(long)]
+        database: Option<String>,
+        /// A host name or address the server is reached by (repeat); default: localhost,
+        /// 127.0.0.1, ::1.
+        #[arg(long = "hostname")]
+        hostnames: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the API over HTTPS until interrupted (Ctrl-C or SIGTERM).
+    Run {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The address to listen on (default: the settings', 127.0.0.1:8443).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Make a one-time enrollment token for a site (created if new).
+    EnrollToken {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The site devices enrolled with it join.
+        #[arg(long)]
+        site: String,
+        /// The device model they are recorded as.
+        #[arg(long)]
+        model: Option<String>,
+        /// How long it may be used (30m, 24h, 7d).
+        #[arg(long, default_value = "24h", value_parser = duration)]
+        expires: time::Duration,
+        /// How many devices may enroll with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// API bearer tokens for scripts.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Advisories held by the server.
+    #[command(subcommand)]
+    Advisories(AdvisoriesCommand),
+    /// Enrolled devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Declare a device model's clinical criticality, network exposure and report interval
+    /// (what the risk assessment and the staleness rule use).
+    Model {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The model's name.
+        name: String,
+        /// life-sustaining, high, medium or low.
+        #[arg(long)]
+        criticality: Option<String>,
+        /// Whether devices of the model are reachable from a network.
+        #[arg(long)]
+        network_exposed: Option<bool>,
+        /// How long a device may stay silent before it is stale (e.g. 2h).
+        #[arg(long, value_parser = duration)]
+        report_within: Option<time::Duration>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token (printed once; stored hashed).
+    Create {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Who or what uses it.
+        #[arg(long)]
+        name: String,
+        /// How long it is valid (1d, 12h).
+        #[arg(long, default_value = "1d", value_parser = duration)]
+        expires: time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdvisoriesCommand {
+    /// Add or update advisories (OSV JSON/YAML, CSAF 2.0; files, folders, zip archives) and
+    /// match them against every device. Exit 1 when an input was refused.
+    Ingest {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Files, folders or zip archives.
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Revoke a device: refused at its next request on every server process.
+    Revoke {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The device id.
+        device: String,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: String,
+    },
+    /// List devices with their status.
+    List {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn duration(text: &str) -> Result<time::Duration, String> {
+    let d = medguard_host::parse_duration(text).map_err(|e| e.to_string())?;
+    time::Duration::try_from(d).map_err(|e| e.to_string())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn run(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(run_async(cmd))
+}
+
+async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ServerCommand::Init {
+            data,
+            database,
+            hostnames,
+            json,
+        } => {
+            let dir = DataDir::new(&data);
+            let report = medguard_server::init(
+                &dir,
+                database.as_deref(),
+                &hostnames,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
+            if json {
+                super::print_json(&report)?;
+            } else if report.unchanged() {
+                println!(
+                    "{}: already initialised, nothing changed (schema {}, {})",
+                    data.display(),
+                    report.schema_to,
+                    report.database
+                );
+            } else {
+                for f in &report.created {
+                    println!("created {}", data.join(f).display());
+                }
+                if report.schema_from != report.schema_to {
+                    println!(
+                        "database {}: schema {} -> {}",
+                        report.database, report.schema_from, report.schema_to
+                    );
+                }
+                println!(
+                    "agents pin {}; start the server with: medguard server run --data {}",
+                    dir.ca_path().display(),
+                    data.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Run { data, listen } => {
+            let dir = DataDir::new(&data);
+            let server = medguard_server::BoundServer::bind(&dir, listen.as_deref()).await?;
+            let address = server.local_addr()?;
+            eprintln!("medguard server: listening on https://{address} (Ctrl-C to stop)");
+            server.serve(shutdown_signal()).await;
+            eprintln!("medguard server: stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::EnrollToken {
+            data,
+            site,
+            model,
+            expires,
+            uses,
+            json,
+        } => {
+            let fleet = medguard_server::open_fleet(&DataDir::new(&data)).await?;
+            let issued = fleet
+                .create_enrollment_token(&site, model.as_deref(), expires, uses)
+                .await?;
+            if json {
+                super::print_json(&serde_json::json!({
+                    "token": issued.secret,
+                    "terms": issued.token,
+                    "site_created": issued.site_created,
+                }))?;
+            } else {
+                if issued.site_created {
+                    eprintln!("site {site:?} created");
+                }
+                eprintln!(
+                    "enrollment token for site {site:?}, {} use(s), until {} (shown once):",
+                    uses, issued.token.expires_at
+                );
+                println!("{}", issued.secret);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Token(TokenCommand::Create {
+            data,
+            name,
+            expires,
+        }) => {
+            let fleet = medguard_server::open_fleet(&DataDir::new(&data)).await?;
+            let token = fleet.create_api_token(&name, expires).await?;
+            eprintln!(
+                "API token {:?} until {} (shown once; send it as `Authorization: Bearer ...`):",
+                name, token.info.expires_at
+            );
+            println!("{}", token.secret);
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Advisories(AdvisoriesCommand::Ingest {
+            data,
+            sources,
+            json,
+        }) => {
+            let fleet = medguard_server::open_fleet(&DataDir::new(&data)).await?;
+            let parsed = medguard_advisory::read_sources(&sources, &|| {})?;
+            let report = fleet.ingest_advisories(parsed).await?;
+            if json {
+                super::print_json(&report)?;
+            } else {
+                println!(
+                    "{} added, {} updated, {} unchanged, {} stale, {} rejected; {} devices matched (advisory revision {})",
+                    report.added,
+                    report.updated,
+                    report.unchanged,
+                    report.stale,
+                    report.rejected.len(),
+                    report.devices_matched,
+                    report.revision
+                );
+                for r in &report.rejected {
+                    println!("rejected {r}");
+                }
+            }
+            Ok(if report.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        ServerCommand::Device(DeviceCommand::Revoke {
+            data,
+            device,
+            reason,
+        }) => {
+            let fleet = medguard_server::open_fleet(&DataDir::new(&data)).await?;
+            fleet
+                .revoke_device(&device, &reason, Some("medguard server device revoke"))
+                .await?;
+            println!("device {device} revoked");
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Device(DeviceCommand::List { data, json }) => {
+            let fleet = medguard_server::open_fleet(&DataDir::new(&data)).await?;
+            let page = fleet
+                .devices(&medguard_fleet::DeviceFilter {
+                    limit: 1_000,
+                    ..Default::default()
+                })
+                .await?;
+            if json {
+                super::print_json(&page)?;
+            } else {
+                for d in &page.items {
+                    println!(
+                        "{}  {:<9}  {}  {}  {}  last seen {}",
+                        d.id,
+                        d.status.as_str(),
+                        d.site,
+                        d.model.as_deref().unwrap_or("-"),
+                        d.name,
+                        d.last_seen.as_deref().unwrap_or("never")
+                    );
+                }
+                println!("{} devices", page.total);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::Model {
+            data,
+            name,
+            criticality,
+            network_exposed,
+            report_within,
+        } => {
+            let criticality = criticality
+                .map(|c| serde_json::from_value(serde_json::Value::String(c.clone())))
+                .transpose()
+                .context("criticality: one of life-sustaining, high, medium, low")?;
+            let fleet = medguard_server::open_fleet(&DataDir::new(&data)).await?;
+            fleet
+                .declare_model(&name, criticality, network_exposed, report_within)
+                .await?;
+            println!("model {name:?} declared");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
