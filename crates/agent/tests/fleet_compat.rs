@@ -39,13 +39,18 @@ fn shared_data() -> PathBuf {
     } else {
         PathBuf::from("/work/shared/data")
     };
-    assert!(dir.exists(), "shared test data not found at {}", dir.display());
+    assert!(
+        dir.exists(),
+        "shared test data not found at {}",
+        dir.display()
+    );
     dir
 }
 
 /// DSA-3029-1: nginx in Debian 7, fixed in 1.2.1-2.2+wheezy3.
 fn advisory() -> PathBuf {
-    shared_data().join("osv-debian-ubuntu-samples/gcp/workers/oss_fuzz_worker/testdata/DSA-3029-1.json")
+    shared_data()
+        .join("osv-debian-ubuntu-samples/gcp/workers/oss_fuzz_worker/testdata/DSA-3029-1.json")
 }
 
 /// A Debian 7 device image with nginx 1.2.1-2.2+wheezy2 (affected by DSA-3029-1), the
@@ -55,7 +60,11 @@ fn device(dir: &Path) -> PathBuf {
     for d in ["opt/viewer/bin", "etc", "var/lib/dpkg"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::fs::write(root.join("opt/viewer/bin/viewer"), b"#!/bin/sh\necho viewer\n").unwrap();
+    std::fs::write(
+        root.join("opt/viewer/bin/viewer"),
+        b"#!/bin/sh\necho viewer\n",
+    )
+    .unwrap();
     std::fs::write(root.join("etc/os-release"), "ID=debian\nVERSION_ID=\"7\"\n").unwrap();
     std::fs::write(
         root.join("var/lib/dpkg/status"),
@@ -109,10 +118,20 @@ fn lab() -> Lab {
     let fleet = rt.block_on(async {
         let store = Store::connect(&url).await.unwrap();
         store.migrate(now.unix_timestamp()).await.unwrap();
-        Fleet::new(store, fleet_ca, Arc::new(SystemClock), FleetSettings::default())
+        Fleet::new(
+            store,
+            fleet_ca,
+            Arc::new(SystemClock),
+            FleetSettings::default(),
+        )
     });
     let token = rt
-        .block_on(fleet.create_enrollment_token("radiology", Some("CT 9000"), Duration::days(1), 10))
+        .block_on(fleet.create_enrollment_token(
+            "radiology",
+            Some("CT 9000"),
+            Duration::days(1),
+            10,
+        ))
         .unwrap()
         .secret;
     let parsed = medguard_advisory::read_sources(&[advisory()], &|| {}).unwrap();
@@ -187,12 +206,19 @@ fn the_fleet_stores_every_report_and_shows_one_intact_device_and_one_deviation()
     let (a_config, b_config) = (device(a_dir.path()), device(b_dir.path()));
     let a = lab.enroll(a_dir.path(), "SN-A");
     let b = lab.enroll(b_dir.path(), "SN-B");
-    std::fs::write(b_dir.path().join("root/opt/viewer/bin/viewer"), b"tampered\n").unwrap();
+    std::fs::write(
+        b_dir.path().join("root/opt/viewer/bin/viewer"),
+        b"tampered\n",
+    )
+    .unwrap();
 
     for (state, config) in [(&a, &a_config), (&b, &b_config)] {
         let run = lab.report(state, config, Arc::new(SystemClock));
         assert!(run.send.refused.is_empty(), "{run:#?}");
-        assert!(run.send.error.is_none() && run.send.remaining == 0, "{run:#?}");
+        assert!(
+            run.send.error.is_none() && run.send.remaining == 0,
+            "{run:#?}"
+        );
     }
     let a_id = a.enrollment().unwrap().device_id.to_string();
     let b_id = b.enrollment().unwrap().device_id.to_string();
@@ -217,17 +243,24 @@ fn the_fleet_stores_every_report_and_shows_one_intact_device_and_one_deviation()
             }))
             .unwrap();
         assert!(
-            findings.items.iter().any(|f| f.advisory == "DSA-3029-1" && f.component.contains("nginx")),
+            findings
+                .items
+                .iter()
+                .any(|f| f.advisory == "DSA-3029-1" && f.component.contains("nginx")),
             "{findings:#?}"
         );
     }
 
     // A second run continues the audit chain; the renewed certificate is accepted.
     let a_cert = a.enrollment().unwrap().certificate;
-    let later: Arc<dyn Clock> = Arc::new(ManualClock::new(a_cert.renew_after + Duration::minutes(1)));
+    let later: Arc<dyn Clock> =
+        Arc::new(ManualClock::new(a_cert.renew_after + Duration::minutes(1)));
     let run = lab.report(&a, &a_config, later);
     assert!(run.renewed.is_some(), "{run:#?}");
-    assert!(run.send.refused.is_empty() && run.send.remaining == 0, "{run:#?}");
+    assert!(
+        run.send.refused.is_empty() && run.send.remaining == 0,
+        "{run:#?}"
+    );
     let sa = lab.device(&a_id).detail.unwrap();
     assert_eq!(sa.audit, "intact", "{sa:#?}");
     assert_eq!(sa.integrity, "intact");
@@ -249,6 +282,9 @@ fn a_reenrolled_device_keeps_its_id_and_numbers_its_reports_after_the_old_ones()
     assert!(e.reenrolled);
     assert_eq!(e.device_id, id, "the device keeps its id and history");
     let run = lab.report(&again, &config, Arc::new(SystemClock));
-    assert!(run.send.refused.is_empty(), "reports after re-imaging are not stale: {run:#?}");
+    assert!(
+        run.send.refused.is_empty(),
+        "reports after re-imaging are not stale: {run:#?}"
+    );
     assert_eq!(run.send.remaining, 0);
 }

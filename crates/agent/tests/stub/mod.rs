@@ -490,7 +490,10 @@ async fn fleet_route(
                 Ok(b) => b,
                 Err(e) => return problem(codes::INVALID, 422, &e.to_string()),
             };
-            match fleet.ingest_reports(&device, &batch, Some("127.0.0.1")).await {
+            match fleet
+                .ingest_reports(&device, &batch, Some("127.0.0.1"))
+                .await
+            {
                 Ok(ack) => ok(&ack),
                 Err(e) => fleet_problem(&e),
             }
