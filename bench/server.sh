@@ -82,7 +82,7 @@ run_one() {
   [ -n "$url" ] || { cat "$dir.log"; exit 1; }
   local token api
   token=$("$M" server enroll-token --data "$dir" --site Bench --uses "$devices" 2>/dev/null | tail -1)
-  api=$("$M" server token create --data "$dir" --name bench 2>/dev/null | tail -1)
+  api=$("$M" server token create --data "$dir" --user admin --name bench 2>/dev/null | tail -1)
   get() { curl -sS --fail-with-body --cacert "$dir/tls/ca.pem" -H "Authorization: Bearer $api" "$url$1"; }
 
   "$M" agent simulate --server "$url" --token "$token" --ca "$dir/tls/ca.pem" \

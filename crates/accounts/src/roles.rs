@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::break_glass::BreakGlass;
 use crate::error::{AccountsError, TokenKind};
 
-/// Longest user name or site id.
+/// Longest user name.
 const NAME_MAX: usize = 64;
 
 fn parse_name(text: &str, kind: TokenKind, extra: &[u8]) -> Result<String, AccountsError> {
@@ -35,7 +35,7 @@ fn parse_name(text: &str, kind: TokenKind, extra: &[u8]) -> Result<String, Accou
 }
 
 macro_rules! name_type {
-    ($(#[$doc:meta])* $name:ident, $kind:expr, $extra:expr) => {
+    ($(#[$doc:meta])* $name:ident, $parse:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -46,7 +46,7 @@ macro_rules! name_type {
             /// # Errors
             /// [`AccountsError::Malformed`].
             pub fn parse(text: &str) -> Result<Self, AccountsError> {
-                parse_name(text, $kind, $extra).map(Self)
+                $parse(text).map(Self)
             }
 
             /// The name.
@@ -88,17 +88,34 @@ name_type!(
     /// A person's user name (their login): 1 to 64 of `a-z 0-9 - . _ @`, starting with a
     /// letter or digit.
     UserName,
-    TokenKind::UserName,
-    b"._@"
+    |text| parse_name(text, TokenKind::UserName, b"._@")
 );
 
 name_type!(
-    /// A site (a hospital, a tenant of the server): 1 to 64 of `a-z 0-9 -`, starting with a
-    /// letter or digit.
+    /// A site (a hospital, a tenant of the server) as the fleet names it: 1 to 200 printable
+    /// characters, case kept (`St. Elsewhere`), compared exactly.
     SiteId,
-    TokenKind::SiteId,
-    b""
+    parse_site_id
 );
+
+const SITE_MAX: usize = 200;
+
+fn parse_site_id(text: &str) -> Result<String, AccountsError> {
+    let malformed = |problem| AccountsError::Malformed {
+        kind: TokenKind::SiteId,
+        problem,
+    };
+    if text.trim().is_empty() {
+        return Err(malformed("empty"));
+    }
+    if text.len() > SITE_MAX {
+        return Err(malformed("longer than 200 bytes"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(malformed("control characters"));
+    }
+    Ok(text.to_owned())
+}
 
 macro_rules! str_enum {
     ($(#[$doc:meta])* $name:ident, $kind:expr, { $($(#[$vdoc:meta])* $variant:ident => $text:literal,)* }) => {
@@ -624,11 +641,13 @@ mod tests {
             UserName::parse("J.Doe@site-1").unwrap().as_str(),
             "j.doe@site-1"
         );
-        assert_eq!(SiteId::parse("St-Marys").unwrap().as_str(), "st-marys");
+        assert_eq!(SiteId::parse("St. Mary's").unwrap().as_str(), "St. Mary's");
         for bad in ["", "-x", ".x", "a b", "é", &"a".repeat(65)] {
             assert!(UserName::parse(bad).is_err(), "{bad:?}");
         }
-        assert!(SiteId::parse("a.b").is_err());
+        for bad in ["", " ", "a\nb", &"a".repeat(201)] {
+            assert!(SiteId::parse(bad).is_err(), "{bad:?}");
+        }
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
         }

@@ -266,7 +266,9 @@ fn walk(work: &Path, data: &[PathBuf], servers: &[RunningServer]) {
     assert!(ingested.contains("1 added"), "{ingested}");
     let api = secret(&check(
         &medguard()
-            .args(["server", "token", "create", "--name", "e2e", "--data"])
+            .args([
+                "server", "token", "create", "--user", "admin", "--name", "e2e", "--data",
+            ])
             .arg(first)
             .output()
             .unwrap(),

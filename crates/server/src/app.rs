@@ -10,6 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use medguard_accounts::Permission;
+use medguard_audit::{EventKind, Outcome};
 use medguard_fleet::{AuthenticatedDevice, DeviceFilter, FindingFilter, Fleet, OverallStatus};
 use medguard_proto::{
     CheckinRequest, CheckinResponse, EnrollRequest, RenewRequest, ReportBatch, codes, limits,
@@ -17,6 +19,7 @@ use medguard_proto::{
 use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth::Person;
 use crate::problem::ApiError;
 use crate::serve::{PeerAddress, PeerCertificate};
 
@@ -25,9 +28,11 @@ use crate::serve::{PeerAddress, PeerCertificate};
 pub struct AppState {
     /// The fleet.
     pub fleet: Fleet,
+    /// The server's audit log.
+    pub trail: crate::trail::ServerTrail,
 }
 
-type Shared = State<Arc<AppState>>;
+pub(crate) type Shared = State<Arc<AppState>>;
 
 /// The router with its security headers.
 pub fn router(state: AppState) -> Router {
@@ -51,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sites", get(sites))
         .route("/api/v1/status", get(status_counts))
         .route("/api/v1/security-events", get(security_events))
+        .merge(crate::people::routes())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -85,13 +91,6 @@ pub fn router(state: AppState) -> Router {
 // ---------------------------------------------------------------------------------------------
 // Extractors
 
-fn address(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<PeerAddress>()
-        .map(|a| a.0.ip().to_string())
-}
-
 /// A device authenticated by its client certificate, on every request.
 #[derive(Debug)]
 pub struct Device(pub AuthenticatedDevice, pub Option<String>);
@@ -107,7 +106,7 @@ impl FromRequestParts<Arc<AppState>> for Device {
             .extensions
             .get::<PeerCertificate>()
             .and_then(|p| p.0.clone());
-        let address = address(parts);
+        let address = crate::auth::address(parts);
         let device = state
             .fleet
             .authenticate_device(cert.as_deref().map(Vec::as_slice), address.as_deref())
@@ -116,52 +115,8 @@ impl FromRequestParts<Arc<AppState>> for Device {
     }
 }
 
-/// A person's script, by its bearer token.
-#[derive(Debug)]
-pub struct Operator(pub String);
-
-impl FromRequestParts<Arc<AppState>> for Operator {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        let secret = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let Some(secret) = secret else {
-            return Err(ApiError::new(
-                codes::UNAUTHORIZED,
-                "this route needs `Authorization: Bearer TOKEN` (medguard server token create)",
-            ));
-        };
-        match state.fleet.check_api_token(secret).await {
-            Ok(info) => Ok(Self(info.name)),
-            Err(e) => {
-                let addr = address(parts);
-                state
-                    .fleet
-                    .record_event(medguard_fleet::SecurityEventInput {
-                        kind: "api-token",
-                        outcome: "refused",
-                        actor: None,
-                        device_id: None,
-                        address: addr.as_deref(),
-                        detail: "an unknown, expired or revoked API token was presented",
-                    })
-                    .await?;
-                Err(e.into())
-            }
-        }
-    }
-}
-
 /// The body, read up to `limit` bytes and parsed with the protocol's parser.
-async fn parse<T>(body: Body, limit: usize) -> Result<T, ApiError>
+pub(crate) async fn parse<T>(body: Body, limit: usize) -> Result<T, ApiError>
 where
     T: serde::de::DeserializeOwned + medguard_proto::Validate,
 {
@@ -169,7 +124,7 @@ where
     Ok(medguard_proto::parse(&bytes, limit)?)
 }
 
-async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             codes::BODY_TOO_LARGE,
@@ -262,9 +217,61 @@ fn default_limit() -> u32 {
     100
 }
 
+/// The site a list is limited to: the one asked for (if the person reaches it), else the
+/// person's own site for a hospital role, else none (all sites).
+fn site_filter(
+    state: &AppState,
+    who: &Person,
+    permission: Permission,
+    asked: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    if let Some(site) = asked {
+        state
+            .fleet
+            .authorize(&who.principal, permission, Some(&site))?;
+        return Ok(Some(site));
+    }
+    Ok(who.principal.site().map(|s| s.as_str().to_owned()))
+}
+
+/// Loads a device and checks the person reaches its site: a hospital role asking for another
+/// site's device by id is refused as if it did not exist for them.
+async fn device_of(
+    state: &AppState,
+    who: &Person,
+    permission: Permission,
+    id: &str,
+) -> Result<medguard_fleet::DeviceDetail, ApiError> {
+    let detail = state.fleet.device(id).await?;
+    state
+        .fleet
+        .authorize(&who.principal, permission, Some(&detail.summary.site))?;
+    Ok(detail)
+}
+
+/// Records a person's change in the server's audit log.
+pub(crate) async fn audit(
+    state: &AppState,
+    who: &Person,
+    kind: EventKind,
+    detail: String,
+) -> Result<(), ApiError> {
+    state
+        .trail
+        .record(crate::trail::Action {
+            kind,
+            outcome: Outcome::Success,
+            user: who.name(),
+            address: who.address.as_deref(),
+            detail,
+        })
+        .await?;
+    Ok(())
+}
+
 async fn devices(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let status = match q.status.as_deref() {
@@ -276,10 +283,11 @@ async fn devices(
             )
         })?),
     };
+    let site = site_filter(&state, &who, Permission::ReadFleet, q.site)?;
     let page = state
         .fleet
         .devices(&DeviceFilter {
-            site: q.site,
+            site,
             model: q.model,
             status,
             limit: q.limit,
@@ -291,19 +299,19 @@ async fn devices(
 
 async fn device(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(state.fleet.device(&id).await?).into_response())
+    Ok(Json(device_of(&state, &who, Permission::ReadDevice, &id).await?).into_response())
 }
 
 async fn device_findings(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    state.fleet.device(&id).await?;
+    device_of(&state, &who, Permission::ReadDevice, &id).await?;
     let page = state
         .fleet
         .findings(&FindingFilter {
@@ -325,31 +333,40 @@ struct RevokeBody {
 
 async fn revoke(
     State(state): Shared,
-    Operator(who): Operator,
+    who: Person,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read(body, 64 << 10).await?;
     let b: RevokeBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))?;
+    device_of(&state, &who, Permission::ManageDevices, &id).await?;
     state
         .fleet
-        .revoke_device(&id, &b.reason, Some(&who))
+        .revoke_device(&id, &b.reason, Some(who.name()))
         .await?;
+    audit(
+        &state,
+        &who,
+        EventKind::ConfigurationChange,
+        format!("device {id} revoked: {}", b.reason),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn findings(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let site = site_filter(&state, &who, Permission::ReadFleet, q.site)?;
     let page = state
         .fleet
         .findings(&FindingFilter {
             advisory: q.advisory,
             device: None,
-            site: q.site,
+            site,
             model: q.model,
             state: q.state,
             relevance: q.relevance,
@@ -362,7 +379,7 @@ async fn findings(
 
 async fn advisories(
     State(state): Shared,
-    _who: Operator,
+    _who: Person,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.fleet.advisories(q.limit, q.offset).await?).into_response())
@@ -371,13 +388,23 @@ async fn advisories(
 /// One advisory document (OSV JSON or CSAF 2.0 JSON), or a JSON array of them.
 async fn ingest_advisories(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = read(body, 64 << 20).await?;
     let parsed = medguard_advisory::parse_json_documents(&bytes, "request body")
         .map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))?;
     let report = state.fleet.ingest_advisories(parsed).await?;
+    audit(
+        &state,
+        &who,
+        EventKind::Import,
+        format!(
+            "advisories ingested: {} added, {} updated",
+            report.added, report.updated
+        ),
+    )
+    .await?;
     Ok(Json(report).into_response())
 }
 
@@ -399,19 +426,28 @@ fn default_uses() -> u32 {
     1
 }
 
-async fn create_token(
-    State(state): Shared,
-    _who: Operator,
-    body: Body,
-) -> Result<Response, ApiError> {
+async fn create_token(State(state): Shared, who: Person, body: Body) -> Result<Response, ApiError> {
     let bytes = read(body, 64 << 10).await?;
     let b: TokenBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))?;
+    state
+        .fleet
+        .authorize(&who.principal, Permission::ManageDevices, Some(&b.site))?;
     let valid = duration(&b.expires)?;
     let issued = state
         .fleet
         .create_enrollment_token(&b.site, b.model.as_deref(), valid, b.uses)
         .await?;
+    audit(
+        &state,
+        &who,
+        EventKind::ConfigurationChange,
+        format!(
+            "enrollment token {} made for site {:?} ({} use(s))",
+            issued.token.id, b.site, b.uses
+        ),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "token": issued.secret, "terms": issued.token })),
@@ -425,8 +461,16 @@ fn duration(text: &str) -> Result<time::Duration, ApiError> {
     time::Duration::try_from(d).map_err(|e| ApiError::new(codes::INVALID, e.to_string()))
 }
 
-async fn tokens(State(state): Shared, _who: Operator) -> Result<Response, ApiError> {
-    Ok(Json(state.fleet.enrollment_tokens().await?).into_response())
+async fn tokens(State(state): Shared, who: Person) -> Result<Response, ApiError> {
+    let mine = who.principal.site().map(|s| s.as_str().to_owned());
+    let tokens: Vec<_> = state
+        .fleet
+        .enrollment_tokens()
+        .await?
+        .into_iter()
+        .filter(|t| mine.as_ref().is_none_or(|m| *m == t.site))
+        .collect();
+    Ok(Json(tokens).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -438,10 +482,14 @@ struct ModelBody {
 
 async fn declare_model(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     Path(name): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // A model is the vendor's, shared by every site.
+    state
+        .fleet
+        .authorize(&who.principal, Permission::ManageDevices, None)?;
     let bytes = read(body, 64 << 10).await?;
     let b: ModelBody = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))?;
@@ -450,15 +498,24 @@ async fn declare_model(
         .fleet
         .declare_model(&name, b.criticality, b.network_exposed, within)
         .await?;
+    audit(
+        &state,
+        &who,
+        EventKind::ConfigurationChange,
+        format!("model {name:?} declared"),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn sites(State(state): Shared, _who: Operator) -> Result<Response, ApiError> {
+async fn sites(State(state): Shared, who: Person) -> Result<Response, ApiError> {
+    let mine = who.principal.site().map(|s| s.as_str().to_owned());
     let sites: Vec<_> = state
         .fleet
         .sites()
         .await?
         .into_iter()
+        .filter(|(name, _)| mine.as_ref().is_none_or(|m| m == name))
         .map(|(name, devices)| serde_json::json!({ "name": name, "devices": devices }))
         .collect();
     Ok(Json(sites).into_response())
@@ -466,12 +523,13 @@ async fn sites(State(state): Shared, _who: Operator) -> Result<Response, ApiErro
 
 async fn status_counts(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
+    let site = site_filter(&state, &who, Permission::ReadFleet, q.site)?;
     let counts: serde_json::Map<String, serde_json::Value> = state
         .fleet
-        .status_counts(q.site.as_deref())
+        .status_counts(site.as_deref())
         .await?
         .into_iter()
         .map(|(s, n)| (s.as_str().to_owned(), n.into()))
@@ -481,9 +539,20 @@ async fn status_counts(
 
 async fn security_events(
     State(state): Shared,
-    _who: Operator,
+    who: Person,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
+    match q.device.as_deref() {
+        // A hospital role sees the events of its own site's devices, one device at a time.
+        Some(id) => {
+            device_of(&state, &who, Permission::ReadFleet, id).await?;
+        }
+        None => {
+            state
+                .fleet
+                .authorize(&who.principal, Permission::ReadFleet, None)?;
+        }
+    }
     Ok(Json(
         state
             .fleet

@@ -12,10 +12,15 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+mod auth;
+pub mod host;
 pub mod openapi;
+mod people;
 pub mod problem;
 pub mod serve;
 pub mod settings;
+pub mod trail;
+pub use people::grant_of;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +67,12 @@ pub enum ServerError {
         #[source]
         source: medguard_pki::PkiError,
     },
+    /// The server's audit log could not be opened or written.
+    #[error("the server's audit log: {reason}")]
+    Audit {
+        /// What failed.
+        reason: String,
+    },
     /// The listening address could not be bound.
     #[error("listening on {address}: {source}")]
     Listen {
@@ -94,6 +105,7 @@ pub struct BoundServer {
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     fleet: Fleet,
+    trail: trail::ServerTrail,
 }
 
 impl BoundServer {
@@ -106,6 +118,7 @@ impl BoundServer {
         let address = listen.map_or(settings.listen.clone(), str::to_owned);
         let fleet = open_fleet(dir).await?;
         let tls = dir.tls_config()?;
+        let trail = trail::ServerTrail::open(dir.root())?;
         let listener = tokio::net::TcpListener::bind(&address)
             .await
             .map_err(|source| ServerError::Listen { address, source })?;
@@ -113,6 +126,7 @@ impl BoundServer {
             listener,
             tls,
             fleet,
+            trail,
         })
     }
 
@@ -126,7 +140,10 @@ impl BoundServer {
 
     /// Serves until `shutdown` resolves.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send) {
-        let app = app::router(app::AppState { fleet: self.fleet });
+        let app = app::router(app::AppState {
+            fleet: self.fleet,
+            trail: self.trail,
+        });
         serve::serve(self.listener, self.tls, app, shutdown).await;
     }
 }

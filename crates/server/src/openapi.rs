@@ -5,6 +5,7 @@
 //! Bodies are described by name and link to the crate that defines them (`medguard-proto` for
 //! the device protocol); errors are RFC 9457 problem documents.
 
+use medguard_accounts::Permission;
 use serde_json::{Map, Value, json};
 
 /// Who may call a route.
@@ -14,8 +15,9 @@ pub enum Caller {
     Anyone,
     /// An enrolled device, by its client certificate.
     Device,
-    /// A person's script, by its bearer token.
-    Operator,
+    /// A person (browser session or API token) whose role holds this permission (`None`:
+    /// any signed-in person; the handler checks the rest).
+    Person(Option<Permission>),
 }
 
 /// One route.
@@ -81,7 +83,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/devices",
         summary: "Devices, those needing attention first; filter by site, model, status",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadFleet)),
         request: None,
         response: (200, "Page<DeviceSummary>"),
         query: &["site", "model", "status", "limit", "offset"],
@@ -90,7 +92,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/devices/{id}",
         summary: "One device: status, deviations, scan, denials, services, installs, audit chains",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadDevice)),
         request: None,
         response: (200, "DeviceDetail"),
         query: &[],
@@ -99,7 +101,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/devices/{id}/findings",
         summary: "A device's findings with their rationale",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadDevice)),
         request: None,
         response: (200, "Page<FleetFinding>"),
         query: &["state", "relevance", "limit", "offset"],
@@ -108,7 +110,7 @@ pub const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/v1/devices/{id}/revoke",
         summary: "Revoke a device: refused at its next request on every server",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ManageDevices)),
         request: Some("RevokeBody"),
         response: (204, ""),
         query: &[],
@@ -117,7 +119,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/findings",
         summary: "Findings across the fleet, most urgent first",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadFleet)),
         request: None,
         response: (200, "Page<FleetFinding>"),
         query: &[
@@ -134,7 +136,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/advisories",
         summary: "Advisories held",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadFleet)),
         request: None,
         response: (200, "Page<AdvisorySummary>"),
         query: LIST,
@@ -143,7 +145,7 @@ pub const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/v1/advisories",
         summary: "Ingest advisories (an OSV or CSAF 2.0 document, or an array of them)",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::IngestAdvisories)),
         request: Some("AdvisoryDocuments"),
         response: (200, "AdvisoryIngest"),
         query: &[],
@@ -152,7 +154,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/enrollment-tokens",
         summary: "Enrollment tokens still usable",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ManageDevices)),
         request: None,
         response: (200, "EnrollmentToken[]"),
         query: &[],
@@ -161,7 +163,7 @@ pub const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/v1/enrollment-tokens",
         summary: "Make an enrollment token (the secret is shown once)",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ManageDevices)),
         request: Some("TokenBody"),
         response: (201, "IssuedToken"),
         query: &[],
@@ -170,7 +172,7 @@ pub const ROUTES: &[Route] = &[
         method: "put",
         path: "/api/v1/models/{name}",
         summary: "Declare a device model's clinical criticality, exposure and report interval",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ManageDevices)),
         request: Some("ModelBody"),
         response: (204, ""),
         query: &[],
@@ -179,7 +181,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/sites",
         summary: "Sites and their device counts",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadFleet)),
         request: None,
         response: (200, "Site[]"),
         query: &[],
@@ -188,7 +190,7 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/status",
         summary: "Devices by status",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadFleet)),
         request: None,
         response: (200, "StatusCounts"),
         query: &["site"],
@@ -197,10 +199,154 @@ pub const ROUTES: &[Route] = &[
         method: "get",
         path: "/api/v1/security-events",
         summary: "Security events the server recorded, newest first",
-        caller: Caller::Operator,
+        caller: Caller::Person(Some(Permission::ReadFleet)),
         request: None,
         response: (200, "SecurityEvent[]"),
         query: &["device", "limit"],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/session",
+        summary: "Sign in with user name, passphrase and a TOTP or recovery code; sets the session cookie",
+        caller: Caller::Anyone,
+        request: Some("SignInBody"),
+        response: (201, "SessionInfo"),
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/session",
+        summary: "Who is signed in: user, role, scope, break-glass, the CSRF token for changes",
+        caller: Caller::Person(None),
+        request: None,
+        response: (200, "SessionInfo"),
+        query: &[],
+    },
+    Route {
+        method: "delete",
+        path: "/api/v1/session",
+        summary: "Sign out: the session ends on the server",
+        caller: Caller::Person(None),
+        request: None,
+        response: (204, ""),
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/setup/{token}",
+        summary: "Open a one-time set-up link: for whom, and a new TOTP secret with its QR code",
+        caller: Caller::Anyone,
+        request: None,
+        response: (200, "SetupOffer"),
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/setup/{token}",
+        summary: "Complete a set-up: passphrase, the TOTP secret offered and a code from it; returns the recovery codes once",
+        caller: Caller::Anyone,
+        request: Some("SetupBody"),
+        response: (200, "SetupDone"),
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/users",
+        summary: "People, their roles and scopes",
+        caller: Caller::Person(Some(Permission::ManageUsers)),
+        request: None,
+        response: (200, "Person[]"),
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/users",
+        summary: "Add a person with a role (and site); returns their one-time set-up link",
+        caller: Caller::Person(Some(Permission::ManageUsers)),
+        request: Some("UserBody"),
+        response: (201, "SetupLinkIssued"),
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/users/{name}/reset",
+        summary: "Issue a person a new set-up link (lost authenticator or passphrase)",
+        caller: Caller::Person(Some(Permission::ManageUsers)),
+        request: None,
+        response: (201, "SetupLinkIssued"),
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/users/{name}/release",
+        summary: "Release an account held after 100 failed sign-ins",
+        caller: Caller::Person(Some(Permission::ManageUsers)),
+        request: None,
+        response: (204, ""),
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/tokens",
+        summary: "Make an API token of your own (a subset of your role; shown once)",
+        caller: Caller::Person(None),
+        request: Some("ApiTokenBody"),
+        response: (201, "ApiTokenIssued"),
+        query: &[],
+    },
+    Route {
+        method: "delete",
+        path: "/api/v1/tokens/{id}",
+        summary: "Revoke an API token (yours; an administrator: anyone's)",
+        caller: Caller::Person(None),
+        request: None,
+        response: (204, ""),
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/break-glass",
+        summary: "Break-glass sessions (those awaiting review, or all with ?state=all)",
+        caller: Caller::Person(Some(Permission::ReadFleet)),
+        request: None,
+        response: (200, "BreakGlassRecord[]"),
+        query: &["state"],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/break-glass",
+        summary: "Start break-glass: raised rights for a bounded time, with a stated reason",
+        caller: Caller::Person(Some(Permission::BreakGlass)),
+        request: Some("BreakGlassBody"),
+        response: (201, "BreakGlassRecord"),
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/break-glass/{id}/end",
+        summary: "End an active break-glass session early",
+        caller: Caller::Person(None),
+        request: None,
+        response: (200, "BreakGlassRecord"),
+        query: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/break-glass/{id}/review",
+        summary: "Review a finished break-glass session (a second person), with a note",
+        caller: Caller::Person(Some(Permission::ReviewBreakGlass)),
+        request: Some("ReviewBody"),
+        response: (200, "BreakGlassRecord"),
+        query: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/audit",
+        summary: "The server's audit log: what people did, newest first",
+        caller: Caller::Person(Some(Permission::ReadAudit)),
+        request: None,
+        response: (200, "AuditRecord[]"),
+        query: &["limit"],
     },
     Route {
         method: "get",
@@ -305,8 +451,14 @@ pub fn document() -> Value {
             Caller::Device => {
                 op.insert("security".into(), json!([{"deviceCertificate": []}]));
             }
-            Caller::Operator => {
-                op.insert("security".into(), json!([{"bearerToken": []}]));
+            Caller::Person(permission) => {
+                op.insert(
+                    "security".into(),
+                    json!([{"bearerToken": []}, {"sessionCookie": []}]),
+                );
+                if let Some(p) = permission {
+                    op.insert("x-medguard-permission".into(), p.as_str().into());
+                }
             }
         }
         if let Value::Object(item) = entry {
@@ -324,7 +476,8 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearerToken": {"type": "http", "scheme": "bearer", "description": "`medguard server token create`"},
+                "bearerToken": {"type": "http", "scheme": "bearer", "description": "An API token of a person (`medguard server token create --user NAME`, or POST /api/v1/tokens)"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "__Host-medguard-session", "description": "A browser session (POST /api/v1/session); changes also need the X-CSRF-Token header"},
                 "deviceCertificate": {"type": "mutualTLS", "description": "The device's client certificate from enrollment"},
             },
             "schemas": {

@@ -47,6 +47,11 @@ pub fn status_of(code: &str) -> (StatusCode, &'static str) {
         codes::UNAUTHORIZED => (StatusCode::UNAUTHORIZED, "Authentication required"),
         codes::FORBIDDEN => (StatusCode::FORBIDDEN, "Forbidden"),
         codes::NOT_FOUND => (StatusCode::NOT_FOUND, "Not found"),
+        codes::LOGIN_FAILED => (StatusCode::UNAUTHORIZED, "Sign-in refused"),
+        codes::SESSION_ENDED => (StatusCode::UNAUTHORIZED, "Session ended"),
+        codes::CSRF => (StatusCode::FORBIDDEN, "CSRF token missing or wrong"),
+        codes::THROTTLED => (StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-ins"),
+        codes::CONFLICT => (StatusCode::CONFLICT, "Conflict"),
         codes::UNAVAILABLE => (StatusCode::SERVICE_UNAVAILABLE, "Unavailable"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
     }
@@ -86,5 +91,17 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static(medguard_proto::paths::PROBLEM_JSON),
         );
         response
+    }
+}
+
+impl From<crate::ServerError> for ApiError {
+    fn from(e: crate::ServerError) -> Self {
+        match e {
+            crate::ServerError::Fleet(f) => f.into(),
+            other => {
+                eprintln!("medguard server: internal error: {other}");
+                Self::new(codes::INTERNAL, "the server could not complete the request")
+            }
+        }
     }
 }

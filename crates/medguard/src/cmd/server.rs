@@ -27,6 +27,10 @@ pub enum ServerCommand {
         /// 127.0.0.1, ::1.
         #[arg(long = "hostname")]
         hostnames: Vec<String>,
+        /// The first administrator's user name (made, with a one-time set-up link, when the
+        /// server has no administrator yet).
+        #[arg(long, default_value = "admin")]
+        admin: String,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -64,6 +68,9 @@ pub enum ServerCommand {
     /// API bearer tokens for scripts.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// People: add, reset, list.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Advisories held by the server.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
@@ -92,17 +99,60 @@ pub enum ServerCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Make an API token (printed once; stored hashed).
+    /// Make an API token for a person, with their role's permissions (printed once; stored
+    /// as a digest). People make their own, narrower ones with POST /api/v1/tokens.
     Create {
         /// The data directory.
         #[arg(long)]
         data: PathBuf,
-        /// Who or what uses it.
+        /// Whose token it is (its rights are theirs).
+        #[arg(long)]
+        user: String,
+        /// What uses it (a script's name).
         #[arg(long)]
         name: String,
-        /// How long it is valid (1d, 12h).
-        #[arg(long, default_value = "1d", value_parser = duration)]
-        expires: time::Duration,
+        /// How long it is valid (1d, 12h; at most 366d).
+        #[arg(long, default_value = "1d", value_parser = std_duration)]
+        expires: std::time::Duration,
+    },
+}
+
+/// People on the server.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person with a role (and, for hospital roles, a site); prints their one-time
+    /// set-up link (valid 24 h) where they choose a passphrase and enrol their authenticator.
+    Add {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Their user name.
+        name: String,
+        /// administrator, vendor-security-engineer, validator, release-approver,
+        /// hospital-security-officer, biomedical-engineer or auditor.
+        #[arg(long, value_parser = role)]
+        role: medguard_accounts::Role,
+        /// The site a hospital role (or a hospital's auditor) is limited to.
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Issue a person a new one-time set-up link (lost authenticator or passphrase). Nobody
+    /// else learns or sets their secrets.
+    Reset {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Their user name.
+        name: String,
+    },
+    /// Everyone, with role, scope and whether they completed their set-up.
+    List {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -147,6 +197,33 @@ pub enum DeviceCommand {
     },
 }
 
+fn std_duration(text: &str) -> Result<std::time::Duration, String> {
+    medguard_host::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn role(text: &str) -> Result<medguard_accounts::Role, String> {
+    text.parse().map_err(|_| {
+        let all: Vec<&str> = medguard_accounts::Role::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        format!("one of {}", all.join(", "))
+    })
+}
+
+fn print_setup(
+    dir: &DataDir,
+    who: &str,
+    issued: &medguard_fleet::IssuedSetup,
+) -> anyhow::Result<()> {
+    eprintln!(
+        "one-time set-up link for {who}, valid until {} (hand it to them alone; shown once):",
+        super::rfc3339(issued.link.expires_at)
+    );
+    println!("{}", medguard_server::host::setup_url(dir, issued)?);
+    Ok(())
+}
+
 fn duration(text: &str) -> Result<time::Duration, String> {
     let d = medguard_host::parse_duration(text).map_err(|e| e.to_string())?;
     time::Duration::try_from(d).map_err(|e| e.to_string())
@@ -169,6 +246,7 @@ async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
             data,
             database,
             hostnames,
+            admin,
             json,
         } => {
             let dir = DataDir::new(&data);
@@ -203,6 +281,17 @@ async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
                     dir.ca_path().display(),
                     data.display()
                 );
+            }
+            if let Some(issued) = medguard_server::host::first_administrator(&dir, &admin).await? {
+                if json {
+                    super::print_json(&serde_json::json!({
+                        "first_administrator": admin,
+                        "setup_link": medguard_server::host::setup_url(&dir, &issued)?,
+                        "expires_at": super::rfc3339(issued.link.expires_at),
+                    }))?;
+                } else {
+                    print_setup(&dir, &format!("the first administrator, {admin}"), &issued)?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -239,7 +328,8 @@ async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
                 }
                 eprintln!(
                     "enrollment token for site {site:?}, {} use(s), until {} (shown once):",
-                    uses, issued.token.expires_at
+                    uses,
+                    super::rfc3339(issued.token.expires_at)
                 );
                 println!("{}", issued.secret);
             }
@@ -247,16 +337,67 @@ async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
         }
         ServerCommand::Token(TokenCommand::Create {
             data,
+            user,
             name,
             expires,
         }) => {
-            let fleet = medguard_server::open_fleet(&DataDir::new(&data)).await?;
-            let token = fleet.create_api_token(&name, expires).await?;
+            let issued =
+                medguard_server::host::create_token(&DataDir::new(&data), &user, &name, expires)
+                    .await?;
             eprintln!(
-                "API token {:?} until {} (shown once; send it as `Authorization: Bearer ...`):",
-                name, token.info.expires_at
+                "API token {} ({:?}) of {user} until {} (shown once; send it as `Authorization: Bearer ...`):",
+                issued.id,
+                name,
+                super::rfc3339(issued.record.expires_at)
             );
-            println!("{}", token.secret);
+            println!("{}", issued.token.reveal());
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::User(UserCommand::Add {
+            data,
+            name,
+            role,
+            site,
+        }) => {
+            let dir = DataDir::new(&data);
+            let issued = medguard_server::host::add_person(
+                &dir,
+                &name,
+                role,
+                site.as_deref(),
+                medguard_accounts::SetupPurpose::NewAccount,
+            )
+            .await?;
+            print_setup(&dir, &name, &issued)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::User(UserCommand::Reset { data, name }) => {
+            let dir = DataDir::new(&data);
+            let issued = medguard_server::host::reset_person(&dir, &name).await?;
+            print_setup(&dir, &name, &issued)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ServerCommand::User(UserCommand::List { data, json }) => {
+            let people = medguard_server::host::people(&DataDir::new(&data)).await?;
+            if json {
+                super::print_json(&people)?;
+            } else {
+                for p in &people {
+                    println!(
+                        "{:<24} {:<28} {:<20} {}{}",
+                        p.name.as_str(),
+                        p.role.as_str(),
+                        p.scope.to_string(),
+                        if p.set_up { "set up" } else { "set-up pending" },
+                        if p.held {
+                            ", HELD after failed sign-ins"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                println!("{} people", people.len());
+            }
             Ok(ExitCode::SUCCESS)
         }
         ServerCommand::Advisories(AdvisoriesCommand::Ingest {
