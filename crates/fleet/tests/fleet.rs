@@ -703,11 +703,12 @@ async fn a_database_newer_than_this_build_is_refused() {
     let url = format!("sqlite://{}", dir.path().join("fleet.db").display());
     let store = Store::connect(&url).await.unwrap();
     let first = store.migrate(0).await.unwrap();
-    assert_eq!((first.from, first.to), (0, 1));
+    let current = medguard_fleet::store::SCHEMA_VERSION;
+    assert_eq!((first.from, first.to), (0, current));
     let second = store.migrate(0).await.unwrap();
     assert_eq!(
         (second.from, second.to),
-        (1, 1),
+        (current, current),
         "a second run changes nothing"
     );
     store.check_schema().await.unwrap();
