@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/status", get(status_counts))
         .route("/api/v1/security-events", get(security_events))
         .merge(crate::people::routes())
+        .merge(crate::people::pages())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -72,7 +73,9 @@ pub fn router(state: AppState) -> Router {
     ))
     .layer(SetResponseHeaderLayer::overriding(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+        ),
     ))
     .layer(SetResponseHeaderLayer::overriding(
         header::REFERRER_POLICY,

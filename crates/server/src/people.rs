@@ -607,3 +607,139 @@ async fn audit_log(
     .await?;
     Ok(Json(records).into_response())
 }
+
+/// The set-up link as a page for a browser: `GET /setup/{token}` shows the form, `POST`
+/// completes it and shows the recovery codes once.
+pub(crate) fn pages() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/setup/{token}", get(setup_form).post(setup_submit))
+        .route(medguard_web::STYLESHEET_PATH, get(stylesheet))
+}
+
+async fn stylesheet() -> Response {
+    let mut r = medguard_web::STYLESHEET.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r
+}
+
+fn html(status: StatusCode, page: String) -> Response {
+    let mut r = (status, page).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+fn setup_problem_page(e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.0.status).unwrap_or(StatusCode::BAD_REQUEST);
+    html(
+        status,
+        medguard_web::message_page(
+            &medguard_web::Viewer::default(),
+            "This set-up link cannot be used",
+            e.0.detail.as_deref().unwrap_or(&e.0.title),
+        ),
+    )
+}
+
+async fn setup_offer_page(
+    state: &AppState,
+    token: &str,
+    secret: Option<&str>,
+    error: Option<&str>,
+) -> Result<Response, ApiError> {
+    let token = setup_token(token)?;
+    let (link, person) = state.fleet.open_setup(&token).await?;
+    let enrollment = match secret {
+        // After a mistake the same secret is offered again, so an app that scanned it stays right.
+        Some(s) => {
+            let secret = TotpSecret::from_base32(s).map_err(invalid)?;
+            let uri = secret.otpauth_uri(ISSUER, person.name.as_str());
+            (
+                secret.reveal_base32(),
+                medguard_accounts::qr_svg(&uri).map_err(FleetError::from)?,
+            )
+        }
+        None => {
+            let e = TotpEnrollment::new(ISSUER, person.name.as_str()).map_err(FleetError::from)?;
+            (e.secret.reveal_base32(), e.qr_svg.to_string())
+        }
+    };
+    let expires = rfc3339(link.expires_at);
+    Ok(html(
+        if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        },
+        medguard_web::setup_page(
+            &medguard_web::SetupOffer {
+                user: person.name.as_str(),
+                role: person.role.as_str(),
+                secret: &enrollment.0,
+                qr_svg: &enrollment.1,
+                expires_at: &expires,
+            },
+            error,
+        ),
+    ))
+}
+
+async fn setup_form(State(state): Shared, Path(token): Path<String>) -> Response {
+    setup_offer_page(&state, &token, None, None)
+        .await
+        .unwrap_or_else(|e| setup_problem_page(&e))
+}
+
+async fn setup_submit(
+    State(state): Shared,
+    peer: Option<axum::Extension<PeerAddress>>,
+    Path(token): Path<String>,
+    axum::Form(b): axum::Form<SetupBody>,
+) -> Response {
+    let attempt = async {
+        let parsed = setup_token(&token)?;
+        let secret = TotpSecret::from_base32(&b.totp_secret).map_err(invalid)?;
+        let code = TotpCode::parse(&b.code).map_err(invalid)?;
+        let (person, recovery) = state
+            .fleet
+            .complete_setup(&parsed, &b.passphrase, secret, &code)
+            .await?;
+        let address = peer.map(|p| p.0.0.ip().to_string());
+        state
+            .trail
+            .record(Action {
+                kind: EventKind::UserSecurityChanged,
+                outcome: Outcome::Success,
+                user: person.name.as_str(),
+                address: address.as_deref(),
+                detail: format!(
+                    "{} completed their set-up: passphrase chosen, TOTP enrolled, recovery codes issued",
+                    person.name
+                ),
+            })
+            .await?;
+        Ok::<_, ApiError>((person, recovery))
+    }
+    .await;
+    match attempt {
+        Ok((person, recovery)) => {
+            let codes: Vec<&str> = recovery.iter().map(|c| c.reveal()).collect();
+            html(
+                StatusCode::OK,
+                medguard_web::setup_done_page(person.name.as_str(), &codes),
+            )
+        }
+        Err(e) if e.0.code == codes::INVALID || e.0.code == codes::LOGIN_FAILED => {
+            let message = e.0.detail.clone().unwrap_or_default();
+            setup_offer_page(&state, &token, Some(&b.totp_secret), Some(&message))
+                .await
+                .unwrap_or_else(|e| setup_problem_page(&e))
+        }
+        Err(e) => setup_problem_page(&e),
+    }
+}

@@ -458,3 +458,61 @@ pub fn message_page(viewer: &Viewer, title: &str, message: &str) -> String {
 pub fn raw(s: &str) -> Markup {
     PreEscaped(s.to_owned())
 }
+
+/// What the set-up page shows: who it is for and a new authenticator secret.
+#[derive(Debug, Clone)]
+pub struct SetupOffer<'a> {
+    /// The person's user name.
+    pub user: &'a str,
+    /// Their role.
+    pub role: &'a str,
+    /// The new TOTP secret (base32), also in the QR code.
+    pub secret: &'a str,
+    /// The QR code of the `otpauth://` URI, as SVG.
+    pub qr_svg: &'a str,
+    /// Until when the link works.
+    pub expires_at: &'a str,
+}
+
+/// The one-time set-up page: choose a passphrase, scan the QR code, confirm with a code.
+#[must_use]
+pub fn setup_page(offer: &SetupOffer<'_>, error: Option<&str>) -> String {
+    let body = html! {
+        div.signin {
+            h1 { "Set up your account" }
+            p { "For " strong { (offer.user) } " (" (offer.role) "). This link works once, until " (offer.expires_at) "." }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            form method="post" {
+                label for="passphrase" { "Passphrase (at least 15 characters; a few unrelated words work well)" }
+                input #passphrase type="password" name="passphrase" autocomplete="new-password" minlength="15" required;
+                p { "Scan this code with your authenticator app, or type the secret:" }
+                div.qr { (PreEscaped(offer.qr_svg)) }
+                p { code { (offer.secret) } }
+                input type="hidden" name="totp_secret" value=(offer.secret);
+                label for="code" { "The 6-digit code your app shows now" }
+                input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required;
+                p { button type="submit" { "Set up" } }
+            }
+        }
+    };
+    layout(
+        "Set up your account",
+        &Viewer::default(),
+        Section::None,
+        body,
+    )
+}
+
+/// The page after a set-up: the recovery codes, shown this once.
+#[must_use]
+pub fn setup_done_page(user: &str, recovery_codes: &[&str]) -> String {
+    let body = html! {
+        div.signin {
+            h1 { "Your account is set up" }
+            p { "Keep these recovery codes somewhere safe, away from your phone. Each signs you in once if you lose your authenticator. They are not shown again." }
+            ol.recovery { @for c in recovery_codes { li { code { (c) } } } }
+            p { "Sign in as " strong { (user) } " with your passphrase and a code from your app." }
+        }
+    };
+    layout("Account set up", &Viewer::default(), Section::None, body)
+}
