@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/security-events", get(security_events))
         .merge(crate::people::routes())
         .merge(crate::people::pages())
+        .merge(crate::pages::routes())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -15,6 +15,7 @@ pub mod app;
 mod auth;
 pub mod host;
 pub mod openapi;
+mod pages;
 mod people;
 pub mod problem;
 pub mod serve;

@@ -112,24 +112,67 @@ async fn sign_in(
     let bytes = read(body, MAX_BODY).await?;
     let b: SignInBody = json_body(&bytes)?;
     let second = match (&b.code, &b.recovery_code) {
-        (Some(code), None) => SecondFactor::Totp(
-            TotpCode::parse(code).map_err(|_| ApiError::from(FleetError::LoginFailed))?,
-        ),
-        (None, Some(code)) => SecondFactor::Recovery(
-            RecoveryCodeAttempt::parse(code)
-                .map_err(|_| ApiError::from(FleetError::LoginFailed))?,
-        ),
+        (Some(code), None) => TotpCode::parse(code)
+            .map(SecondFactor::Totp)
+            .map_err(|_| ApiError::from(FleetError::LoginFailed))?,
+        (None, Some(code)) => RecoveryCodeAttempt::parse(code)
+            .map(SecondFactor::Recovery)
+            .map_err(|_| ApiError::from(FleetError::LoginFailed))?,
         _ => {
             return Err(invalid(
                 "give either `code` (from the authenticator app) or `recovery_code`",
             ));
         }
     };
-    match state
-        .fleet
-        .sign_in(&b.user, &b.passphrase, second, &address)
-        .await
-    {
+    let signed = sign_in_recorded(&state, &b.user, &b.passphrase, second, &address).await?;
+    let principal = state.fleet.session_principal(&signed.token).await?;
+    let csrf = signed.token.csrf_token();
+    let body = session_json(
+        &state,
+        &principal,
+        csrf.reveal(),
+        Some(state.fleet.session_expires_at(&signed.session)),
+    );
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&signed.token)?);
+    Ok(response)
+}
+
+/// The `Set-Cookie` value of a new session.
+pub(crate) fn session_cookie(
+    token: &medguard_accounts::SessionToken,
+) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict",
+        token.reveal()
+    ))
+    .map_err(invalid)
+}
+
+/// The second factor as a person typed it: six digits are an authenticator code, anything
+/// else a recovery code.
+pub(crate) fn second_factor(text: &str) -> Result<SecondFactor, ApiError> {
+    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        TotpCode::parse(&digits).map(SecondFactor::Totp)
+    } else {
+        RecoveryCodeAttempt::parse(text).map(SecondFactor::Recovery)
+    }
+    .map_err(|_| ApiError::from(FleetError::LoginFailed))
+}
+
+/// Signs a person in and records the outcome in the server's audit trail (with the alert when
+/// failures add up).
+pub(crate) async fn sign_in_recorded(
+    state: &AppState,
+    user: &str,
+    passphrase: &str,
+    second: SecondFactor,
+    address: &str,
+) -> Result<medguard_fleet::SignedIn, ApiError> {
+    match state.fleet.sign_in(user, passphrase, second, address).await {
         Ok(signed) => {
             state
                 .trail
@@ -137,34 +180,17 @@ async fn sign_in(
                     kind: EventKind::LoginSuccess,
                     outcome: Outcome::Success,
                     user: signed.person.name.as_str(),
-                    address: Some(&address),
+                    address: Some(address),
                     detail: match signed.recovery_codes_left {
                         Some(left) => format!("signed in with a recovery code ({left} left)"),
                         None => "signed in".to_owned(),
                     },
                 })
                 .await?;
-            let principal = state.fleet.session_principal(&signed.token).await?;
-            let csrf = signed.token.csrf_token();
-            let body = session_json(
-                &state,
-                &principal,
-                csrf.reveal(),
-                Some(state.fleet.session_expires_at(&signed.session)),
-            );
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict",
-                signed.token.reveal()
-            );
-            let mut response = (StatusCode::CREATED, Json(body)).into_response();
-            response.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).map_err(invalid)?,
-            );
-            Ok(response)
+            Ok(signed)
         }
         Err(refused) => {
-            let mut detail = format!("sign-in refused for {:?}: {}", b.user, refused.error);
+            let mut detail = format!("sign-in refused for {user:?}: {}", refused.error);
             if !refused.known_user {
                 detail.push_str(" (no such account)");
             }
@@ -180,29 +206,14 @@ async fn sign_in(
                     } else {
                         Outcome::MinorFailure
                     },
-                    user: if refused.known_user {
-                        &b.user
-                    } else {
-                        "unknown"
-                    },
-                    address: Some(&address),
+                    user: if refused.known_user { user } else { "unknown" },
+                    address: Some(address),
                     detail,
                 })
                 .await?;
-            let mut problem = ApiError::from(refused.error);
-            if let Some(after) = retry_after(&problem) {
-                problem.0.detail = Some(format!(
-                    "{} (retry after {after} s)",
-                    problem.0.detail.clone().unwrap_or_default()
-                ));
-            }
-            Err(problem)
+            Err(ApiError::from(refused.error))
         }
     }
-}
-
-fn retry_after(problem: &ApiError) -> Option<u64> {
-    (problem.0.code == codes::THROTTLED).then_some(0)
 }
 
 async fn session_info(State(state): Shared, who: Person) -> Result<Response, ApiError> {

@@ -32,6 +32,9 @@ pub struct Viewer {
     pub role: Option<String>,
     /// The CSRF token for forms that change something.
     pub csrf: Option<String>,
+    /// Alerts that stay on every page until a person deals with them (a break-glass session
+    /// awaiting review, an account held after failed sign-ins).
+    pub alerts: Vec<String>,
 }
 
 /// The sections of the navigation.
@@ -90,6 +93,11 @@ fn layout(title: &str, viewer: &Viewer, section: Section, body: Markup) -> Strin
                         }
                     }
                 }
+                @if !viewer.alerts.is_empty() {
+                    section.alerts role="alert" aria-label="Alerts" {
+                        ul { @for a in &viewer.alerts { li { (a) } } }
+                    }
+                }
                 main #main { (body) }
             }
         }
@@ -132,6 +140,20 @@ impl DeviceQuery {
         }
         format!("?{}", q.join("&"))
     }
+}
+
+/// A time as people read it in a table: UTC, to the second.
+fn when(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Percent-encodes a query value.
@@ -247,6 +269,7 @@ pub fn device_page(
     d: &DeviceDetail,
     findings: &Page<FleetFinding>,
     events: &[medguard_fleet::SecurityEvent],
+    inventory: Option<&[medguard_inventory::Component]>,
 ) -> String {
     let s = &d.summary;
     let st = s.detail.clone();
@@ -280,7 +303,7 @@ pub fn device_page(
                 @if let Some(sum) = &i.summary {
                     p { (sum.expected_entries) " entries in the signed profile; "
                         (sum.added) " added, " (sum.removed) " removed, " (sum.changed) " changed, "
-                        (sum.unverifiable) " unverifiable. Reported " (i.at) "." }
+                        (sum.unverifiable) " unverifiable. Reported " (when(i.at)) "." }
                 }
                 @if !i.deviations.is_empty() {
                     table {
@@ -294,6 +317,18 @@ pub fn device_page(
         }
         h2 { "Vulnerabilities" }
         (findings_table(findings, false))
+        h2 { "Inventory" }
+        @match inventory {
+            None => p { "The device has not reported its inventory." },
+            Some(components) => details {
+                summary { (components.len()) " off-the-shelf components"
+                    @if let Some(i) = &d.state.inventory { ", reported " (when(i.at)) } }
+                table {
+                    thead { tr { th scope="col" { "Component" } th scope="col" { "Version" } th scope="col" { "Package URL" } } }
+                    tbody { @for c in components { tr { td { (c.name) } td.mono { (c.version) } td.mono { (c.purl.as_deref().unwrap_or("—")) } } } }
+                }
+            },
+        }
         h2 { "Allowlist" }
         @match &d.state.allowlist {
             None => p { "The device has not reported its allowlist." },
@@ -301,7 +336,7 @@ pub fn device_page(
                 p { "Mode " strong { (format!("{:?}", a.mode).to_lowercase()) } ", " (a.entries) " entries, " (a.denials_total) " denials reported in all." }
                 @if !a.denials.is_empty() {
                     table { thead { tr { th scope="col" { "When" } th scope="col" { "Executable" } th scope="col" { "Decision" } } }
-                        tbody { @for den in &a.denials { tr { td { (den.time) } td.mono { (den.path) } td { (format!("{:?}", den.decision)) } } } } }
+                        tbody { @for den in &a.denials { tr { td { (when(den.time)) } td.mono { (den.path) } td { (format!("{:?}", den.decision)) } } } } }
                 }
             }
         }
@@ -309,7 +344,7 @@ pub fn device_page(
         @match &d.state.scan {
             None => p { "No scan has been reported." },
             Some(sc) => {
-                p { "Last scan finished " (sc.finished) ", " (if sc.completed { "completed" } else { "cut short" }) ", "
+                p { "Last scan finished " (when(sc.finished)) ", " (if sc.completed { "completed" } else { "cut short" }) ", "
                     (sc.files) " files, " (sc.findings_total) " matches." }
                 @if !sc.findings.is_empty() {
                     table { thead { tr { th scope="col" { "File" } th scope="col" { "Signature" } th scope="col" { "Action" } } }
@@ -335,7 +370,7 @@ pub fn device_page(
                     td { (i.report.bundle.version) }
                     td { (format!("{:?}", i.report.outcome)) }
                     td { (i.report.self_tests.iter().filter(|t| t.passed).count()) " of " (i.report.self_tests.len()) " passed" }
-                    td { (i.report.finished) }
+                    td { (when(i.report.finished)) }
                 } } } }
         }
         h2 { "Audit trail" }
@@ -405,37 +440,23 @@ pub fn findings_page(viewer: &Viewer, page: &Page<FleetFinding>, advisory: Optio
     layout("Findings", viewer, Section::Findings, body)
 }
 
-/// What the sign-in page asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignInStep {
-    /// Name and passphrase.
-    Passphrase,
-    /// The code from the authenticator app.
-    Totp,
-}
-
-/// The sign-in page: passphrase, then the one-time code.
+/// The sign-in page: user name and passphrase, then the code from the authenticator app (or
+/// a recovery code), in one form so nothing is kept between two requests.
 #[must_use]
-pub fn sign_in_page(step: SignInStep, csrf: &str, error: Option<&str>) -> String {
+pub fn sign_in_page(csrf: &str, error: Option<&str>) -> String {
     let body = html! {
         div.signin {
             h1 { "Sign in" }
             @if let Some(e) = error { p.error role="alert" { (e) } }
-            @match step {
-                SignInStep::Passphrase => form method="post" action="/sign-in" {
-                    input type="hidden" name="csrf" value=(csrf);
-                    label for="user" { "User name" }
-                    input #user type="text" name="user" autocomplete="username" required;
-                    label for="passphrase" { "Passphrase" }
-                    input #passphrase type="password" name="passphrase" autocomplete="current-password" required;
-                    p { button type="submit" { "Continue" } }
-                },
-                SignInStep::Totp => form method="post" action="/sign-in/code" {
-                    input type="hidden" name="csrf" value=(csrf);
-                    label for="code" { "Code from your authenticator app" }
-                    input #code type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}|[A-Za-z0-9-]{8,}" required;
-                    p { button type="submit" { "Sign in" } }
-                },
+            form method="post" action="/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="user" { "User name" }
+                input #user type="text" name="user" autocomplete="username" required;
+                label for="passphrase" { "Passphrase" }
+                input #passphrase type="password" name="passphrase" autocomplete="current-password" required;
+                label for="code" { "Code from your authenticator app, or a recovery code" }
+                input #code type="text" name="code" autocomplete="one-time-code" required;
+                p { button type="submit" { "Sign in" } }
             }
         }
     };

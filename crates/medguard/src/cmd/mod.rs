@@ -8,6 +8,7 @@ pub mod clinical;
 pub mod cvss;
 pub mod key;
 pub mod profile;
+pub mod quickstart;
 pub mod repo;
 pub mod sbom;
 pub mod scan;

@@ -35,6 +35,10 @@ pub enum ServerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Try the fleet on this machine: a server on embedded SQLite with this machine enrolled
+    /// as its first device, the dashboard's address and the first administrator's set-up link.
+    /// Ctrl-C stops everything.
+    Quickstart(super::quickstart::QuickstartArgs),
     /// Serve the API over HTTPS until interrupted (Ctrl-C or SIGTERM).
     Run {
         /// The data directory.
@@ -295,6 +299,7 @@ async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        ServerCommand::Quickstart(a) => Box::pin(super::quickstart::run_async(a)).await,
         ServerCommand::Run { data, listen } => {
             let dir = DataDir::new(&data);
             let server = medguard_server::BoundServer::bind(&dir, listen.as_deref()).await?;
