@@ -89,11 +89,11 @@ run_one() {
     --count "$devices" --components "$components" --json \
     --inventory "$DATA/dpkg-status" --inventory "$DATA/cyclonedx-bom-examples" \
     --inventory "$DATA/spdx-examples" > "$W/$db-simulate.json"
-  # Every device with a status (not unknown for lack of a report) and its findings stored.
+  # Every device with a status and its findings: reports are acknowledged only once stored,
+  # with the device's status and findings, so the fleet is complete when the counts say so.
   while :; do
-    shown=$(get "/api/v1/devices?limit=1&status=ok" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
-    att=$(get "/api/v1/devices?limit=1&status=attention" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
-    [ $((shown + att)) -ge "$devices" ] && break
+    shown=$(get "/api/v1/status" | python3 -c 'import json,sys; print(sum(json.load(sys.stdin).values()))')
+    [ "$shown" -ge "$devices" ] && break
     sleep 0.2
   done
   local done_ms; done_ms=$(python3 -c 'import time; print(int(time.time()*1000))')

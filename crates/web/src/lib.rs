@@ -61,6 +61,8 @@ fn layout(title: &str, viewer: &Viewer, section: Section, body: Markup) -> Strin
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — medguard" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
+                // No icon to fetch: browsers would otherwise ask for /favicon.ico.
+                link rel="icon" href="data:,";
             }
             body {
                 a.skip href="#main" { "Skip to content" }
