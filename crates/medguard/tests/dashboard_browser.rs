@@ -132,7 +132,8 @@ impl Journey {
         for _ in 0..200 {
             if old.text().await.is_err() {
                 self.browser
-                    .wait_for_find(Locator::Css("main"))
+                    .wait()
+                    .for_element(Locator::Css("main"))
                     .await
                     .unwrap();
                 return;
