@@ -1,0 +1,301 @@
+//! The install's request, outcome and status types, and the exit statuses they map to.
+//!
+//! This module must not do any work on the tree; it only describes.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use medguard_audit::AuditWriter;
+use medguard_clinical::ClinicalGate;
+use medguard_digest::PublicKey;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::UpdateError;
+
+/// Exit status: installed, or already installed.
+pub const EXIT_INSTALLED: u8 = 0;
+/// Exit status: not installed: refused before anything was touched, or rolled back.
+pub const EXIT_NOT_INSTALLED: u8 = 1;
+/// Exit status: an error (unreadable input, or a rollback that could not finish).
+pub const EXIT_ERROR: u8 = 2;
+/// Exit status: deferred: the device is in clinical use or outside its maintenance window;
+/// nothing was touched.
+pub const EXIT_DEFERRED: u8 = 3;
+
+/// Where "now" comes from, and how waiting passes: tests pass a clock whose `sleep`
+/// advances it.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time.
+    fn now(&self) -> OffsetDateTime;
+    /// Waits `d`.
+    fn sleep(&self, d: Duration);
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// What to do when the clinical gate refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitPolicy {
+    /// Give up at once (the caller is run again later, e.g. by a timer).
+    #[default]
+    Exit,
+    /// Ask again every 30 seconds (or less) until this much time has passed.
+    WaitUpTo(Duration),
+}
+
+/// How often a waiting install asks the gate again.
+pub const WAIT_POLL: Duration = Duration::from_secs(30);
+
+/// A point in the transaction, reported to the observer right after it is reached (and,
+/// for the journal records, made durable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "step", content = "index")]
+pub enum Step {
+    /// New content is staged and synced; the tree is untouched.
+    Staged,
+    /// The journal's begin record is durable; the tree may change from here.
+    Begun,
+    /// Operation N was applied.
+    Applied(usize),
+    /// Every operation is applied and synced.
+    AllApplied,
+    /// The journal's `committed` record is durable.
+    Committed,
+    /// Operation N was undone.
+    Undone(usize),
+    /// The rollback finished.
+    RolledBack,
+}
+
+/// One install.
+pub struct ApplyRequest<'a> {
+    /// The bundle file.
+    pub bundle: &'a Path,
+    /// Keys trusted to sign bundles (and their new profiles).
+    pub trust: &'a [PublicKey],
+    /// The device's root.
+    pub root: &'a Path,
+    /// The device's model, checked against the bundle's target models.
+    pub model: Option<&'a str>,
+    /// When intrusive work may start.
+    pub gate: &'a ClinicalGate,
+    /// What to do when the gate refuses.
+    pub policy: WaitPolicy,
+    /// Journal, staging, backups, status record and the current profile live here; it must
+    /// be on the root's file system.
+    pub state_dir: &'a Path,
+    /// Time.
+    pub clock: &'a dyn Clock,
+    /// Where audit events go.
+    pub audit: Option<&'a AuditWriter>,
+    /// Called at each step (progress; tests inject crashes here).
+    pub observer: Option<&'a (dyn Fn(Step) + Sync)>,
+}
+
+impl fmt::Debug for ApplyRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApplyRequest")
+            .field("bundle", &self.bundle)
+            .field("root", &self.root)
+            .field("model", &self.model)
+            .field("state_dir", &self.state_dir)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an install ended (errors aside).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum InstallOutcome {
+    /// The new tree is in place, its self-tests passed, its profile is the baseline.
+    Installed {
+        /// Bundle version.
+        version: String,
+        /// Operations applied.
+        operations: usize,
+        /// Content bytes written.
+        content_bytes: u64,
+        /// Self-tests passed.
+        self_tests: usize,
+    },
+    /// The tree already equals the bundle's new profile.
+    AlreadyInstalled {
+        /// Bundle version.
+        version: String,
+    },
+    /// The clinical gate refused; nothing was touched.
+    Deferred {
+        /// Bundle version.
+        version: String,
+        /// Why.
+        reason: String,
+    },
+    /// The install failed after it started and was undone.
+    RolledBack {
+        /// Bundle version.
+        version: String,
+        /// What failed.
+        reason: String,
+        /// Whether the tree verifies against the old profile afterwards.
+        old_tree_clean: bool,
+        /// Deviations from the old profile afterwards (0 when clean).
+        deviations: usize,
+    },
+}
+
+/// What recovery found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum Recovered {
+    /// Only staged content was left; it was deleted (the tree was never touched).
+    DiscardedStaging,
+    /// The install had committed; its last steps were finished.
+    Completed {
+        /// Bundle version.
+        version: String,
+    },
+    /// The install had not committed; it was undone.
+    RolledBack {
+        /// Bundle version.
+        version: String,
+        /// Whether the tree verifies against the old profile afterwards.
+        old_tree_clean: bool,
+    },
+}
+
+/// The result of [`apply_bundle`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstallReport {
+    /// The install's outcome.
+    #[serde(flatten)]
+    pub outcome: InstallOutcome,
+    /// What was done first about an interrupted earlier install.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<Recovered>,
+}
+
+impl InstallReport {
+    /// The process exit status for this outcome.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self.outcome {
+            InstallOutcome::Installed { .. } | InstallOutcome::AlreadyInstalled { .. } => {
+                EXIT_INSTALLED
+            }
+            InstallOutcome::Deferred { .. } => EXIT_DEFERRED,
+            InstallOutcome::RolledBack { .. } => EXIT_NOT_INSTALLED,
+        }
+    }
+
+    /// One line for a human.
+    #[must_use]
+    pub fn message(&self) -> String {
+        match &self.outcome {
+            InstallOutcome::Installed {
+                version,
+                operations,
+                self_tests,
+                ..
+            } => format!(
+                "installed {version}: {operations} changes, {self_tests} self-tests passed, new profile in place"
+            ),
+            InstallOutcome::AlreadyInstalled { version } => {
+                format!("{version} is already installed: the tree matches its profile")
+            }
+            InstallOutcome::Deferred { version, reason } => {
+                format!("deferred {version}: {reason}; nothing was touched")
+            }
+            InstallOutcome::RolledBack {
+                version,
+                reason,
+                old_tree_clean,
+                deviations,
+            } => {
+                if *old_tree_clean {
+                    format!(
+                        "rolled back {version}: {reason}; the tree verifies against the old profile"
+                    )
+                } else {
+                    format!(
+                        "rolled back {version}: {reason}; the tree DEVIATES from the old profile in {deviations} entries"
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// The record written to `STATE_DIR/status.json` after every run, and printed by `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRecord {
+    /// When, RFC 3339.
+    pub time: String,
+    /// The bundle.
+    pub bundle: String,
+    /// `installed`, `already-installed`, `deferred`, `rolled-back`, `refused` or `error`.
+    pub outcome: String,
+    /// The process exit status.
+    pub exit_code: u8,
+    /// The one-line result.
+    pub message: String,
+    /// The full report, when the install got that far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<InstallReport>,
+}
+
+impl StatusRecord {
+    /// The record of a run's result.
+    #[must_use]
+    pub fn new(
+        bundle: &Path,
+        now: OffsetDateTime,
+        result: &Result<InstallReport, UpdateError>,
+    ) -> Self {
+        let time = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let bundle = bundle.display().to_string();
+        match result {
+            Ok(report) => {
+                let outcome = serde_json::to_value(&report.outcome)
+                    .ok()
+                    .and_then(|v| v.get("outcome").and_then(|o| o.as_str()).map(str::to_owned))
+                    .unwrap_or_default();
+                Self {
+                    time,
+                    bundle,
+                    outcome,
+                    exit_code: report.exit_code(),
+                    message: report.message(),
+                    report: Some(report.clone()),
+                }
+            }
+            Err(e) => Self {
+                time,
+                bundle,
+                outcome: if e.is_refusal() { "refused" } else { "error" }.to_owned(),
+                exit_code: e.exit_code(),
+                message: if e.is_refusal() {
+                    format!("refused: {e}; nothing was touched")
+                } else {
+                    format!("error: {e}")
+                },
+                report: None,
+            },
+        }
+    }
+}
