@@ -343,3 +343,19 @@ fn sigkill_at_random_moments_recovers_to_old_or_new() {
     }
     eprintln!("after recovery: {old} old, {new} new");
 }
+
+/// `bundle inspect DIRECTORY` is unreadable input (exit 2, the error on stderr), as for
+/// every other command, not a refused bundle (exit 1, "too short").
+#[test]
+fn bundle_inspect_of_a_directory_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = medguard()
+        .args(["bundle", "inspect"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("too short"), "{err}");
+    assert!(err.contains(&tmp.path().display().to_string()), "{err}");
+}

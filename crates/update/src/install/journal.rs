@@ -14,6 +14,12 @@ use super::*;
 
 pub(super) const TXN: &str = "txn";
 pub(super) const TXN_DONE: &str = "txn.done";
+/// The journal, in the transaction directory.
+pub(super) const JOURNAL_FILE: &str = "journal";
+/// The current signed profile, in the state dir.
+pub(super) const PROFILE_FILE: &str = "profile";
+/// The last run's status record, in the state dir.
+pub(super) const STATUS_FILE: &str = "status.json";
 pub(super) const JOURNAL_MAGIC: &str = "medguard-journal-v1";
 
 pub(super) struct Txn {
@@ -39,7 +45,7 @@ pub(super) fn begin_journal(
     root: &Path,
 ) -> Result<(), UpdateError> {
     let manifest_path = txn.dir.join("manifest");
-    medguard_profile::write_atomically(&manifest_path, |w| w.write_all(signed_manifest))?;
+    medguard_host::write_atomically(&manifest_path, 0o644, |w| w.write_all(signed_manifest))?;
     let root = fs::canonicalize(root).map_err(io_at(root))?;
     let line = format!(
         "{JOURNAL_MAGIC} {} {}\n",
@@ -47,7 +53,9 @@ pub(super) fn begin_journal(
         medguard_profile::escape::escape(root.as_os_str().as_encoded_bytes())
     );
     // Atomic: a journal exists complete with its begin record, or not at all.
-    medguard_profile::write_atomically(&txn.dir.join("journal"), |w| w.write_all(line.as_bytes()))?;
+    medguard_host::write_atomically(&txn.dir.join(JOURNAL_FILE), 0o644, |w| {
+        w.write_all(line.as_bytes())
+    })?;
     fsync_dir(&txn.dir)
 }
 
@@ -58,7 +66,7 @@ pub(super) struct Journal {
 
 impl Journal {
     pub(super) fn open(txn: &Txn) -> Result<Self, UpdateError> {
-        let path = txn.dir.join("journal");
+        let path = txn.dir.join(JOURNAL_FILE);
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
@@ -83,8 +91,8 @@ impl Journal {
 }
 
 pub(super) fn finish_commit(state_dir: &Path, manifest: &Manifest) -> Result<(), UpdateError> {
-    let path = state_dir.join("profile");
-    medguard_profile::write_atomically(&path, |w| w.write_all(&manifest.new_profile_text))?;
+    let path = state_dir.join(PROFILE_FILE);
+    medguard_host::write_atomically(&path, 0o644, |w| w.write_all(&manifest.new_profile_text))?;
     retire(state_dir)
 }
 

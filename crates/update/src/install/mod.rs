@@ -58,38 +58,96 @@ pub(super) fn io_at(path: &Path) -> impl Fn(io::Error) -> UpdateError + '_ {
     }
 }
 
-/// Installs a bundle. Always writes `STATE_DIR/status.json`; audit events go to
-/// `request.audit`.
-pub fn apply_bundle(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError> {
-    let result = apply_inner(request);
-    let record = StatusRecord::new(request.bundle, request.clock.now(), &result);
-    if fs::create_dir_all(request.state_dir).is_ok() {
-        let text = serde_json::to_vec_pretty(&record).unwrap_or_default();
-        // The status record is a convenience; a failure to write it must not hide the result.
-        let _ = medguard_profile::write_atomically(&request.state_dir.join("status.json"), |w| {
-            w.write_all(&text)?;
-            w.write_all(b"\n")
-        });
-    }
-    if let Err(e) = &result {
+/// Installs a bundle. Always tries to write `STATE_DIR/status.json`; audit events go to
+/// `request.audit`. What could not be recorded (an audit event, the status record) is in
+/// the run's `warnings`, never dropped.
+pub fn apply_bundle(request: &ApplyRequest<'_>) -> InstallRun {
+    let mut warnings = Vec::new();
+    let result = apply_inner(request, &mut warnings);
+    let mut status = StatusRecord::new(request.bundle, request.clock.now(), &result);
+    if result.is_err() {
         audit(
             request,
+            &mut warnings,
             EventKind::PatchFailed,
             Outcome::SeriousFailure,
-            &record.message,
+            &status.message,
         );
-        let _ = e;
     }
-    result
+    status.warnings = warnings.iter().map(ToString::to_string).collect();
+    if let Err(w) = write_status(request.state_dir, &status) {
+        status.warnings.push(w.to_string());
+        warnings.push(w);
+    }
+    InstallRun {
+        result,
+        status,
+        warnings,
+    }
 }
 
-pub(super) fn audit(request: &ApplyRequest<'_>, kind: EventKind, outcome: Outcome, detail: &str) {
+/// Writes the status record. The record is a convenience beside the result, so a failure
+/// is a warning, not an error; but it is never written empty.
+fn write_status(state_dir: &Path, status: &StatusRecord) -> Result<(), InstallWarning> {
+    let path = state_dir.join(STATUS_FILE);
+    let mut text = serde_json::to_vec_pretty(status)
+        .map_err(|source| InstallWarning::StatusSerialise { source })?;
+    text.push(b'\n');
+    fs::create_dir_all(state_dir).map_err(|source| InstallWarning::StatusWrite {
+        path: path.clone(),
+        source,
+    })?;
+    medguard_host::write_bytes_atomically(&path, 0o644, &text).map_err(|e| {
+        InstallWarning::StatusWrite {
+            path: path.clone(),
+            source: e.source,
+        }
+    })
+}
+
+/// Reads what `state_dir` says about installs: the last run's status record, whether an
+/// install was interrupted, and the stored profile.
+///
+/// # Errors
+/// [`UpdateError::Io`] when the status record exists but cannot be read,
+/// [`UpdateError::StatusRecord`] when it is not a status record.
+pub fn read_status(state_dir: &Path) -> Result<InstallStatus, UpdateError> {
+    let path = state_dir.join(STATUS_FILE);
+    let last =
+        match fs::read(&path) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|source| {
+                UpdateError::StatusRecord {
+                    path: path.clone(),
+                    source,
+                }
+            })?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_at(&path)(e)),
+        };
+    let txn = Txn::at(state_dir);
+    let profile = state_dir.join(PROFILE_FILE);
+    Ok(InstallStatus {
+        last,
+        interrupted_install: txn.dir.join(JOURNAL_FILE).exists(),
+        profile: profile.exists().then_some(profile),
+    })
+}
+
+/// Appends an audit event; a failure becomes a warning of the run (an audit failure must
+/// not turn a finished install into an error, nor go unsaid).
+pub(super) fn audit(
+    request: &ApplyRequest<'_>,
+    warnings: &mut Vec<InstallWarning>,
+    kind: EventKind,
+    outcome: Outcome,
+    detail: &str,
+) {
     if let Some(writer) = request.audit {
         let mut event = AuditEvent::new(kind, request.clock.now(), outcome, "medguard-update");
         event.detail = Some(detail.to_owned());
-        // An audit failure must not turn a finished install into an error; the status
-        // record still tells.
-        let _ = writer.append(&event);
+        if let Err(source) = writer.append(&event) {
+            warnings.push(InstallWarning::AuditAppend { kind, source });
+        }
     }
 }
 
@@ -119,7 +177,10 @@ pub(super) fn lock_state_dir(state_dir: &Path) -> Result<File, UpdateError> {
     Err(UpdateError::Busy { path })
 }
 
-pub(super) fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, UpdateError> {
+pub(super) fn apply_inner(
+    request: &ApplyRequest<'_>,
+    warnings: &mut Vec<InstallWarning>,
+) -> Result<InstallReport, UpdateError> {
     let _lock = lock_state_dir(request.state_dir)?;
     let recovered = recover_locked(request.state_dir, request.observer)?;
     let bundle = UnverifiedBundle::open(request.bundle)?.verify(request.trust)?;
@@ -193,8 +254,9 @@ pub(super) fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, U
     if let Some(reason) = wait_for_gate(request) {
         audit(
             request,
-            EventKind::PatchFailed,
-            Outcome::MinorFailure,
+            warnings,
+            EventKind::PatchDeferred,
+            Outcome::Success,
             &format!("install of {version} deferred: {reason}"),
         );
         return Ok(InstallReport {
@@ -215,8 +277,9 @@ pub(super) fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, U
         let reason = r.to_string();
         audit(
             request,
-            EventKind::PatchFailed,
-            Outcome::MinorFailure,
+            warnings,
+            EventKind::PatchDeferred,
+            Outcome::Success,
             &format!("install of {version} deferred: {reason}"),
         );
         return Ok(InstallReport {
@@ -228,6 +291,7 @@ pub(super) fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, U
     observe(request.observer, Step::Begun);
     audit(
         request,
+        warnings,
         EventKind::ConfigurationChange,
         Outcome::Success,
         &format!("install of {version} started"),
@@ -251,6 +315,7 @@ pub(super) fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, U
         let report = InstallReport { outcome, recovered };
         audit(
             request,
+            warnings,
             EventKind::PatchRolledBack,
             Outcome::SeriousFailure,
             &report.message(),
@@ -271,6 +336,7 @@ pub(super) fn apply_inner(request: &ApplyRequest<'_>) -> Result<InstallReport, U
     };
     audit(
         request,
+        warnings,
         EventKind::PatchInstalled,
         Outcome::Success,
         &report.message(),

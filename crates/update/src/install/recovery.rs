@@ -35,7 +35,7 @@ pub(super) fn recover_locked(
     if !txn.dir.exists() {
         return Ok(None);
     }
-    let journal_path = txn.dir.join("journal");
+    let journal_path = txn.dir.join(JOURNAL_FILE);
     let journal_err = |reason: String| UpdateError::Journal {
         path: journal_path.clone(),
         reason,

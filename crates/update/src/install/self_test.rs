@@ -2,19 +2,21 @@
 
 use std::fs::{self, File};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use medguard_host::RunError;
 
 use crate::manifest::Manifest;
 
 use super::*;
 
 pub(super) fn run_self_tests(manifest: &Manifest, root: &Path, txn: &Txn) -> Result<(), String> {
-    use std::os::unix::process::CommandExt as _;
     for (i, t) in manifest.self_tests.iter().enumerate() {
         let log_path = txn.dir.join(format!("self-test-{i}.log"));
         let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
         let err_log = log.try_clone().map_err(|e| e.to_string())?;
-        let mut child = std::process::Command::new("/bin/sh")
+        let mut command = std::process::Command::new("/bin/sh");
+        command
             .arg("-c")
             .arg(&t.command)
             .current_dir(root)
@@ -22,31 +24,23 @@ pub(super) fn run_self_tests(manifest: &Manifest, root: &Path, txn: &Txn) -> Res
             .env("MEDGUARD_BUNDLE_VERSION", &manifest.version)
             .stdin(std::process::Stdio::null())
             .stdout(log)
-            .stderr(err_log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("self-test {:?} could not start: {e}", t.command))?;
-        let started = Instant::now();
+            .stderr(err_log);
         let limit = Duration::from_secs(t.timeout_secs);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() >= limit => {
-                    if let Some(pid) =
-                        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(0))
-                    {
-                        let _ =
-                            rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-                    }
-                    let _ = child.wait();
-                    return Err(format!(
-                        "self-test {:?} timed out after {} s",
-                        t.command, t.timeout_secs
-                    ));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(format!("self-test {:?}: {e}", t.command)),
+        let status = match medguard_host::run_bounded(&mut command, limit) {
+            Ok(status) => status,
+            Err(RunError::Spawn { source, .. }) => {
+                return Err(format!(
+                    "self-test {:?} could not start: {source}",
+                    t.command
+                ));
             }
+            Err(RunError::TimedOut { .. }) => {
+                return Err(format!(
+                    "self-test {:?} timed out after {} s",
+                    t.command, t.timeout_secs
+                ));
+            }
+            Err(e) => return Err(format!("self-test {:?}: {e}", t.command)),
         };
         if !status.success() {
             let tail = fs::read(&log_path).unwrap_or_default();

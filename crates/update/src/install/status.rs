@@ -3,13 +3,15 @@
 //! This module must not do any work on the tree; it only describes.
 
 use std::fmt;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use medguard_audit::AuditWriter;
+use medguard_audit::{AuditError, AuditWriter, EventKind};
 use medguard_clinical::ClinicalGate;
 use medguard_digest::PublicKey;
-use serde::Serialize;
+use medguard_host::Clock;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::UpdateError;
@@ -23,28 +25,6 @@ pub const EXIT_ERROR: u8 = 2;
 /// Exit status: deferred: the device is in clinical use or outside its maintenance window;
 /// nothing was touched.
 pub const EXIT_DEFERRED: u8 = 3;
-
-/// Where "now" comes from, and how waiting passes: tests pass a clock whose `sleep`
-/// advances it.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// The current time.
-    fn now(&self) -> OffsetDateTime;
-    /// Waits `d`.
-    fn sleep(&self, d: Duration);
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-}
 
 /// What to do when the clinical gate refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,7 +98,7 @@ impl fmt::Debug for ApplyRequest<'_> {
 }
 
 /// How an install ended (errors aside).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "outcome")]
 pub enum InstallOutcome {
     /// The new tree is in place, its self-tests passed, its profile is the baseline.
@@ -158,7 +138,7 @@ pub enum InstallOutcome {
 }
 
 /// What recovery found and did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
 pub enum Recovered {
     /// Only staged content was left; it was deleted (the tree was never touched).
@@ -177,8 +157,22 @@ pub enum Recovered {
     },
 }
 
-/// The result of [`apply_bundle`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl InstallOutcome {
+    /// The outcome's name, as in the status record: `installed`, `already-installed`,
+    /// `deferred` or `rolled-back`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Installed { .. } => "installed",
+            Self::AlreadyInstalled { .. } => "already-installed",
+            Self::Deferred { .. } => "deferred",
+            Self::RolledBack { .. } => "rolled-back",
+        }
+    }
+}
+
+/// The result of [`apply_bundle`](super::apply_bundle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallReport {
     /// The install's outcome.
     #[serde(flatten)]
@@ -240,7 +234,7 @@ impl InstallReport {
 }
 
 /// The record written to `STATE_DIR/status.json` after every run, and printed by `--json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusRecord {
     /// When, RFC 3339.
     pub time: String,
@@ -253,8 +247,12 @@ pub struct StatusRecord {
     /// The one-line result.
     pub message: String,
     /// The full report, when the install got that far.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<InstallReport>,
+    /// What this run could not record (an audit event, the status file): the outcome
+    /// stands, but a trail of it is missing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl StatusRecord {
@@ -270,20 +268,15 @@ impl StatusRecord {
             .unwrap_or_default();
         let bundle = bundle.display().to_string();
         match result {
-            Ok(report) => {
-                let outcome = serde_json::to_value(&report.outcome)
-                    .ok()
-                    .and_then(|v| v.get("outcome").and_then(|o| o.as_str()).map(str::to_owned))
-                    .unwrap_or_default();
-                Self {
-                    time,
-                    bundle,
-                    outcome,
-                    exit_code: report.exit_code(),
-                    message: report.message(),
-                    report: Some(report.clone()),
-                }
-            }
+            Ok(report) => Self {
+                time,
+                bundle,
+                outcome: report.outcome.name().to_owned(),
+                exit_code: report.exit_code(),
+                message: report.message(),
+                report: Some(report.clone()),
+                warnings: Vec::new(),
+            },
             Err(e) => Self {
                 time,
                 bundle,
@@ -295,7 +288,67 @@ impl StatusRecord {
                     format!("error: {e}")
                 },
                 report: None,
+                warnings: Vec::new(),
             },
         }
     }
+}
+
+/// Something a run could not record. The install's outcome stands (a finished install is
+/// not undone because its audit event was lost), but the caller must say so.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallWarning {
+    /// An audit event could not be appended.
+    #[error("the {kind} audit event could not be appended: {source}")]
+    AuditAppend {
+        /// The event's type.
+        kind: EventKind,
+        /// The cause.
+        #[source]
+        source: AuditError,
+    },
+    /// The status record could not be serialised (nothing was written).
+    #[error("the status record could not be serialised: {source}")]
+    StatusSerialise {
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The status record could not be written.
+    #[error("the status record {path} could not be written: {source}")]
+    StatusWrite {
+        /// The status file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What [`apply_bundle`](super::apply_bundle) returns: the install's result, the status
+/// record of it, and what could not be recorded.
+#[derive(Debug)]
+#[must_use]
+pub struct InstallRun {
+    /// How the install ended, or why it could not run.
+    pub result: Result<InstallReport, UpdateError>,
+    /// The status record (also written to `STATE_DIR/status.json` unless a warning says
+    /// it could not be); its `warnings` list every warning below.
+    pub status: StatusRecord,
+    /// What could not be recorded.
+    pub warnings: Vec<InstallWarning>,
+}
+
+/// What `STATE_DIR` says about installs: the last run's record and whether an install was
+/// interrupted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstallStatus {
+    /// The last run's record, if any install ran with this state dir.
+    pub last: Option<StatusRecord>,
+    /// An interrupted install is pending (the next apply or `recover` finishes or undoes
+    /// it).
+    pub interrupted_install: bool,
+    /// The current signed profile stored by the last install, if any.
+    pub profile: Option<PathBuf>,
 }
