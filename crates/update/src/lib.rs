@@ -21,6 +21,7 @@ pub mod bundle;
 pub mod install;
 pub mod manifest;
 pub mod path;
+pub mod release;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,7 @@ pub use manifest::{BUNDLE_CONTEXT, Blob, Change, Kind, Manifest, Operation, Owne
 /// The clock the installer takes (re-exported so callers need not name `medguard-host`).
 pub use medguard_host::{Clock, SystemClock};
 pub use path::BundlePath;
+pub use release::{Release, ReleaseError, ReleaseRequest, check_release};
 
 /// Errors of this crate. Every variant that [`UpdateError::is_refusal`] calls a refusal
 /// happened before the device's tree was touched.

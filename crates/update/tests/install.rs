@@ -935,3 +935,69 @@ fn the_status_of_the_last_install_reads_back_typed() {
         Err(UpdateError::StatusRecord { .. })
     ));
 }
+
+/// The release checks: a bundle key verifies the bundle and supplies version and models; a
+/// version that disagrees, a wrong key, or no model anywhere is refused.
+#[test]
+fn release_checks_reconcile_version_and_models_with_the_signed_manifest() {
+    use medguard_update::{ReleaseError, ReleaseRequest, check_release};
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let key = &f.trust[0];
+    let base = ReleaseRequest {
+        bundle: &bundle,
+        key: Some(key),
+        models: &[],
+        version: None,
+    };
+    let r = check_release(&base).unwrap();
+    assert_eq!(r.version, "2.1");
+    assert_eq!(r.models, ["ct-9000"]);
+    assert!(r.verified);
+    let models = ["mr-1".to_owned()];
+    let r = check_release(&ReleaseRequest {
+        models: &models,
+        version: Some("2.1"),
+        ..base
+    })
+    .unwrap();
+    assert_eq!(r.models, ["mr-1"]);
+    let e = check_release(&ReleaseRequest {
+        version: Some("2.2"),
+        ..base
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&e, ReleaseError::VersionMismatch { given, bundle, .. } if given == "2.2" && bundle == "2.1"),
+        "{e:?}"
+    );
+    let (other, _) = SigningKey::generate().unwrap();
+    let e = check_release(&ReleaseRequest {
+        key: Some(other.public_key()),
+        ..base
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&e, ReleaseError::Bundle { source, .. } if matches!(**source, UpdateError::Signature(_))),
+        "{e:?}"
+    );
+    let unchecked = ReleaseRequest { key: None, ..base };
+    assert!(matches!(
+        check_release(&unchecked),
+        Err(ReleaseError::NoVersion)
+    ));
+    assert!(matches!(
+        check_release(&ReleaseRequest {
+            version: Some("2.1"),
+            ..unchecked
+        }),
+        Err(ReleaseError::NoModel { .. })
+    ));
+    let r = check_release(&ReleaseRequest {
+        version: Some("2.1"),
+        models: &models,
+        ..unchecked
+    })
+    .unwrap();
+    assert!(!r.verified);
+}
