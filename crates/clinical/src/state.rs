@@ -20,7 +20,9 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use medguard_host::RunError;
 
 /// What the device says it is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -174,34 +176,26 @@ impl ClinicalStateSource {
     }
 
     fn run(&self, command: &str, timeout: Duration) -> Result<ClinicalState, ClinicalError> {
-        let mut child = Command::new("sh")
+        let mut probe = Command::new("sh");
+        probe
             .arg("-c")
             .arg(command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|error| self.io(error))?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().map_err(|error| self.io(error))? {
-                return Ok(if status.success() {
-                    ClinicalState::Idle
-                } else {
-                    ClinicalState::InUse
-                });
+            .stderr(Stdio::null());
+        // A hung probe must not keep a process around: run_bounded kills its whole process
+        // group (the probe's own children too) when the time is up.
+        match medguard_host::run_bounded(&mut probe, timeout) {
+            Ok(status) if status.success() => Ok(ClinicalState::Idle),
+            Ok(_) => Ok(ClinicalState::InUse),
+            Err(RunError::TimedOut { .. }) => Err(ClinicalError::Timeout {
+                source_spec: self.to_string(),
+                timeout,
+            }),
+            Err(RunError::Spawn { source, .. } | RunError::Wait { source, .. }) => {
+                Err(self.io(source))
             }
-            if Instant::now() >= deadline {
-                // A hung probe must not keep a process around; the kill may race with a
-                // normal exit, which is fine either way.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ClinicalError::Timeout {
-                    source_spec: self.to_string(),
-                    timeout,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
+            Err(e) => Err(self.io(io::Error::other(e))),
         }
     }
 
@@ -244,6 +238,7 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::os::unix::net::UnixListener;
+    use std::time::Instant;
 
     const T: Duration = Duration::from_secs(5);
 
@@ -317,6 +312,44 @@ mod tests {
             Err(ClinicalError::Timeout { .. })
         ));
         assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    /// A probe that times out is killed with everything it started: no process outlives the
+    /// probe to hold the gate's resources.
+    #[test]
+    fn a_hung_probe_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let hung = ClinicalStateSource::Command(format!(
+            "sleep 30 & echo $! > '{}'; wait",
+            pid_file.display()
+        ));
+        assert!(matches!(
+            hung.read(Duration::from_millis(300)),
+            Err(ClinicalError::Timeout { .. })
+        ));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        // Killed: gone, or a zombie until init reaps it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match std::fs::read_to_string(&stat) {
+                Err(_) => break,
+                Ok(s)
+                    if s.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+                {
+                    break;
+                }
+                Ok(s) => assert!(
+                    Instant::now() < deadline,
+                    "the probe's child {} still runs: {s}",
+                    pid.trim()
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
