@@ -1,7 +1,7 @@
 //! The clinical state of a device and the providers that report it.
 //!
 //! A provider is configured by the vendor, who knows how the device's own software tells
-//! that an examination or a monitoring session is running. Three kinds exist, written as a
+//! that an examination or a monitoring session is running. Four kinds exist, written as a
 //! one-line spec so that they fit a command line or a configuration value:
 //!
 //! - `file:PATH`: the file holds `idle` or `in-use` (surrounding white space ignored). The
@@ -9,12 +9,17 @@
 //! - `socket:PATH`: a Unix stream socket; on connect, the provider writes `idle` or
 //!   `in-use`, optionally followed by a newline, and may close.
 //! - `cmd:COMMAND`: run by `sh -c`; exit status 0 means idle, any other exit means in use.
+//! - `lock:PATH`: an advisory `flock` lock file, as balena's update locks work: the clinical
+//!   software holds the lock while the device is in use; free means idle. Unlike the others
+//!   it closes the race between asking and acting: an install takes the lock itself
+//!   (without waiting) and holds it to the end, so no procedure can start mid-install.
 //!
 //! Reading never blocks for longer than the timeout the caller gives. This module reports
 //! errors as errors; turning an error into "in use" is [`crate::ClinicalGate`]'s job, so a
 //! caller that only wants to display the state can still tell "in use" from "unreadable".
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -58,9 +63,9 @@ impl fmt::Display for ClinicalState {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClinicalError {
-    /// The spec is not `file:`, `socket:` or `cmd:` followed by something.
+    /// The spec is not `file:`, `socket:`, `cmd:` or `lock:` followed by something.
     #[error(
-        "clinical state provider {spec:?} is not valid: expected file:PATH, socket:PATH or cmd:COMMAND"
+        "clinical state provider {spec:?} is not valid: expected file:PATH, socket:PATH, cmd:COMMAND or lock:PATH"
     )]
     InvalidSpec {
         /// The spec as given.
@@ -104,6 +109,10 @@ pub enum ClinicalStateSource {
     Socket(PathBuf),
     /// A shell command: exit 0 means idle.
     Command(String),
+    /// An advisory lock file (`flock`): the clinical software holds it while the device is
+    /// in use; free means idle. An install takes it itself and holds it to the end, so no
+    /// procedure can start mid-install (see [`ClinicalGate::begin`](crate::ClinicalGate::begin)).
+    Lock(PathBuf),
 }
 
 /// Answers longer than this are not a state word; reading stops there so a provider that
@@ -125,6 +134,7 @@ impl FromStr for ClinicalStateSource {
             "file" => Ok(ClinicalStateSource::File(PathBuf::from(rest))),
             "socket" => Ok(ClinicalStateSource::Socket(PathBuf::from(rest))),
             "cmd" => Ok(ClinicalStateSource::Command(rest.to_owned())),
+            "lock" => Ok(ClinicalStateSource::Lock(PathBuf::from(rest))),
             _ => Err(invalid()),
         }
     }
@@ -136,6 +146,7 @@ impl fmt::Display for ClinicalStateSource {
             ClinicalStateSource::File(p) => write!(f, "file:{}", p.display()),
             ClinicalStateSource::Socket(p) => write!(f, "socket:{}", p.display()),
             ClinicalStateSource::Command(c) => write!(f, "cmd:{c}"),
+            ClinicalStateSource::Lock(p) => write!(f, "lock:{}", p.display()),
         }
     }
 }
@@ -172,6 +183,29 @@ impl ClinicalStateSource {
                 }
             }
             ClinicalStateSource::Command(command) => self.run(command, timeout),
+            // Taken and released at once: free means nobody is using the device now.
+            ClinicalStateSource::Lock(path) => Ok(match self.try_lock(path)? {
+                Some(_) => ClinicalState::Idle,
+                None => ClinicalState::InUse,
+            }),
+        }
+    }
+
+    /// Takes the lock file's exclusive advisory lock without waiting: `Some(file)` holds it
+    /// until the file is dropped, `None` means someone else holds it (the device is in
+    /// use). A missing file is created: nobody can hold a lock on it.
+    pub(crate) fn try_lock(&self, path: &std::path::Path) -> Result<Option<File>, ClinicalError> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|error| self.io(error))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(file)),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(self.io(e.into())),
         }
     }
 
