@@ -1001,3 +1001,85 @@ fn release_checks_reconcile_version_and_models_with_the_signed_manifest() {
     .unwrap();
     assert!(!r.verified);
 }
+
+/// With a `lock:` provider, the installer holds the clinical lock for the whole install: a
+/// process that tries to take it during the (slow) self-test cannot, so no procedure can
+/// start mid-install; after the install the lock is free again.
+#[test]
+fn a_lock_provider_is_held_by_the_installer_for_the_whole_install() {
+    let f = Fixture::new();
+    let lock = f.path("clinical.lock");
+    let result = f.path("flock-result");
+    let probe = format!(
+        "sleep 0.3; flock -n '{}' true; echo $? > '{}'",
+        lock.display(),
+        result.display()
+    );
+    let bundle = f.bundle("b.bundle", &[&probe]);
+    let root = f.device("dev");
+    let gate = ClinicalGate::new(Some(ClinicalStateSource::Lock(lock.clone())), None);
+    let r = f.apply(&bundle, &root, &gate).unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::Installed { .. }),
+        "{r:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(&result).unwrap().trim(),
+        "1",
+        "another process took the clinical lock during the install"
+    );
+    let after = std::process::Command::new("flock")
+        .arg("-n")
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap();
+    assert!(
+        after.success(),
+        "the installer kept the lock after the install"
+    );
+}
+
+/// With a `lock:` provider held by the clinical software (another process), the install
+/// is deferred and the tree untouched.
+#[test]
+fn a_lock_held_by_the_clinical_software_defers_the_install() {
+    use std::os::unix::process::CommandExt as _;
+    let f = Fixture::new();
+    let lock = f.path("clinical.lock");
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let ready = f.path("holding");
+    // In its own process group, so flock(1) and the shell holding the descriptor die
+    // together.
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .arg("sh")
+        .arg("-c")
+        .arg(format!("touch '{}'; sleep 30", ready.display()))
+        .process_group(0)
+        .spawn()
+        .expect("flock(1) from util-linux is installed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock(1) never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let gate = ClinicalGate::new(Some(ClinicalStateSource::Lock(lock.clone())), None);
+    let r = f.apply(&bundle, &root, &gate);
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", holder.id())])
+        .status()
+        .unwrap();
+    holder.wait().unwrap();
+    assert!(killed.success());
+    let r = r.unwrap();
+    assert!(
+        matches!(&r.outcome, InstallOutcome::Deferred { reason, .. } if reason.contains("clinical use")),
+        "{r:?}"
+    );
+    assert!(same_tree(&root, &f.path("old")));
+}

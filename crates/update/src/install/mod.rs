@@ -28,7 +28,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use medguard_audit::{AuditEvent, EventKind, Outcome};
-use medguard_clinical::Permission;
+use medguard_clinical::{ClinicalHold, Permission};
 use medguard_profile::{Baseline, Progress, WalkOptions};
 
 use crate::UpdateError;
@@ -251,19 +251,24 @@ pub(super) fn apply_inner(
         });
     }
     check_space(request.root, manifest)?;
-    if let Some(reason) = wait_for_gate(request) {
-        audit(
-            request,
-            warnings,
-            EventKind::PatchDeferred,
-            Outcome::Success,
-            &format!("install of {version} deferred: {reason}"),
-        );
-        return Ok(InstallReport {
-            outcome: InstallOutcome::Deferred { version, reason },
-            recovered,
-        });
-    }
+    // Held to the end of this function: with a `lock:` provider, no clinical procedure can
+    // start while the tree changes, is tested or is rolled back.
+    let hold = match wait_for_gate(request) {
+        Ok(hold) => hold,
+        Err(reason) => {
+            audit(
+                request,
+                warnings,
+                EventKind::PatchDeferred,
+                Outcome::Success,
+                &format!("install of {version} deferred: {reason}"),
+            );
+            return Ok(InstallReport {
+                outcome: InstallOutcome::Deferred { version, reason },
+                recovered,
+            });
+        }
+    };
     let txn = Txn::at(request.state_dir);
     if let Err(e) = stage(&bundle, &txn) {
         // Nothing in the tree was touched; staged content is discarded.
@@ -272,7 +277,7 @@ pub(super) fn apply_inner(
     }
     observe(request.observer, Step::Staged);
     // Staging can take a while: ask again before the tree is touched.
-    if let Permission::Refused(r) = request.gate.may_continue() {
+    if let Permission::Refused(r) = request.gate.may_continue_holding(&hold) {
         retire(request.state_dir)?;
         let reason = r.to_string();
         audit(
@@ -344,21 +349,23 @@ pub(super) fn apply_inner(
     Ok(report)
 }
 
-pub(super) fn wait_for_gate(request: &ApplyRequest<'_>) -> Option<String> {
+/// Asks the gate (and, by the policy, asks again) until it lets the install begin: the hold
+/// it returns keeps a `lock:` provider's lock; `Err` is the last refusal.
+pub(super) fn wait_for_gate(request: &ApplyRequest<'_>) -> Result<ClinicalHold, String> {
     let deadline = match request.policy {
         WaitPolicy::Exit => None,
         WaitPolicy::WaitUpTo(d) => Some(request.clock.now() + d),
     };
     loop {
         let now = request.clock.now();
-        match request.gate.permits(now) {
-            Permission::Granted => return None,
-            Permission::Refused(r) => match deadline {
+        match request.gate.begin(now) {
+            Ok(hold) => return Ok(hold),
+            Err(r) => match deadline {
                 Some(end) if now < end => {
                     let left = Duration::try_from(end - now).unwrap_or_default();
                     request.clock.sleep(left.min(WAIT_POLL));
                 }
-                _ => return Some(r.to_string()),
+                _ => return Err(r.to_string()),
             },
         }
     }
