@@ -11,8 +11,9 @@ use medguard_clinical::{ClinicalGate, ClinicalStateSource, MaintenanceWindow, Pe
 /// (`clinical check`, `update apply`, `update install`), defined once.
 #[derive(Debug, Clone, Args)]
 pub struct ClinicalArgs {
-    /// The clinical-state provider: file:PATH (holding idle or in-use), socket:PATH, or
-    /// cmd:COMMAND (exit 0 means idle).
+    /// The clinical-state provider: file:PATH (holding idle or in-use), socket:PATH,
+    /// cmd:COMMAND (exit 0 means idle), or lock:PATH (an flock the clinical software holds
+    /// while in use; an install holds it itself until done).
     #[arg(long, value_name = "SPEC")]
     pub clinical_state: Option<ClinicalStateSource>,
     /// The maintenance window, e.g. "Mon-Fri 22:00-06:00 +01:00" or "always".
