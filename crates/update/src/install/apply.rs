@@ -14,7 +14,12 @@ use crate::UpdateError;
 use crate::bundle::VerifiedBundle;
 use crate::manifest::{Change, Kind, Manifest, Operation, Ownership};
 
-use super::*;
+use super::fsops::{
+    FromBytesCompat as _, chown_if_needed, lexists, rename, rename_noreplace, set_owner, sync_fs,
+    system_time,
+};
+use super::journal::{Journal, Txn};
+use super::{Step, io_at, observe};
 
 pub(super) fn stage(bundle: &VerifiedBundle, txn: &Txn) -> Result<(), UpdateError> {
     if txn.dir.exists() {

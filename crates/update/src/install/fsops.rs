@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::UpdateError;
 use crate::manifest::{Manifest, Ownership};
 
-use super::*;
+use super::io_at;
 
 /// Free space needed: the content plus a block per entry, plus a tenth and 16 MiB for
 /// margin. Backups take no space: they are the old entries themselves, linked or moved.

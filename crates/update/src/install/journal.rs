@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::UpdateError;
 use crate::manifest::Manifest;
 
-use super::*;
+use super::fsops::{fsync_dir, rename};
+use super::io_at;
 
 pub(super) const TXN: &str = "txn";
 pub(super) const TXN_DONE: &str = "txn.done";

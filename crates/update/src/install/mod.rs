@@ -41,10 +41,12 @@ mod recovery;
 mod self_test;
 mod status;
 
-use apply::*;
-use fsops::*;
-use journal::*;
-use self_test::*;
+use apply::{apply_all, rollback, stage};
+use fsops::check_space;
+use journal::{
+    JOURNAL_FILE, Journal, PROFILE_FILE, STATUS_FILE, Txn, begin_journal, finish_commit, retire,
+};
+use self_test::run_self_tests;
 
 pub use fsops::needed_space;
 pub use recovery::recover;

@@ -9,7 +9,10 @@ use medguard_digest::UnverifiedDocument;
 use crate::UpdateError;
 use crate::manifest::Manifest;
 
-use super::*;
+use super::apply::rollback;
+use super::fsops::FromBytesCompat as _;
+use super::journal::{JOURNAL_FILE, JOURNAL_MAGIC, TXN_DONE, Txn, finish_commit, retire};
+use super::{Recovered, Step, io_at, lock_state_dir};
 
 /// Finishes or undoes an install that a crash interrupted (nothing to do: `None`).
 pub fn recover(

@@ -8,7 +8,7 @@ use medguard_host::RunError;
 
 use crate::manifest::Manifest;
 
-use super::*;
+use super::journal::Txn;
 
 pub(super) fn run_self_tests(manifest: &Manifest, root: &Path, txn: &Txn) -> Result<(), String> {
     for (i, t) in manifest.self_tests.iter().enumerate() {
