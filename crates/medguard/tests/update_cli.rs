@@ -359,3 +359,22 @@ fn bundle_inspect_of_a_directory_exits_2() {
     assert!(!err.contains("too short"), "{err}");
     assert!(err.contains(&tmp.path().display().to_string()), "{err}");
 }
+
+/// A status record the installer cannot write is said on stderr (and in the JSON record),
+/// not swallowed; the install's own result and exit status stand.
+#[test]
+fn a_status_record_that_cannot_be_written_is_a_warning_on_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir, 5);
+    let bundle = create_bundle(dir, "b.bundle", "true");
+    let root = device(dir, "device");
+    fs::create_dir_all(root.with_extension("state").join("status.json/occupied")).unwrap();
+    let out = apply(dir, &bundle, &root, "in-use");
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: the status record") && err.contains("could not be written"),
+        "{err}"
+    );
+}
