@@ -614,6 +614,11 @@ event_kinds! {
     /// A patch install failed.
     PatchFailed = "patch-failed", "Patch install failed",
         "110113" / SECURITY_ALERT, Some(("110131", "Software Configuration")), U;
+    /// A patch install was put off because the device was in clinical use or outside its
+    /// maintenance window; nothing was touched. Not a failure: a SIEM must not count it as
+    /// one, so it is application activity rather than a security alert.
+    PatchDeferred = "patch-deferred", "Patch install deferred",
+        "110100" / APPLICATION_ACTIVITY, None, E;
     /// A patch install was rolled back.
     PatchRolledBack = "patch-rolled-back", "Patch rolled back",
         "110113" / SECURITY_ALERT, Some(("110131", "Software Configuration")), U;
@@ -798,6 +803,7 @@ mod tests {
             (EventKind::PatchReleased, "110106", None),
             (EventKind::PatchInstalled, "110113", Some("110131")),
             (EventKind::PatchFailed, "110113", Some("110131")),
+            (EventKind::PatchDeferred, "110100", None),
             (EventKind::PatchRolledBack, "110113", Some("110131")),
             (EventKind::ConfigurationChange, "110113", Some("110129")),
             (EventKind::DetectionAlert, "110113", None),
