@@ -157,6 +157,16 @@ pub struct SimulateArgs {
     /// The model the devices claim.
     #[arg(long, default_value = "Simulated CT 9000")]
     model: String,
+    /// Keep reporting (after --rounds) until this much time has passed (a soak).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    duration: Option<std::time::Duration>,
+    /// Each device's pause between its rounds.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    pause: std::time::Duration,
+    /// How long a device resends a batch the server did not answer (a restarting server)
+    /// before it gives up; the same sequence numbers, so each report is stored once.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    retry_for: std::time::Duration,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -438,6 +448,9 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
         model: Some(a.model.clone()),
         run_id,
         timeouts: Timeouts::default(),
+        duration: a.duration,
+        pause: a.pause,
+        retry_for: a.retry_for,
     };
     let summary = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -471,11 +484,12 @@ fn print_simulation(s: &SimulateSummary) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "reports: {} sent, {} stored, {} already held, {} refused in {:.1} s: {:.0} reports/s, batch latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "reports: {} sent, {} stored, {} already held, {} refused, {} batch(es) resent in {:.1} s: {:.0} reports/s, batch latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         s.reports_sent,
         s.reports_stored,
         s.reports_duplicate,
         s.reports_refused,
+        s.batches_resent,
         s.report_seconds,
         s.reports_per_second,
         s.report_latency.p50_ms,
