@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use medguard_host::Clock;
 use medguard_profile::Progress;
-use medguard_proto::{CheckinResponse, CommandKind};
+use medguard_proto::{CheckinResponse, Command, CommandKind};
 use time::OffsetDateTime;
 
 use crate::AgentError;
@@ -315,6 +315,13 @@ pub async fn run_daemon(
     let mut rounds = 0u64;
     tokio::pin!(shutdown);
     loop {
+        // Polled before every round: the first poll installs a signal handler, so a stop
+        // asked for during a long round ends the loop after it instead of killing it.
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            () = std::future::ready(()) => {}
+        }
         let now = clock.now();
         let due = schedule.due(now);
         let send_due = backoff.retry_at().is_some_and(|at| at <= now);
@@ -407,29 +414,7 @@ async fn round(
             match agent.checkin().await {
                 Ok(c) => {
                     backoff.succeeded();
-                    for command in &c.commands {
-                        let job = match &command.kind {
-                            CommandKind::VerifyNow => Some(Job::Verify),
-                            CommandKind::ScanNow => {
-                                *scan_now = true;
-                                Some(Job::Scan)
-                            }
-                            CommandKind::CollectInventory => Some(Job::Inventory),
-                            CommandKind::CollectServices => Some(Job::Services),
-                            _ => None,
-                        };
-                        match job {
-                            Some(j) if schedule.request(j, clock.now()) => {}
-                            Some(j) => problems.push(format!(
-                                "command {}: {j:?} is not configured on this device",
-                                command.id
-                            )),
-                            None => problems.push(format!(
-                                "command {}: this agent does not carry out {:?} yet",
-                                command.id, command.kind
-                            )),
-                        }
-                    }
+                    problems.extend(apply_commands(schedule, &c.commands, scan_now, clock.now()));
                     checkin = Some(c);
                 }
                 Err(e) => {
@@ -449,6 +434,42 @@ async fn round(
         problems,
         retry_at: backoff.retry_at(),
     })
+}
+
+/// Makes the tasks the server's commands ask for due at `now`; returns what could not be
+/// done (a task this device does not have, a command this agent does not carry out yet).
+fn apply_commands(
+    schedule: &mut Schedule,
+    commands: &[Command],
+    scan_now: &mut bool,
+    now: OffsetDateTime,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for command in commands {
+        let job = match &command.kind {
+            CommandKind::VerifyNow => Some(Job::Verify),
+            CommandKind::ScanNow => Some(Job::Scan),
+            CommandKind::CollectInventory => Some(Job::Inventory),
+            CommandKind::CollectServices => Some(Job::Services),
+            _ => None,
+        };
+        match job {
+            Some(j) if schedule.request(j, now) => {
+                if j == Job::Scan {
+                    *scan_now = true;
+                }
+            }
+            Some(j) => problems.push(format!(
+                "command {}: {j:?} is not configured on this device",
+                command.id
+            )),
+            None => problems.push(format!(
+                "command {}: this agent does not carry out {:?} yet",
+                command.id, command.kind
+            )),
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -569,6 +590,47 @@ mod tests {
         assert!(!s.request(Job::Verify, start()));
         assert!(!s.request(Job::Scan, start()));
         assert!(s.request(Job::Inventory, start() + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn commands_make_their_tasks_due_and_the_rest_are_reported() {
+        let c = config("[services]\ninterval = \"1h\"\n");
+        let mut s = Schedule::new(&c, start(), None);
+        for j in s.due(start()) {
+            s.ran(j, start());
+        }
+        let later = start() + Duration::from_secs(5);
+        assert!(s.due(later).is_empty());
+        let command = |id: &str, kind| Command {
+            id: id.into(),
+            kind,
+        };
+        let mut scan_now = false;
+        let problems = apply_commands(
+            &mut s,
+            &[
+                command("c1", CommandKind::CollectInventory),
+                command("c2", CommandKind::CollectServices),
+                command("c3", CommandKind::VerifyNow),
+                command("c4", CommandKind::ScanNow),
+                command(
+                    "c5",
+                    CommandKind::Install {
+                        rollout: "r1".into(),
+                        target: "t".into(),
+                        version: "1".into(),
+                    },
+                ),
+            ],
+            &mut scan_now,
+            later,
+        );
+        assert_eq!(s.due(later), [Job::Inventory, Job::Services]);
+        assert!(!scan_now, "no scan is configured");
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("command c3: Verify is not configured"));
+        assert!(problems[1].starts_with("command c4: Scan is not configured"));
+        assert!(problems[2].starts_with("command c5: this agent does not carry out Install"));
     }
 
     #[test]
