@@ -39,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$M" server init --data "$dir" >/dev/null
+"$M" server init --data "$dir" >"$W/init.log" 2>&1 || { cat "$W/init.log"; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="https://127.0.0.1:$port"
 PEAK_KB=0
