@@ -14,7 +14,8 @@
 //! [`Agent::send`] then sends the queue in sequence order over mutual TLS and removes each
 //! report only once the server acknowledged it (stored or duplicate); a report the server
 //! refuses is kept aside with the problem and reported, never dropped. [`report_once`] is
-//! `medguard agent report`: every task once, then send.
+//! `medguard agent report`: every task once, then send; [`run_daemon`] is `medguard agent
+//! run`: each task on its own schedule, sending and checking in after each round.
 //!
 //! [`simulate`] runs many simulated devices in one process against a server, for the
 //! server's benchmark and the daemon's soak test.
@@ -33,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod daemon;
 mod enroll;
 mod error;
 mod events;
@@ -46,6 +48,7 @@ mod text;
 pub mod transport;
 
 pub use config::{AgentConfig, ConfigError};
+pub use daemon::{DaemonOptions, DaemonSummary, Round, run_daemon};
 pub use enroll::{EnrollOptions, EnrollOutcome, device_facts, enroll};
 pub use error::AgentError;
 pub use outbox::{

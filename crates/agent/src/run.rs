@@ -9,8 +9,9 @@ use medguard_clinical::ClinicalState;
 use medguard_host::Clock;
 use medguard_profile::Progress;
 use medguard_proto::{
-    AgentHealth, ClinicalReading, ClinicalStateReading, IssuedCertificate, QueueHealth,
-    RenewRequest, ReportBody, TaskHealth, VerificationOutcome, limits, paths,
+    AgentHealth, CheckinRequest, CheckinResponse, ClinicalReading, ClinicalStateReading,
+    IssuedCertificate, QueueHealth, RenewRequest, ReportBody, TaskHealth, VerificationOutcome,
+    limits, paths,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -378,6 +379,61 @@ impl Agent {
                 ]
             }
         }
+    }
+
+    /// Collects the listening services alone and queues their report (the daemon's hourly
+    /// task between daily inventories; the collection is the inventory's, its inventory is
+    /// not queued).
+    pub fn services(&self) -> TaskResult {
+        let result = if self.config.inventory.evidence {
+            tasks::inventory::collect(
+                &self.config.inventory,
+                self.config.device.model.clone(),
+                self.clock.now(),
+            )
+            .map_err(|e| AgentError::Task {
+                task: "services",
+                reason: e.to_string(),
+            })
+            .and_then(|c| {
+                let listeners = c.services.listeners.len();
+                let seq = self.enqueue(ReportBody::Services(c.services))?;
+                Ok((
+                    TaskStatus::Clean,
+                    format!("{listeners} listening socket(s)"),
+                    vec![seq],
+                ))
+            })
+        } else {
+            Err(AgentError::Task {
+                task: "services",
+                reason: "inventory.evidence = false: listening services are not looked for".into(),
+            })
+        };
+        self.finish("services", self.config.services.interval, result)
+    }
+
+    /// Checks in with the server: says how far the queue is, and gets the server's commands
+    /// and the last sequence number it stored.
+    ///
+    /// # Errors
+    /// [`AgentError::Send`] when the server cannot be reached or answers badly,
+    /// [`AgentError::Outbox`].
+    pub async fn checkin(&self) -> Result<CheckinResponse, AgentError> {
+        let stats = self.outbox.stats()?;
+        let body = serde_json::to_vec(&CheckinRequest {
+            agent_version: AGENT_VERSION.to_owned(),
+            last_queued_seq: stats.last_seq,
+            queued_reports: stats.reports,
+        })
+        .map_err(|e| AgentError::Task {
+            task: "checkin",
+            reason: e.to_string(),
+        })?;
+        Ok(self
+            .link()?
+            .post_json(paths::CHECKIN, body, limits::MAX_ENROLL_BYTES)
+            .await?)
     }
 
     /// When the scan is next due (`None`: no scan configured).

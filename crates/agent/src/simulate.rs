@@ -66,6 +66,15 @@ pub struct SimulateOptions {
     pub run_id: String,
     /// How long to wait on the server.
     pub timeouts: Timeouts,
+    /// Keep posting rounds (after the first `rounds`) until this much time has passed since
+    /// the reporting phase started (the soak); `None`: exactly `rounds`.
+    pub duration: Option<Duration>,
+    /// Each device's pause between its rounds.
+    pub pause: Duration,
+    /// How long a device keeps resending a batch the server did not answer (a server
+    /// restarting) before it gives up; zero: it gives up at once. A resent batch carries the
+    /// same sequence numbers, so the server stores each report once.
+    pub retry_for: Duration,
 }
 
 /// The components a simulated fleet is made of.
@@ -330,6 +339,8 @@ pub struct SimulateSummary {
     pub reports_duplicate: u64,
     /// Reports the server refused.
     pub reports_refused: u64,
+    /// Batches sent again because the server did not answer.
+    pub batches_resent: u64,
     /// When the reporting phase started, milliseconds since the Unix epoch (a benchmark
     /// measures from here until the server shows every device).
     pub report_started_unix_ms: i128,
@@ -419,11 +430,12 @@ pub async fn simulate(
         let (options, limit, plan) = (options.clone(), limit.clone(), plan.clone());
         handles.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await.ok()?;
-            Some(report_rounds(&options, &plan, &device).await)
+            Some(report_rounds(&options, &plan, &device, started).await)
         }));
     }
     let mut report_times = Vec::new();
     let (mut sent, mut stored, mut duplicate, mut refused) = (0u64, 0u64, 0u64, 0u64);
+    let mut resent = 0u64;
     for h in handles {
         match h.await {
             Ok(Some(outcome)) => {
@@ -431,6 +443,7 @@ pub async fn simulate(
                 stored += outcome.stored;
                 duplicate += outcome.duplicate;
                 refused += outcome.refused;
+                resent += outcome.resent;
                 report_times.extend(outcome.latencies);
                 errors.extend(outcome.errors);
             }
@@ -450,6 +463,7 @@ pub async fn simulate(
         reports_stored: stored,
         reports_duplicate: duplicate,
         reports_refused: refused,
+        batches_resent: resent,
         report_started_unix_ms,
         report_seconds,
         reports_per_second: if report_seconds > 0.0 {
@@ -523,6 +537,7 @@ struct RoundsOutcome {
     stored: u64,
     duplicate: u64,
     refused: u64,
+    resent: u64,
     latencies: Vec<Duration>,
     errors: Vec<String>,
 }
@@ -570,7 +585,12 @@ fn verification(index: usize, deviating: bool) -> Verification {
     }
 }
 
-async fn report_rounds(options: &SimulateOptions, plan: &Plan, device: &Enrolled) -> RoundsOutcome {
+async fn report_rounds(
+    options: &SimulateOptions,
+    plan: &Plan,
+    device: &Enrolled,
+    started: Instant,
+) -> RoundsOutcome {
     let mut out = RoundsOutcome::default();
     let link = match ServerLink::device(
         &options.server,
@@ -588,7 +608,16 @@ async fn report_rounds(options: &SimulateOptions, plan: &Plan, device: &Enrolled
     let name = format!("sim-{:05}", device.index);
     let deviating = deviates(device.index, options.deviating);
     let mut seq = 0u64;
-    for round in 0..options.rounds.max(1) {
+    let mut round = 0usize;
+    loop {
+        let more = round < options.rounds.max(1)
+            || options.duration.is_some_and(|d| started.elapsed() < d);
+        if !more {
+            break;
+        }
+        if round > 0 && !options.pause.is_zero() {
+            tokio::time::sleep(options.pause).await;
+        }
         let now = OffsetDateTime::now_utc();
         let mut reports = Vec::new();
         let mut push = |body: ReportBody| {
@@ -633,10 +662,32 @@ async fn report_rounds(options: &SimulateOptions, plan: &Plan, device: &Enrolled
             }
         };
         out.sent += count;
-        let t = Instant::now();
-        let answer: Result<ReportAck, SendError> =
-            link.post_json(paths::REPORTS, body, 1 << 20).await;
-        out.latencies.push(t.elapsed());
+        let mut retry_until = None;
+        let mut wait = Duration::from_millis(200);
+        let answer = loop {
+            let t = Instant::now();
+            let answer: Result<ReportAck, SendError> =
+                link.post_json(paths::REPORTS, body.clone(), 1 << 20).await;
+            if answer.is_ok() {
+                // Only answered requests: a refused connection is not a latency.
+                out.latencies.push(t.elapsed());
+            }
+            match answer {
+                Err(e) if e.is_transient() && !options.retry_for.is_zero() => {
+                    let until =
+                        *retry_until.get_or_insert_with(|| Instant::now() + options.retry_for);
+                    if Instant::now() >= until {
+                        break Err(e);
+                    }
+                    // The same batch again: the server stores each sequence number once.
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                    out.resent += 1;
+                }
+                other => break other,
+            }
+        };
+        round += 1;
         match answer {
             Ok(ack) => {
                 for r in &ack.receipts {

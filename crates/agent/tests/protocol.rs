@@ -610,6 +610,9 @@ fn simulated_devices_each_enroll_and_report_with_their_own_sequence_numbers() {
         model: Some("CT 9000".into()),
         run_id: "test".into(),
         timeouts: timeouts(),
+        duration: None,
+        pause: std::time::Duration::ZERO,
+        retry_for: std::time::Duration::ZERO,
     };
     let summary = rt.block_on(simulate(&options, plan)).unwrap();
     assert_eq!(summary.errors, Vec::<String>::new());

@@ -15,8 +15,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use medguard_agent::simulate::{Plan, SimulateOptions, SimulateSummary};
 use medguard_agent::{
-    AgentConfig, EnrollOptions, ReportOptions, RunSummary, ScanPolicy, StateDir, TaskStatus,
-    Timeouts,
+    AgentConfig, DaemonOptions, EnrollOptions, ReportOptions, Round, RunSummary, ScanPolicy,
+    StateDir, TaskStatus, Timeouts,
 };
 use medguard_host::{Clock as _, SystemClock};
 use medguard_proto::EnrollmentToken;
@@ -31,8 +31,39 @@ pub enum AgentCommand {
     /// durably in --state, and send the queue. Exit 0 sent and intact, 1 something found,
     /// 2 error.
     Report(ReportArgs),
+    /// Run as a daemon: each task on its own schedule from the configuration, the queue
+    /// sent and the server checked in with after each round, until SIGTERM or Ctrl-C. Prints
+    /// one line per round. Exit 0 stopped cleanly, 2 error.
+    Run(RunArgs),
     /// Simulate N enrolled devices reporting to a server (for benchmarks).
     Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The agent's state directory (after `agent enroll`).
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// The agent's configuration.
+    #[arg(
+        long,
+        value_name = "agent.toml",
+        default_value = "/etc/medguard/agent.toml"
+    )]
+    config: PathBuf,
+    /// The first wait before sending again to an unreachable server (doubling, with jitter).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    retry_min: std::time::Duration,
+    /// The longest wait between sends to an unreachable server.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    retry_max: std::time::Duration,
+    /// Print each round as a line of JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    medguard_host::parse_duration(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +157,16 @@ pub struct SimulateArgs {
     /// The model the devices claim.
     #[arg(long, default_value = "Simulated CT 9000")]
     model: String,
+    /// Keep reporting (after --rounds) until this much time has passed (a soak).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    duration: Option<std::time::Duration>,
+    /// Each device's pause between its rounds.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    pause: std::time::Duration,
+    /// How long a device resends a batch the server did not answer (a restarting server)
+    /// before it gives up; the same sequence numbers, so each report is stored once.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    retry_for: std::time::Duration,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -135,8 +176,85 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AgentCommand::Enroll(a) => enroll(a),
         AgentCommand::Report(a) => report(&a),
+        AgentCommand::Run(a) => run_daemon(&a),
         AgentCommand::Simulate(a) => simulate(&a),
     }
+}
+
+fn run_daemon(a: &RunArgs) -> anyhow::Result<ExitCode> {
+    let config = AgentConfig::load(&a.config)?;
+    let options = DaemonOptions {
+        backoff_min: a.retry_min,
+        backoff_max: a.retry_max,
+        ..DaemonOptions::default()
+    };
+    let json = a.json;
+    let summary = runtime()?
+        .block_on(medguard_agent::run_daemon(
+            StateDir::new(&a.state),
+            config,
+            Arc::new(SystemClock),
+            options,
+            super::server::shutdown_signal(),
+            |round| {
+                // A closed stdout must not stop the daemon: the reports are its output.
+                let _ = if json {
+                    print_json_line(round)
+                } else {
+                    print_round(round)
+                };
+            },
+        ))
+        .context("running the agent")?;
+    eprintln!(
+        "medguard: agent stopped after {} round(s); {} report(s) queued",
+        summary.rounds, summary.queued
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_json_line(round: &Round) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, round).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn print_round(round: &Round) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut parts: Vec<String> = round
+        .tasks
+        .iter()
+        .map(|t| format!("{}: {}", t.task, t.summary))
+        .collect();
+    match &round.send {
+        Some(s) => parts.push(format!(
+            "sent {} ({} stored, {} already held, {} refused)",
+            s.acknowledged() + s.refused.len(),
+            s.stored.len(),
+            s.duplicates.len(),
+            s.refused.len()
+        )),
+        None => parts.push("not sent (waiting before retrying)".to_owned()),
+    }
+    parts.push(format!("{} queued", round.queued));
+    if let Some(c) = &round.checkin {
+        parts.push(format!(
+            "server holds up to seq {}, {} command(s)",
+            c.last_stored_seq,
+            c.commands.len()
+        ));
+    }
+    for p in &round.problems {
+        parts.push(format!("PROBLEM: {p}"));
+    }
+    if let Some(at) = round.retry_at {
+        parts.push(format!("retry at {at}"));
+    }
+    writeln!(out, "{}: {}", round.at, parts.join("; "))?;
+    out.flush()?;
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -330,6 +448,9 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
         model: Some(a.model.clone()),
         run_id,
         timeouts: Timeouts::default(),
+        duration: a.duration,
+        pause: a.pause,
+        retry_for: a.retry_for,
     };
     let summary = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -363,11 +484,12 @@ fn print_simulation(s: &SimulateSummary) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "reports: {} sent, {} stored, {} already held, {} refused in {:.1} s: {:.0} reports/s, batch latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "reports: {} sent, {} stored, {} already held, {} refused, {} batch(es) resent in {:.1} s: {:.0} reports/s, batch latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         s.reports_sent,
         s.reports_stored,
         s.reports_duplicate,
         s.reports_refused,
+        s.batches_resent,
         s.report_seconds,
         s.reports_per_second,
         s.report_latency.p50_ms,

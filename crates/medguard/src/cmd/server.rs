@@ -495,7 +495,7 @@ async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
