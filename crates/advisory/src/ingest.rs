@@ -160,3 +160,33 @@ pub fn read_sources(
     }
     Ok(parsed)
 }
+
+/// Parses a JSON body holding one advisory document (OSV or CSAF 2.0) or an array of them,
+/// as an API receives it; `origin` names the source in reports.
+///
+/// # Errors
+/// [`SourceError::Syntax`] when the body is not JSON at all; a document that cannot be
+/// parsed is a [`Parsed`] with an error instead.
+pub fn parse_json_documents(bytes: &[u8], origin: &str) -> Result<Vec<Parsed>, SourceError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| SourceError::Syntax {
+            format: "JSON",
+            reason: e.to_string(),
+        })?;
+    let documents = match value {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    Ok(documents
+        .into_iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            // Each document is hashed as it will be stored, so re-sending it is "unchanged".
+            let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+            Parsed {
+                origin: format!("{origin}[{i}]"),
+                result: crate::parse_record(&bytes, false),
+            }
+        })
+        .collect())
+}

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 pub use csaf::{parse_csaf, parse_range};
 pub use db::{Database, IngestReport, Outcome};
 pub use ecosystem::{normalize_pypi, osv_ecosystem_and_name};
-pub use ingest::{Parsed, Rejection, read_sources};
+pub use ingest::{Parsed, Rejection, parse_json_documents, read_sources};
 pub use matching::{Match, MatchSet, MatchStatus, Matcher, Package, UsageContext};
 /// Package URLs are `medguard-purl`'s; re-exported for the paths callers already use.
 pub use medguard_purl::{Purl, PurlError};

@@ -586,6 +586,19 @@ event_kinds! {
     /// Emergency (break-glass) access was used.
     BreakGlass = "break-glass", "Break-glass access",
         "110113" / SECURITY_ALERT, Some(("110127", "Emergency Override Started")), E;
+    /// Break-glass access ended (by itself, by its holder or by a reviewer).
+    BreakGlassEnded = "break-glass-ended", "Break-glass access ended",
+        "110113" / SECURITY_ALERT, Some(("110138", "Emergency Override Stopped")), E;
+    /// A person was refused an action (role, site, token or CSRF token).
+    AccessDenied = "access-denied", "Access denied",
+        "110113" / SECURITY_ALERT, Some(("110132", "Use of Restricted Function")), E;
+    /// A person's account or credentials changed (added, set up, reset, token made or
+    /// revoked, hold released).
+    UserSecurityChanged = "user-security-changed", "User security attributes changed",
+        "110113" / SECURITY_ALERT, Some(("110137", "User Security Attributes Changed")), U;
+    /// A person's role or scope was granted or changed.
+    SecurityRolesChanged = "security-roles-changed", "Security roles changed",
+        "110113" / SECURITY_ALERT, Some(("110136", "Security Roles Changed")), U;
     /// A patch's relevance and impact were assessed.
     PatchAssessed = "patch-assessed", "Patch assessed",
         "110100" / APPLICATION_ACTIVITY, None, R;
@@ -601,6 +614,11 @@ event_kinds! {
     /// A patch install failed.
     PatchFailed = "patch-failed", "Patch install failed",
         "110113" / SECURITY_ALERT, Some(("110131", "Software Configuration")), U;
+    /// A patch install was put off because the device was in clinical use or outside its
+    /// maintenance window; nothing was touched. Not a failure: a SIEM must not count it as
+    /// one, so it is application activity rather than a security alert.
+    PatchDeferred = "patch-deferred", "Patch install deferred",
+        "110100" / APPLICATION_ACTIVITY, None, E;
     /// A patch install was rolled back.
     PatchRolledBack = "patch-rolled-back", "Patch rolled back",
         "110113" / SECURITY_ALERT, Some(("110131", "Software Configuration")), U;
@@ -785,6 +803,7 @@ mod tests {
             (EventKind::PatchReleased, "110106", None),
             (EventKind::PatchInstalled, "110113", Some("110131")),
             (EventKind::PatchFailed, "110113", Some("110131")),
+            (EventKind::PatchDeferred, "110100", None),
             (EventKind::PatchRolledBack, "110113", Some("110131")),
             (EventKind::ConfigurationChange, "110113", Some("110129")),
             (EventKind::DetectionAlert, "110113", None),

@@ -31,6 +31,21 @@ pub enum Permission {
     Refused(Refusal),
 }
 
+/// Intrusive work under way: holds the `lock:` provider's lock (if that is the provider)
+/// until dropped.
+#[derive(Debug)]
+#[must_use = "dropping the hold releases the clinical lock"]
+pub struct ClinicalHold {
+    lock: Option<std::fs::File>,
+}
+
+impl ClinicalHold {
+    /// Whether this hold keeps a clinical lock taken.
+    pub fn holds_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+}
+
 /// Why intrusive work may not start now.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -135,6 +150,50 @@ impl ClinicalGate {
         self.may_continue()
     }
 
+    /// Starts intrusive work at `now` if the gate permits it, and returns what must be kept
+    /// until the work ends. With a `lock:` provider the lock is taken here (without
+    /// waiting: taken by someone else means in use) and held by the returned
+    /// [`ClinicalHold`], so no clinical procedure can start until it is dropped; the other
+    /// providers are asked as [`permits`](Self::permits) does.
+    ///
+    /// # Errors
+    /// The [`Refusal`], as `permits` gives it.
+    pub fn begin(&self, now: OffsetDateTime) -> Result<ClinicalHold, Refusal> {
+        let Some(ClinicalStateSource::Lock(path)) = &self.source else {
+            return match self.permits(now) {
+                Permission::Granted => Ok(ClinicalHold { lock: None }),
+                Permission::Refused(r) => Err(r),
+            };
+        };
+        if let Some(window) = &self.window
+            && !window.contains(now)
+        {
+            return Err(Refusal::OutsideWindow {
+                window: window.to_string(),
+                next_opening: window.next_opening(now),
+            });
+        }
+        let source = ClinicalStateSource::Lock(path.clone());
+        match source.try_lock(path) {
+            Ok(Some(file)) => Ok(ClinicalHold { lock: Some(file) }),
+            Ok(None) => Err(Refusal::InClinicalUse {
+                source: source.to_string(),
+            }),
+            Err(error) => Err(Refusal::StateUnknown(error)),
+        }
+    }
+
+    /// Whether work started with [`begin`](Self::begin) may go on: granted while `hold`
+    /// holds the lock (nobody can have started a procedure), otherwise as
+    /// [`may_continue`](Self::may_continue).
+    pub fn may_continue_holding(&self, hold: &ClinicalHold) -> Permission {
+        if hold.lock.is_some() {
+            Permission::Granted
+        } else {
+            self.may_continue()
+        }
+    }
+
     /// Whether work that has started may go on: only the provider is asked, because a
     /// window limits when work *starts*, and stopping a half-done install at the end of a
     /// window would be worse than finishing it.
@@ -155,6 +214,7 @@ impl ClinicalGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt as _;
     use time::macros::datetime;
 
     #[test]
@@ -190,6 +250,70 @@ mod tests {
         assert!(matches!(gate.may_continue(), Permission::Granted));
         std::fs::write(&state, "in-use").unwrap();
         assert!(matches!(gate.may_continue(), Permission::Refused(_)));
+    }
+
+    /// A `lock:` provider: free is idle, held by another process is in use; `begin` holds
+    /// the lock, so another process cannot take it until the hold is dropped.
+    #[test]
+    fn a_lock_provider_is_held_for_the_whole_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("clinical.lock");
+        let gate = ClinicalGate::new(Some(ClinicalStateSource::Lock(lock.clone())), None);
+        let now = datetime!(2026-11-23 23:00 UTC);
+        assert!(matches!(gate.permits(now), Permission::Granted));
+        // Another process holds it: in use.
+        // In its own process group, so that flock(1) and the command it runs (which
+        // inherits the locked descriptor) die together.
+        let mut holder = std::process::Command::new("flock")
+            .arg(&lock)
+            .args(["sleep", "30"])
+            .process_group(0)
+            .spawn()
+            .expect("flock(1) from util-linux is installed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while matches!(gate.permits(now), Permission::Granted) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "flock(1) never took the lock"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(matches!(
+            gate.permits(now),
+            Permission::Refused(Refusal::InClinicalUse { .. })
+        ));
+        assert!(matches!(
+            gate.begin(now),
+            Err(Refusal::InClinicalUse { .. })
+        ));
+        let killed = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", holder.id())])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        holder.wait().unwrap();
+        // Free again: begin takes it and keeps it; another process cannot take it.
+        let hold = gate.begin(now).unwrap();
+        assert!(hold.holds_lock());
+        assert!(matches!(
+            gate.may_continue_holding(&hold),
+            Permission::Granted
+        ));
+        let other = std::process::Command::new("flock")
+            .arg("-n")
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap();
+        assert_eq!(other.code(), Some(1), "another process took the held lock");
+        drop(hold);
+        let other = std::process::Command::new("flock")
+            .arg("-n")
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(other.success(), "the lock was not released with the hold");
     }
 
     #[test]

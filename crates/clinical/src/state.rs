@@ -1,7 +1,7 @@
 //! The clinical state of a device and the providers that report it.
 //!
 //! A provider is configured by the vendor, who knows how the device's own software tells
-//! that an examination or a monitoring session is running. Three kinds exist, written as a
+//! that an examination or a monitoring session is running. Four kinds exist, written as a
 //! one-line spec so that they fit a command line or a configuration value:
 //!
 //! - `file:PATH`: the file holds `idle` or `in-use` (surrounding white space ignored). The
@@ -9,18 +9,25 @@
 //! - `socket:PATH`: a Unix stream socket; on connect, the provider writes `idle` or
 //!   `in-use`, optionally followed by a newline, and may close.
 //! - `cmd:COMMAND`: run by `sh -c`; exit status 0 means idle, any other exit means in use.
+//! - `lock:PATH`: an advisory `flock` lock file, as balena's update locks work: the clinical
+//!   software holds the lock while the device is in use; free means idle. Unlike the others
+//!   it closes the race between asking and acting: an install takes the lock itself
+//!   (without waiting) and holds it to the end, so no procedure can start mid-install.
 //!
 //! Reading never blocks for longer than the timeout the caller gives. This module reports
 //! errors as errors; turning an error into "in use" is [`crate::ClinicalGate`]'s job, so a
 //! caller that only wants to display the state can still tell "in use" from "unreadable".
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use medguard_host::RunError;
 
 /// What the device says it is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,9 +63,9 @@ impl fmt::Display for ClinicalState {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClinicalError {
-    /// The spec is not `file:`, `socket:` or `cmd:` followed by something.
+    /// The spec is not `file:`, `socket:`, `cmd:` or `lock:` followed by something.
     #[error(
-        "clinical state provider {spec:?} is not valid: expected file:PATH, socket:PATH or cmd:COMMAND"
+        "clinical state provider {spec:?} is not valid: expected file:PATH, socket:PATH, cmd:COMMAND or lock:PATH"
     )]
     InvalidSpec {
         /// The spec as given.
@@ -102,6 +109,10 @@ pub enum ClinicalStateSource {
     Socket(PathBuf),
     /// A shell command: exit 0 means idle.
     Command(String),
+    /// An advisory lock file (`flock`): the clinical software holds it while the device is
+    /// in use; free means idle. An install takes it itself and holds it to the end, so no
+    /// procedure can start mid-install (see [`ClinicalGate::begin`](crate::ClinicalGate::begin)).
+    Lock(PathBuf),
 }
 
 /// Answers longer than this are not a state word; reading stops there so a provider that
@@ -123,6 +134,7 @@ impl FromStr for ClinicalStateSource {
             "file" => Ok(ClinicalStateSource::File(PathBuf::from(rest))),
             "socket" => Ok(ClinicalStateSource::Socket(PathBuf::from(rest))),
             "cmd" => Ok(ClinicalStateSource::Command(rest.to_owned())),
+            "lock" => Ok(ClinicalStateSource::Lock(PathBuf::from(rest))),
             _ => Err(invalid()),
         }
     }
@@ -134,6 +146,7 @@ impl fmt::Display for ClinicalStateSource {
             ClinicalStateSource::File(p) => write!(f, "file:{}", p.display()),
             ClinicalStateSource::Socket(p) => write!(f, "socket:{}", p.display()),
             ClinicalStateSource::Command(c) => write!(f, "cmd:{c}"),
+            ClinicalStateSource::Lock(p) => write!(f, "lock:{}", p.display()),
         }
     }
 }
@@ -170,38 +183,53 @@ impl ClinicalStateSource {
                 }
             }
             ClinicalStateSource::Command(command) => self.run(command, timeout),
+            // Taken and released at once: free means nobody is using the device now.
+            ClinicalStateSource::Lock(path) => Ok(match self.try_lock(path)? {
+                Some(_) => ClinicalState::Idle,
+                None => ClinicalState::InUse,
+            }),
+        }
+    }
+
+    /// Takes the lock file's exclusive advisory lock without waiting: `Some(file)` holds it
+    /// until the file is dropped, `None` means someone else holds it (the device is in
+    /// use). A missing file is created: nobody can hold a lock on it.
+    pub(crate) fn try_lock(&self, path: &std::path::Path) -> Result<Option<File>, ClinicalError> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|error| self.io(error))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(file)),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(self.io(e.into())),
         }
     }
 
     fn run(&self, command: &str, timeout: Duration) -> Result<ClinicalState, ClinicalError> {
-        let mut child = Command::new("sh")
+        let mut probe = Command::new("sh");
+        probe
             .arg("-c")
             .arg(command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|error| self.io(error))?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().map_err(|error| self.io(error))? {
-                return Ok(if status.success() {
-                    ClinicalState::Idle
-                } else {
-                    ClinicalState::InUse
-                });
+            .stderr(Stdio::null());
+        // A hung probe must not keep a process around: run_bounded kills its whole process
+        // group (the probe's own children too) when the time is up.
+        match medguard_host::run_bounded(&mut probe, timeout) {
+            Ok(status) if status.success() => Ok(ClinicalState::Idle),
+            Ok(_) => Ok(ClinicalState::InUse),
+            Err(RunError::TimedOut { .. }) => Err(ClinicalError::Timeout {
+                source_spec: self.to_string(),
+                timeout,
+            }),
+            Err(RunError::Spawn { source, .. } | RunError::Wait { source, .. }) => {
+                Err(self.io(source))
             }
-            if Instant::now() >= deadline {
-                // A hung probe must not keep a process around; the kill may race with a
-                // normal exit, which is fine either way.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ClinicalError::Timeout {
-                    source_spec: self.to_string(),
-                    timeout,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
+            Err(e) => Err(self.io(io::Error::other(e))),
         }
     }
 
@@ -244,6 +272,7 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::os::unix::net::UnixListener;
+    use std::time::Instant;
 
     const T: Duration = Duration::from_secs(5);
 
@@ -317,6 +346,44 @@ mod tests {
             Err(ClinicalError::Timeout { .. })
         ));
         assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    /// A probe that times out is killed with everything it started: no process outlives the
+    /// probe to hold the gate's resources.
+    #[test]
+    fn a_hung_probe_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let hung = ClinicalStateSource::Command(format!(
+            "sleep 30 & echo $! > '{}'; wait",
+            pid_file.display()
+        ));
+        assert!(matches!(
+            hung.read(Duration::from_millis(300)),
+            Err(ClinicalError::Timeout { .. })
+        ));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        // Killed: gone, or a zombie until init reaps it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match std::fs::read_to_string(&stat) {
+                Err(_) => break,
+                Ok(s)
+                    if s.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+                {
+                    break;
+                }
+                Ok(s) => assert!(
+                    Instant::now() < deadline,
+                    "the probe's child {} still runs: {s}",
+                    pid.trim()
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

@@ -268,9 +268,12 @@ impl Fleet {
         let model = token_model.or_else(|| request.facts.model.clone());
         let public_key = hex::encode(certificate.public_key);
         if reenrolled {
+            // The device's reports stay stored under their sequence numbers, so the count goes
+            // on: a re-imaged agent asks for `last_stored_seq` at check-in and numbers its
+            // reports after it (resetting it here made them conflict with the stored ones).
             sqlx::query(
                 "UPDATE devices SET model = $2, name = $3, os = $4, agent_version = $5, \
-                 public_key = $6, revoked_at = NULL, revoked_reason = NULL, last_seq = 0 \
+                 public_key = $6, revoked_at = NULL, revoked_reason = NULL \
                  WHERE id = $1",
             )
             .bind(device_id.as_str())

@@ -121,6 +121,29 @@ pub enum FleetError {
         source: medguard_pki::PkiError,
     },
     /// Advisories could not be read or matched.
+    /// A rule of the accounts library refused (a weak passphrase, a wrong code, an expired
+    /// link, a break-glass reason too short...).
+    #[error("{source}")]
+    Accounts {
+        /// The refusal.
+        #[source]
+        source: medguard_accounts::AccountsError,
+    },
+    /// The person may not do this (their role, their site, their token).
+    #[error("{refusal}")]
+    Forbidden {
+        /// Why.
+        refusal: medguard_accounts::Refusal,
+    },
+    /// A sign-in failed. Which part was wrong (name, passphrase, code) is not said.
+    #[error("the user name, passphrase or code is wrong")]
+    LoginFailed,
+    /// The request conflicts with what is stored.
+    #[error("{reason}")]
+    Conflict {
+        /// What.
+        reason: String,
+    },
     #[error("advisories: {source}")]
     Advisory {
         /// The cause.
@@ -146,6 +169,10 @@ impl FleetError {
             Self::NotFound { .. } => codes::NOT_FOUND,
             Self::Invalid { .. } => codes::INVALID,
             Self::Unauthorized => codes::UNAUTHORIZED,
+            Self::Forbidden { .. } => codes::FORBIDDEN,
+            Self::LoginFailed => codes::LOGIN_FAILED,
+            Self::Conflict { .. } => codes::CONFLICT,
+            Self::Accounts { source } => accounts_code(source),
             Self::Database { .. }
             | Self::DatabaseUrl { .. }
             | Self::SchemaNewer { .. }
@@ -155,6 +182,43 @@ impl FleetError {
             | Self::Pki { .. }
             | Self::Advisory { .. } => codes::INTERNAL,
         }
+    }
+}
+
+fn accounts_code(e: &medguard_accounts::AccountsError) -> &'static str {
+    use medguard_accounts::AccountsError as A;
+    match e {
+        A::TotpWrong
+        | A::TotpReplayed { .. }
+        | A::RecoveryCodeWrong
+        | A::RecoveryCodeUsed { .. } => codes::LOGIN_FAILED,
+        A::SessionEnded { .. } => codes::SESSION_ENDED,
+        A::CsrfMismatch => codes::CSRF,
+        A::Throttled { .. } => codes::THROTTLED,
+        A::ApiTokenExpired { .. } | A::ApiTokenRevoked { .. } | A::ApiTokenWrong => {
+            codes::UNAUTHORIZED
+        }
+        A::SetupTokenWrong | A::SetupTokenExpired { .. } | A::SetupTokenUsed { .. } => {
+            codes::UNAUTHORIZED
+        }
+        A::BreakGlassNotPermitted { .. }
+        | A::BreakGlassEndRefused { .. }
+        | A::BreakGlassReviewRefused { .. }
+        | A::BreakGlassSelfReview
+        | A::ApiTokenBeyondRole { .. } => codes::FORBIDDEN,
+        A::BreakGlassAlreadyReviewed { .. } | A::BreakGlassStillActive | A::BreakGlassNotActive => {
+            codes::CONFLICT
+        }
+        A::HashMalformed { .. } | A::HashUnsupported { .. } | A::Randomness | A::QrCode { .. } => {
+            codes::INTERNAL
+        }
+        _ => codes::INVALID,
+    }
+}
+
+impl From<medguard_accounts::AccountsError> for FleetError {
+    fn from(source: medguard_accounts::AccountsError) -> Self {
+        Self::Accounts { source }
     }
 }
 

@@ -595,3 +595,24 @@ impl Fleet {
         })
     }
 }
+
+impl Fleet {
+    /// The components of a device's last inventory (`None` before it reported one).
+    ///
+    /// # Errors
+    /// [`FleetError::NotFound`] for an unknown device; [`FleetError::Database`],
+    /// [`FleetError::Corrupt`].
+    pub async fn inventory(&self, device: &str) -> Result<Option<Vec<Component>>, FleetError> {
+        let Some(state) = self.device(device).await?.state.inventory else {
+            return Ok(None);
+        };
+        let row = sqlx::query("SELECT components FROM inventories WHERE digest = $1")
+            .bind(&state.digest)
+            .fetch_one(&self.store.read)
+            .await?;
+        let text: String = row.try_get(0)?;
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(corrupt("inventory"))
+    }
+}

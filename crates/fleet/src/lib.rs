@@ -33,11 +33,11 @@ mod error;
 mod events;
 pub mod findings;
 mod ingest;
+mod people;
 mod query;
 pub mod state;
 pub mod status;
 pub mod store;
-mod tokens;
 
 use std::sync::Arc;
 
@@ -49,10 +49,13 @@ pub use enroll::{AuthenticatedDevice, EnrollmentToken, IssuedToken};
 pub use error::FleetError;
 pub use events::{SecurityEvent, SecurityEventInput};
 pub use findings::{AdvisoryIngest, FindingFilter, FleetFinding};
+pub use people::{
+    BreakGlassRecord, IssuedApiToken, IssuedSetup, LoginRefused, PeoplePolicy, Person, Principal,
+    SecondFactor, SignedIn,
+};
 pub use query::{DeviceDetail, DeviceFilter, DeviceSummary, Page};
 pub use status::{DeviceStatus, OverallStatus};
 pub use store::{Backend, Store};
-pub use tokens::{ApiToken, ApiTokenInfo};
 
 /// How the fleet behaves where a deployment may choose.
 #[derive(Debug, Clone)]
@@ -62,6 +65,8 @@ pub struct FleetSettings {
     /// How long a device may stay silent before it is stale, until it says otherwise in its
     /// health report.
     pub default_report_within: Duration,
+    /// Passphrase hashing, session and guessing limits for people.
+    pub people: PeoplePolicy,
 }
 
 impl Default for FleetSettings {
@@ -69,6 +74,7 @@ impl Default for FleetSettings {
         Self {
             device_certificate_validity: Duration::days(7),
             default_report_within: Duration::hours(2),
+            people: PeoplePolicy::default(),
         }
     }
 }

@@ -48,11 +48,13 @@ impl Backend {
 }
 
 /// The versioned migrations, oldest first: (version, description, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "fleet", include_str!("../migrations/0001_fleet.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "fleet", include_str!("../migrations/0001_fleet.sql")),
+    (2, "people", include_str!("../migrations/0002_people.sql")),
+];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// What [`Store::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -62,6 +62,12 @@ enum Command {
     /// Executable allowlists from signed profiles, enforced by the kernel (fanotify).
     #[command(subcommand)]
     Allowlist(cmd::allowlist::AllowlistCommand),
+    /// The device agent: enroll with a fleet server, report to it, simulate a fleet.
+    #[command(subcommand)]
+    Agent(cmd::agent::AgentCommand),
+    /// The fleet server: every device's security status, over HTTPS.
+    #[command(subcommand)]
+    Server(cmd::server::ServerCommand),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +87,8 @@ fn main() -> ExitCode {
         Command::Services(a) => cmd::sbom::services(&a),
         Command::Scan(c) => cmd::scan::run(c),
         Command::Allowlist(c) => cmd::allowlist::run(c),
+        Command::Agent(c) => cmd::agent::run(c),
+        Command::Server(c) => cmd::server::run(c),
     };
     match result {
         Ok(code) => code,

@@ -48,3 +48,46 @@ fn bad_specs_are_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `lock:PATH`: free means idle (exit 0), held by the clinical software means in use (1).
+#[test]
+fn a_lock_provider_is_idle_when_free_and_in_use_when_held() {
+    use std::os::unix::process::CommandExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("clinical.lock");
+    let spec = format!("lock:{}", lock.display());
+    let check = || {
+        medguard()
+            .args(["clinical", "check", "--clinical-state", &spec])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(check().status.code(), Some(0));
+    let ready = dir.path().join("holding");
+    // Its own process group, so flock(1) and the shell holding the lock die together.
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .arg("sh")
+        .arg("-c")
+        .arg(format!("touch '{}'; sleep 30", ready.display()))
+        .process_group(0)
+        .spawn()
+        .expect("flock(1) from util-linux is installed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock(1) never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let held = check();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", holder.id())])
+        .status()
+        .unwrap();
+    holder.wait().unwrap();
+    assert!(killed.success());
+    assert_eq!(held.status.code(), Some(1), "{held:?}");
+    assert!(String::from_utf8_lossy(&held.stdout).contains("clinical use"));
+}

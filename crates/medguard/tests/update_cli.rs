@@ -343,3 +343,38 @@ fn sigkill_at_random_moments_recovers_to_old_or_new() {
     }
     eprintln!("after recovery: {old} old, {new} new");
 }
+
+/// `bundle inspect DIRECTORY` is unreadable input (exit 2, the error on stderr), as for
+/// every other command, not a refused bundle (exit 1, "too short").
+#[test]
+fn bundle_inspect_of_a_directory_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = medguard()
+        .args(["bundle", "inspect"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("too short"), "{err}");
+    assert!(err.contains(&tmp.path().display().to_string()), "{err}");
+}
+
+/// A status record the installer cannot write is said on stderr (and in the JSON record),
+/// not swallowed; the install's own result and exit status stand.
+#[test]
+fn a_status_record_that_cannot_be_written_is_a_warning_on_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir, 5);
+    let bundle = create_bundle(dir, "b.bundle", "true");
+    let root = device(dir, "device");
+    fs::create_dir_all(root.with_extension("state").join("status.json/occupied")).unwrap();
+    let out = apply(dir, &bundle, &root, "in-use");
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: the status record") && err.contains("could not be written"),
+        "{err}"
+    );
+}

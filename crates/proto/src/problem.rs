@@ -105,6 +105,16 @@ pub mod codes {
     pub const FORBIDDEN: &str = "forbidden";
     /// No such resource (404).
     pub const NOT_FOUND: &str = "not-found";
+    /// A sign-in was refused: wrong name, passphrase or code, said alike for each (401).
+    pub const LOGIN_FAILED: &str = "login-failed";
+    /// The session ended (idle too long, lifetime over, signed out) (401).
+    pub const SESSION_ENDED: &str = "session-ended";
+    /// A change from a browser session without its CSRF token (403).
+    pub const CSRF: &str = "csrf-token-mismatch";
+    /// Too many failed sign-ins: wait (429, with Retry-After).
+    pub const THROTTLED: &str = "throttled";
+    /// The request conflicts with the current state (a name taken, a review twice) (409).
+    pub const CONFLICT: &str = "conflict";
     /// The server cannot serve now; try again later (503).
     pub const UNAVAILABLE: &str = "unavailable";
     /// Something failed on the server (500).

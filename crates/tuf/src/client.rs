@@ -334,9 +334,15 @@ async fn download(
     }
     tmp.as_file().sync_all().map_err(TufError::io(tmp.path()))?;
     let dest = dir.join(file);
+    // Verified before it gets its name, so this cannot go through `write_atomically`; the
+    // same durability by hand: file synced above, renamed, directory synced.
     tmp.persist(&dest).map_err(|e| TufError::Io {
         path: dest.clone(),
         source: e.error,
+    })?;
+    medguard_host::fsync_dir(dir).map_err(|e| TufError::Io {
+        path: e.path,
+        source: e.source,
     })?;
     Ok(dest)
 }

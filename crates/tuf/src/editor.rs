@@ -227,16 +227,17 @@ fn signers<'k>(
     Ok(out)
 }
 
+/// Replaces a metadata file durably (temporary file, fsync, rename, directory fsync), the
+/// one way medguard replaces files.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), TufError> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(TufError::io(parent))?;
-    tmp.write_all(bytes).map_err(TufError::io(path))?;
-    tmp.as_file().sync_all().map_err(TufError::io(path))?;
-    tmp.persist(path).map_err(|e| TufError::Io {
-        path: path.to_owned(),
-        source: e.error,
-    })?;
-    Ok(())
+    medguard_host::write_bytes_atomically(path, 0o644, bytes).map_err(write_error)
+}
+
+fn write_error(e: medguard_host::WriteError) -> TufError {
+    TufError::Io {
+        path: e.path,
+        source: e.source,
+    }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, TufError> {
@@ -407,10 +408,14 @@ fn stage(dir: &Path, bundle: &Path, options: &AddOptions) -> Result<Vec<StagedTa
     }
     let sha256 = hex::encode(ctx.finish());
     let payload = staged.join(&sha256);
+    // The name is the content's hash, known only once it is written, so this cannot go
+    // through `write_atomically`; it keeps the same durability by hand.
+    tmp.as_file().sync_all().map_err(TufError::io(tmp.path()))?;
     tmp.persist(&payload).map_err(|e| TufError::Io {
         path: payload.clone(),
         source: e.error,
     })?;
+    medguard_host::fsync_dir(&staged).map_err(write_error)?;
     Ok(options
         .models
         .iter()

@@ -160,8 +160,15 @@ impl UnverifiedBundle {
         let file_len = file.metadata().map_err(io_err)?.len();
         let mut r = BufReader::new(&file);
         let mut magic = vec![0u8; MAGIC.len()];
-        r.read_exact(&mut magic)
-            .map_err(|_| framing("too short".into()))?;
+        // Only an early end is a framing problem: a read error (a directory, a bad disk) is
+        // unreadable input, not a malformed bundle.
+        r.read_exact(&mut magic).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                framing("too short".into())
+            } else {
+                io_err(e)
+            }
+        })?;
         if magic != MAGIC {
             return Err(framing("does not start with \"medguard-bundle 1\"".into()));
         }
@@ -640,7 +647,7 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
         path: out_dir.to_owned(),
         error,
     })?;
-    medguard_profile::write_atomically(req.out, |w| {
+    medguard_host::write_atomically(req.out, 0o644, |w| {
         write_frame(w, &signed, &mut payload_read, payload_len)
     })?;
     let bundle_bytes = std::fs::metadata(req.out).map(|m| m.len()).unwrap_or(0);

@@ -21,6 +21,7 @@ pub mod bundle;
 pub mod install;
 pub mod manifest;
 pub mod path;
+pub mod release;
 
 use std::path::PathBuf;
 
@@ -29,12 +30,15 @@ pub use bundle::{
     parse_frame, write_frame,
 };
 pub use install::{
-    ApplyRequest, Clock, EXIT_DEFERRED, EXIT_ERROR, EXIT_INSTALLED, EXIT_NOT_INSTALLED,
-    InstallOutcome, InstallReport, Recovered, StatusRecord, Step, SystemClock, WaitPolicy,
-    apply_bundle, recover,
+    ApplyRequest, EXIT_DEFERRED, EXIT_ERROR, EXIT_INSTALLED, EXIT_NOT_INSTALLED, InstallOutcome,
+    InstallReport, InstallRun, InstallStatus, InstallWarning, Recovered, StatusRecord, Step,
+    WaitPolicy, apply_bundle, read_status, recover,
 };
 pub use manifest::{BUNDLE_CONTEXT, Blob, Change, Kind, Manifest, Operation, Ownership, SelfTest};
+/// The clock the installer takes (re-exported so callers need not name `medguard-host`).
+pub use medguard_host::{Clock, SystemClock};
 pub use path::BundlePath;
+pub use release::{Release, ReleaseError, ReleaseRequest, check_release};
 
 /// Errors of this crate. Every variant that [`UpdateError::is_refusal`] calls a refusal
 /// happened before the device's tree was touched.
@@ -47,6 +51,7 @@ pub enum UpdateError {
         /// The path.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// The file is not a well-formed bundle.
@@ -59,7 +64,7 @@ pub enum UpdateError {
     },
     /// The manifest's signature was refused (tampered, or signed by an untrusted key).
     #[error("bundle signature refused: {0}")]
-    Signature(medguard_digest::EnvelopeError),
+    Signature(#[source] medguard_digest::EnvelopeError),
     /// The manifest is malformed or inconsistent.
     #[error("bundle manifest at {pointer:?}: {reason}")]
     Manifest {
@@ -80,7 +85,7 @@ pub enum UpdateError {
     },
     /// The new system profile in the bundle is not signed by a trusted key.
     #[error("the bundle's new system profile is refused: {0}")]
-    NewProfile(medguard_profile::FormatError),
+    NewProfile(#[source] medguard_profile::FormatError),
     /// A blob decompresses to more than its declared size (endless data).
     #[error("blob {index} for {path}: longer than its declared {declared} bytes")]
     BlobTooLarge {
@@ -183,6 +188,15 @@ pub enum UpdateError {
     /// Profiling a tree failed.
     #[error(transparent)]
     Profile(#[from] medguard_profile::ProfileError),
+    /// The status record exists but is not one (written by something else, or damaged).
+    #[error("{path}: not an install status record: {source}")]
+    StatusRecord {
+        /// The status file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Another install holds the state dir.
     #[error("{path}: another install is running")]
     Busy {
@@ -205,6 +219,15 @@ pub enum UpdateError {
         /// What failed.
         reason: String,
     },
+}
+
+impl From<medguard_host::WriteError> for UpdateError {
+    fn from(e: medguard_host::WriteError) -> Self {
+        Self::Io {
+            path: e.path,
+            error: e.source,
+        }
+    }
 }
 
 impl UpdateError {

@@ -13,34 +13,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use medguard_audit::{AuditWriter, WriterOptions};
 use medguard_clinical::{ClinicalGate, ClinicalStateSource, MaintenanceWindow};
 use medguard_digest::{PublicKey, SigningKey, UnverifiedDocument, sign_document};
+use medguard_host::ManualClock;
 use medguard_profile::{Baseline, CreateOptions, Progress, Rules, VerifiedProfile, WalkOptions};
 use medguard_update::{
-    ApplyRequest, BUNDLE_CONTEXT, Clock, CreateRequest, InstallOutcome, InstallReport, Recovered,
-    SelfTest, Step, UpdateError, WaitPolicy, apply_bundle, create_bundle, parse_frame, recover,
-    write_frame,
+    ApplyRequest, BUNDLE_CONTEXT, Clock, CreateRequest, InstallOutcome, InstallReport,
+    InstallWarning, Recovered, SelfTest, Step, UpdateError, WaitPolicy, apply_bundle,
+    create_bundle, parse_frame, recover, write_frame,
 };
 use time::OffsetDateTime;
 
 /// A clock that starts at a fixed instant and advances only when something sleeps.
-#[derive(Debug)]
-struct TestClock(std::sync::Mutex<OffsetDateTime>);
+struct TestClock;
 
 impl TestClock {
-    fn at(rfc3339: &str) -> Self {
-        Self(std::sync::Mutex::new(
+    fn at(rfc3339: &str) -> ManualClock {
+        ManualClock::new(
             OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).unwrap(),
-        ))
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-    fn sleep(&self, d: Duration) {
-        *self.0.lock().unwrap() += d;
+        )
     }
 }
 
@@ -136,6 +128,7 @@ impl Fixture {
             audit: None,
             observer,
         })
+        .result
     }
 }
 
@@ -437,6 +430,7 @@ fn bundle_signed_by_an_untrusted_key_is_refused() {
         audit: None,
         observer: None,
     })
+    .result
     .unwrap_err();
     assert!(matches!(e, UpdateError::Signature(_)), "{e:?}");
     assert!(same_tree(&root, &f.path("old")));
@@ -459,6 +453,7 @@ fn wrong_model_is_refused() {
         audit: None,
         observer: None,
     })
+    .result
     .unwrap_err();
     assert!(matches!(e, UpdateError::ModelMismatch { .. }), "{e:?}");
 }
@@ -752,6 +747,338 @@ fn rollback_removes_new_directories_even_when_a_self_test_wrote_into_them() {
                 ..
             }
         ),
+        "{r:?}"
+    );
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+/// Applies `bundle` with an audit writer on `audit_dir` and the given gate.
+fn apply_audited(
+    f: &Fixture,
+    bundle: &Path,
+    root: &Path,
+    gate: &ClinicalGate,
+    writer: &AuditWriter,
+) -> medguard_update::InstallRun {
+    apply_bundle(&ApplyRequest {
+        bundle,
+        trust: &f.trust,
+        root,
+        model: Some("ct-9000"),
+        gate,
+        policy: WaitPolicy::Exit,
+        state_dir: &state_of(root),
+        clock: &TestClock::at("2026-11-23T03:00:00Z"),
+        audit: Some(writer),
+        observer: None,
+    })
+}
+
+fn audit_kinds(dir: &Path) -> Vec<String> {
+    medguard_audit::AuditLog::open(dir)
+        .unwrap()
+        .records()
+        .unwrap()
+        .map(|r| r.unwrap().event.kind.to_string())
+        .collect()
+}
+
+/// A deferral (device in clinical use) is its own event type with a success outcome, so a
+/// SIEM does not count safe deferrals as failed installs.
+#[test]
+fn a_deferred_install_is_audited_as_patch_deferred_not_patch_failed() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let audit_dir = f.path("audit");
+    let writer = AuditWriter::open(&audit_dir, WriterOptions::default()).unwrap();
+    let run = apply_audited(
+        &f,
+        &bundle,
+        &root,
+        &file_gate(f.dir.path(), "in-use"),
+        &writer,
+    );
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+    let report = run.result.unwrap();
+    assert!(matches!(report.outcome, InstallOutcome::Deferred { .. }));
+    assert_eq!(run.status.outcome, "deferred");
+    writer.close().unwrap();
+    assert_eq!(audit_kinds(&audit_dir), ["patch-deferred"]);
+    let log = medguard_audit::AuditLog::open(&audit_dir).unwrap();
+    let event = log.records().unwrap().next().unwrap().unwrap().event;
+    assert_eq!(event.outcome, medguard_audit::Outcome::Success);
+}
+
+/// A small tmpfs, unmounted when dropped. Tests run as root (CI does); without the right to
+/// mount, the test fails rather than passing untested.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("mount(8) is installed");
+        assert!(
+            output.status.success(),
+            "cannot mount a tmpfs (this test needs root to make a full disk): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Self(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// An audit append that fails during an install (here: the audit log's disk is full) is a
+/// warning of the run, in the returned status record and the written one, never dropped;
+/// the install itself still completes.
+#[test]
+fn a_failed_audit_append_during_install_is_reported_not_dropped() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let disk = Tmpfs::mount("64k");
+    let writer = AuditWriter::open(disk.0.path(), WriterOptions::default()).unwrap();
+    // Fill the disk: the filler's write fails once nothing is left.
+    let _ = fs::write(disk.0.path().join("filler"), vec![0u8; 1 << 20]);
+    let run = apply_audited(&f, &bundle, &root, &ClinicalGate::open(), &writer);
+    let report = run.result.as_ref().unwrap();
+    assert!(
+        matches!(report.outcome, InstallOutcome::Installed { .. }),
+        "{report:?}"
+    );
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| matches!(w, InstallWarning::AuditAppend { .. })),
+        "{:?}",
+        run.warnings
+    );
+    assert!(!run.status.warnings.is_empty());
+    assert!(
+        run.status.warnings[0].contains("audit event could not be appended"),
+        "{:?}",
+        run.status.warnings
+    );
+    let stored = medguard_update::read_status(&state_of(&root)).unwrap();
+    assert_eq!(
+        stored.last.unwrap().warnings,
+        run.status.warnings,
+        "the written record carries the warnings"
+    );
+}
+
+/// A status record that cannot be written (here: its path is a directory) is a warning of
+/// the run; the install's result is unchanged and nothing is written empty.
+#[test]
+fn a_status_record_that_cannot_be_written_is_reported_not_dropped() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let status = state_of(&root).join("status.json");
+    fs::create_dir_all(status.join("occupied")).unwrap();
+    let run = apply_bundle(&ApplyRequest {
+        bundle: &bundle,
+        trust: &f.trust,
+        root: &root,
+        model: Some("ct-9000"),
+        gate: &ClinicalGate::open(),
+        policy: WaitPolicy::Exit,
+        state_dir: &state_of(&root),
+        clock: &TestClock::at("2026-11-23T03:00:00Z"),
+        audit: None,
+        observer: None,
+    });
+    assert!(matches!(
+        run.result.as_ref().unwrap().outcome,
+        InstallOutcome::Installed { .. }
+    ));
+    assert!(
+        matches!(
+            run.warnings.as_slice(),
+            [InstallWarning::StatusWrite { path, .. }] if *path == status
+        ),
+        "{:?}",
+        run.warnings
+    );
+    assert!(run.status.warnings[0].contains("could not be written"));
+}
+
+/// `read_status` reads back what an install wrote, typed.
+#[test]
+fn the_status_of_the_last_install_reads_back_typed() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let before = medguard_update::read_status(&state_of(&root)).unwrap();
+    assert!(before.last.is_none() && !before.interrupted_install && before.profile.is_none());
+    let report = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap();
+    let status = medguard_update::read_status(&state_of(&root)).unwrap();
+    let last = status.last.unwrap();
+    assert_eq!(last.outcome, "installed");
+    assert_eq!(last.report, Some(report));
+    assert!(!status.interrupted_install);
+    assert_eq!(status.profile, Some(state_of(&root).join("profile")));
+    fs::write(state_of(&root).join("status.json"), b"{not json").unwrap();
+    assert!(matches!(
+        medguard_update::read_status(&state_of(&root)),
+        Err(UpdateError::StatusRecord { .. })
+    ));
+}
+
+/// The release checks: a bundle key verifies the bundle and supplies version and models; a
+/// version that disagrees, a wrong key, or no model anywhere is refused.
+#[test]
+fn release_checks_reconcile_version_and_models_with_the_signed_manifest() {
+    use medguard_update::{ReleaseError, ReleaseRequest, check_release};
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let key = &f.trust[0];
+    let base = ReleaseRequest {
+        bundle: &bundle,
+        key: Some(key),
+        models: &[],
+        version: None,
+    };
+    let r = check_release(&base).unwrap();
+    assert_eq!(r.version, "2.1");
+    assert_eq!(r.models, ["ct-9000"]);
+    assert!(r.verified);
+    let models = ["mr-1".to_owned()];
+    let r = check_release(&ReleaseRequest {
+        models: &models,
+        version: Some("2.1"),
+        ..base
+    })
+    .unwrap();
+    assert_eq!(r.models, ["mr-1"]);
+    let e = check_release(&ReleaseRequest {
+        version: Some("2.2"),
+        ..base
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&e, ReleaseError::VersionMismatch { given, bundle, .. } if given == "2.2" && bundle == "2.1"),
+        "{e:?}"
+    );
+    let (other, _) = SigningKey::generate().unwrap();
+    let e = check_release(&ReleaseRequest {
+        key: Some(other.public_key()),
+        ..base
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&e, ReleaseError::Bundle { source, .. } if matches!(**source, UpdateError::Signature(_))),
+        "{e:?}"
+    );
+    let unchecked = ReleaseRequest { key: None, ..base };
+    assert!(matches!(
+        check_release(&unchecked),
+        Err(ReleaseError::NoVersion)
+    ));
+    assert!(matches!(
+        check_release(&ReleaseRequest {
+            version: Some("2.1"),
+            ..unchecked
+        }),
+        Err(ReleaseError::NoModel { .. })
+    ));
+    let r = check_release(&ReleaseRequest {
+        version: Some("2.1"),
+        models: &models,
+        ..unchecked
+    })
+    .unwrap();
+    assert!(!r.verified);
+}
+
+/// With a `lock:` provider, the installer holds the clinical lock for the whole install: a
+/// process that tries to take it during the (slow) self-test cannot, so no procedure can
+/// start mid-install; after the install the lock is free again.
+#[test]
+fn a_lock_provider_is_held_by_the_installer_for_the_whole_install() {
+    let f = Fixture::new();
+    let lock = f.path("clinical.lock");
+    let result = f.path("flock-result");
+    let probe = format!(
+        "sleep 0.3; flock -n '{}' true; echo $? > '{}'",
+        lock.display(),
+        result.display()
+    );
+    let bundle = f.bundle("b.bundle", &[&probe]);
+    let root = f.device("dev");
+    let gate = ClinicalGate::new(Some(ClinicalStateSource::Lock(lock.clone())), None);
+    let r = f.apply(&bundle, &root, &gate).unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::Installed { .. }),
+        "{r:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(&result).unwrap().trim(),
+        "1",
+        "another process took the clinical lock during the install"
+    );
+    let after = std::process::Command::new("flock")
+        .arg("-n")
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap();
+    assert!(
+        after.success(),
+        "the installer kept the lock after the install"
+    );
+}
+
+/// With a `lock:` provider held by the clinical software (another process), the install
+/// is deferred and the tree untouched.
+#[test]
+fn a_lock_held_by_the_clinical_software_defers_the_install() {
+    use std::os::unix::process::CommandExt as _;
+    let f = Fixture::new();
+    let lock = f.path("clinical.lock");
+    let bundle = f.bundle("b.bundle", &[]);
+    let root = f.device("dev");
+    let ready = f.path("holding");
+    // In its own process group, so flock(1) and the shell holding the descriptor die
+    // together.
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .arg("sh")
+        .arg("-c")
+        .arg(format!("touch '{}'; sleep 30", ready.display()))
+        .process_group(0)
+        .spawn()
+        .expect("flock(1) from util-linux is installed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock(1) never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let gate = ClinicalGate::new(Some(ClinicalStateSource::Lock(lock.clone())), None);
+    let r = f.apply(&bundle, &root, &gate);
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", holder.id())])
+        .status()
+        .unwrap();
+    holder.wait().unwrap();
+    assert!(killed.success());
+    let r = r.unwrap();
+    assert!(
+        matches!(&r.outcome, InstallOutcome::Deferred { reason, .. } if reason.contains("clinical use")),
         "{r:?}"
     );
     assert!(same_tree(&root, &f.path("old")));

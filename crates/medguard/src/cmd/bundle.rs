@@ -180,8 +180,8 @@ fn inspect(file: &Path, trust: &[PathBuf], json: bool) -> anyhow::Result<ExitCod
     };
     let m = verified.manifest();
     if json {
-        let manifest: serde_json::Value =
-            serde_json::from_slice(&m.to_json()).unwrap_or(serde_json::Value::Null);
+        let manifest: serde_json::Value = serde_json::from_slice(&m.to_json())
+            .context("re-reading the verified manifest as JSON")?;
         super::print_json(&Inspection {
             file: file.display().to_string(),
             claimed_signers: claimed,

@@ -4,19 +4,36 @@
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use medguard_clinical::{ClinicalGate, ClinicalStateSource, MaintenanceWindow, Permission};
+
+/// When intrusive work may start: the options of every command that asks the clinical gate
+/// (`clinical check`, `update apply`, `update install`), defined once.
+#[derive(Debug, Clone, Args)]
+pub struct ClinicalArgs {
+    /// The clinical-state provider: file:PATH (holding idle or in-use), socket:PATH,
+    /// cmd:COMMAND (exit 0 means idle), or lock:PATH (an flock the clinical software holds
+    /// while in use; an install holds it itself until done).
+    #[arg(long, value_name = "SPEC")]
+    pub clinical_state: Option<ClinicalStateSource>,
+    /// The maintenance window, e.g. "Mon-Fri 22:00-06:00 +01:00" or "always".
+    #[arg(long, value_name = "SPEC")]
+    pub window: Option<MaintenanceWindow>,
+}
+
+impl ClinicalArgs {
+    /// The gate these options describe (open when neither is given).
+    pub fn gate(&self) -> ClinicalGate {
+        ClinicalGate::new(self.clinical_state.clone(), self.window.clone())
+    }
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ClinicalCommand {
     /// Whether intrusive work may start now: exit 0 yes, 1 no (with the reason), 2 error.
     Check {
-        /// The clinical-state provider: file:PATH, socket:PATH or cmd:COMMAND.
-        #[arg(long, value_name = "SPEC")]
-        clinical_state: Option<ClinicalStateSource>,
-        /// The maintenance window, e.g. "Mon-Fri 22:00-06:00 +01:00" or "always".
-        #[arg(long, value_name = "SPEC")]
-        window: Option<MaintenanceWindow>,
+        #[command(flatten)]
+        clinical: ClinicalArgs,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -25,12 +42,8 @@ pub enum ClinicalCommand {
 
 pub fn run(cmd: ClinicalCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ClinicalCommand::Check {
-            clinical_state,
-            window,
-            json,
-        } => {
-            let gate = ClinicalGate::new(clinical_state, window);
+        ClinicalCommand::Check { clinical, json } => {
+            let gate = clinical.gate();
             let permission = gate.permits(time::OffsetDateTime::now_utc());
             let (allowed, reason) = match &permission {
                 Permission::Granted => (true, None),

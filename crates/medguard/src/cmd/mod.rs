@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod agent;
 pub mod allowlist;
 pub mod audit;
 pub mod bundle;
@@ -7,9 +8,11 @@ pub mod clinical;
 pub mod cvss;
 pub mod key;
 pub mod profile;
+pub mod quickstart;
 pub mod repo;
 pub mod sbom;
 pub mod scan;
+pub mod server;
 pub mod update;
 pub mod update_install;
 pub mod version;
@@ -76,4 +79,11 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// A time as RFC 3339 (UTC), as every command prints times.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }

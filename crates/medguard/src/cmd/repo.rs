@@ -22,7 +22,7 @@ pub enum RepoCommand {
         /// Signatures required for every top-level role (give that many keys per role).
         #[arg(long, default_value_t = 1)]
         threshold: u64,
-        /// How long the root stays valid: 365d, 12h, 90m, or a number of days.
+        /// How long the root stays valid: 365d, 12h, 90m, 1h30m.
         #[arg(long, default_value = "365d", value_parser = parse_duration)]
         expires: Duration,
         #[command(flatten)]
@@ -176,76 +176,35 @@ impl KeyArgs {
     }
 }
 
-/// The version and models of a bundle: from its verified manifest when a bundle key is
-/// given (flags must then agree with it), otherwise from the flags.
+/// The release checks (`medguard_update::check_release`) as the repository's add options.
 fn add_options(
     bundle: &Path,
     key: Option<&medguard_digest::PublicKey>,
     models: &[String],
     version: Option<&str>,
 ) -> anyhow::Result<AddOptions> {
-    let (version, models) = match key {
-        Some(key) => {
-            let verified = medguard_update::UnverifiedBundle::open(bundle)
-                .and_then(|b| b.verify(std::slice::from_ref(key)))
-                .with_context(|| format!("checking bundle {}", bundle.display()))?;
-            let manifest = verified.manifest();
-            if let Some(v) = version
-                && v != manifest.version
-            {
-                bail!(
-                    "{}: --bundle-version {v} but the bundle says {}",
-                    bundle.display(),
-                    manifest.version
-                );
-            }
-            let models = if models.is_empty() {
-                manifest.models.clone()
-            } else {
-                models.to_vec()
-            };
-            (manifest.version.clone(), models)
-        }
-        None => (
-            version
-                .ok_or_else(|| {
-                    anyhow!("give --bundle-version (or --bundle-key to read it from the bundle)")
-                })?
-                .to_owned(),
-            models.to_vec(),
-        ),
-    };
-    if models.is_empty() {
-        bail!(
-            "{}: give --model: the bundle names no device model",
-            bundle.display()
-        );
-    }
-    Ok(AddOptions {
+    let release = medguard_update::check_release(&medguard_update::ReleaseRequest {
+        bundle,
+        key,
         models,
-        bundle_version: version,
+        version,
+    })?;
+    Ok(AddOptions {
+        models: release.models,
+        bundle_version: release.version,
         name: None,
     })
 }
 
-/// `365d`, `12h`, `90m`, `30s`, or a bare number of days.
+/// `365d`, `12h`, `90m`, `30s` (`medguard_host::parse_duration`). A bare number, which
+/// this command once read as days, is refused with the spelling to use instead.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "d"),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30d"))?;
-    let secs = match unit {
-        "d" => n.checked_mul(86_400),
-        "h" => n.checked_mul(3_600),
-        "m" => n.checked_mul(60),
-        "s" => Some(n),
-        _ => None,
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{s:?} has no unit: write {s}d for days (or 12h, 90m, 30s)"
+        ));
     }
-    .ok_or_else(|| format!("{s:?} is not a duration like 30d, 12h, 90m or 30s"))?;
-    Ok(Duration::from_secs(secs))
+    medguard_host::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn print_published(p: &medguard_tuf::Published, dir: &Path, json: bool) -> anyhow::Result<()> {
@@ -407,9 +366,19 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3_600)));
-        assert!(parse_duration("7w").is_err());
+        assert_eq!(
+            parse_duration("365d"),
+            Ok(Duration::from_secs(365 * 86_400))
+        );
+        assert!(parse_duration("7w2x").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    /// The old grammar read a bare number as days; it is refused now, saying what to write.
+    #[test]
+    fn a_bare_number_is_refused_with_the_spelling_to_use() {
+        let e = parse_duration("7").unwrap_err();
+        assert!(e.contains("write 7d"), "{e}");
     }
 }

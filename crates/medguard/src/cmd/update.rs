@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use medguard_audit::{AuditWriter, WriterOptions};
-use medguard_clinical::{ClinicalGate, ClinicalStateSource, MaintenanceWindow};
 use medguard_digest::PublicKey;
 use medguard_update::{
-    ApplyRequest, Recovered, StatusRecord, SystemClock, WaitPolicy, apply_bundle, recover,
+    ApplyRequest, Recovered, SystemClock, WaitPolicy, apply_bundle, read_status, recover,
 };
 
 /// Where journal, staging, status record and the current profile live by default.
@@ -68,13 +67,8 @@ pub struct TargetArgs {
     /// The device's model, checked against the bundle's target models.
     #[arg(long)]
     pub model: Option<String>,
-    /// Clinical state provider: file:PATH (holding idle or in-use), socket:PATH, or
-    /// cmd:COMMAND (exit 0 means idle).
-    #[arg(long, value_name = "SPEC")]
-    pub clinical_state: Option<String>,
-    /// Maintenance window, e.g. "Mon-Fri 22:00-06:00 +01:00".
-    #[arg(long, value_name = "SPEC")]
-    pub window: Option<String>,
+    #[command(flatten)]
+    pub clinical: super::clinical::ClinicalArgs,
     /// Wait up to this many seconds for the device to become idle (default: exit at once
     /// with status 3).
     #[arg(long, value_name = "SECONDS")]
@@ -154,23 +148,7 @@ pub fn install_file(
     keys: &[PublicKey],
     target: &TargetArgs,
 ) -> anyhow::Result<ExitCode> {
-    let source = target
-        .clinical_state
-        .as_deref()
-        .map(|s| {
-            s.parse::<ClinicalStateSource>()
-                .map_err(|e| anyhow!("--clinical-state {s:?}: {e}"))
-        })
-        .transpose()?;
-    let window = target
-        .window
-        .as_deref()
-        .map(|s| {
-            s.parse::<MaintenanceWindow>()
-                .map_err(|e| anyhow!("--window {s:?}: {e}"))
-        })
-        .transpose()?;
-    let gate = ClinicalGate::new(source, window);
+    let gate = target.clinical.gate();
     let audit = target
         .audit_log
         .as_deref()
@@ -180,7 +158,7 @@ pub fn install_file(
         })
         .transpose()?;
     let clock = SystemClock;
-    let result = apply_bundle(&ApplyRequest {
+    let run = apply_bundle(&ApplyRequest {
         bundle,
         trust: keys,
         root: &target.root,
@@ -197,12 +175,17 @@ pub fn install_file(
     if let Some(a) = audit {
         a.close().context("closing the audit log")?;
     }
-    let record = StatusRecord::new(bundle, time::OffsetDateTime::now_utc(), &result);
+    // What the run could not record goes to stderr whatever the output format (the JSON
+    // record carries it too).
+    for w in &run.warnings {
+        eprintln!("medguard: warning: {w}");
+    }
+    let record = run.status;
     if target.json {
         super::print_json(&record)?;
         return Ok(ExitCode::from(record.exit_code));
     }
-    match result {
+    match run.result {
         // Operational errors go through main: printed on stderr, exit status 2.
         Err(e) if !e.is_refusal() => Err(e.into()),
         _ => {
@@ -213,32 +196,18 @@ pub fn install_file(
 }
 
 fn status(state_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let path = state_dir.join("status.json");
-    let interrupted = state_dir.join("txn").join("journal").exists();
-    let record: Option<serde_json::Value> = match std::fs::read(&path) {
-        Ok(bytes) => Some(
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", path.display()))?,
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
+    let status = read_status(state_dir)?;
     if json {
-        super::print_json(&serde_json::json!({
-            "last": record,
-            "interrupted_install": interrupted,
-            "profile": state_dir.join("profile").exists().then(|| state_dir.join("profile")),
-        }))?;
+        super::print_json(&status)?;
     } else {
-        match &record {
-            Some(r) => println!(
-                "last run {}: {}",
-                r.get("time").and_then(|t| t.as_str()).unwrap_or("?"),
-                r.get("message").and_then(|t| t.as_str()).unwrap_or("?")
-            ),
+        match &status.last {
+            Some(r) => println!("last run {}: {}", r.time, r.message),
             None => println!("no install has run with state dir {}", state_dir.display()),
         }
-        if interrupted {
+        for w in status.last.iter().flat_map(|r| &r.warnings) {
+            println!("  warning: {w}");
+        }
+        if status.interrupted_install {
             println!(
                 "an interrupted install is pending: the next apply (or update recover) finishes or undoes it"
             );

@@ -1,0 +1,395 @@
+//! The daemon end to end, as the issue's "done when" walks it: `server init` and `server run`,
+//! `agent enroll`, `agent run` with a short verification interval; a changed file under the
+//! profiled root shows on the server as a deviation; the server is stopped, three more
+//! changes are made (the agent verifies each while the queue grows), the server is restarted
+//! on the same address, and everything arrives exactly once: the server's last sequence
+//! number is the device's, nothing is refused, the audit chain is intact (a duplicated or
+//! missing audit record would break it), and the deviations count all four changes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use assert_cmd::cargo::CommandCargoExt as _;
+use serde_json::Value;
+
+/// How long the test waits for something the daemon does within seconds (generous: the
+/// machine is shared; the test never asserts a wall-clock time).
+const PATIENCE: Duration = Duration::from_secs(90);
+
+fn medguard() -> Command {
+    Command::cargo_bin("medguard").unwrap()
+}
+
+fn check(out: &std::process::Output, code: i32) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn secret(out: &str) -> String {
+    out.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `medguard server run` on a fixed loopback address, SIGKILLed when dropped.
+struct RunningServer {
+    child: Child,
+}
+
+impl RunningServer {
+    fn start(data: &Path, listen: &str) -> Self {
+        let mut child = StdCommand::cargo_bin("medguard")
+            .unwrap()
+            .args(["server", "run", "--listen", listen, "--data"])
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("server exited before it listened")
+                .unwrap();
+            if line.contains("listening on ") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Self { child }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `medguard agent run`, its stdout lines collected; SIGKILLed when dropped.
+struct RunningAgent {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl RunningAgent {
+    fn start(config: &Path) -> Self {
+        let mut child = StdCommand::cargo_bin("medguard")
+            .unwrap()
+            .args([
+                "agent",
+                "run",
+                "--retry-min",
+                "1s",
+                "--retry-max",
+                "2s",
+                "--state",
+            ])
+            .arg(config.with_file_name("state"))
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(l);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits for a round line (after `from`) containing every part; returns its index.
+    fn wait_for(&mut self, from: usize, parts: &[&str]) -> usize {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            {
+                let lines = self.lines.lock().unwrap();
+                if let Some(i) = lines
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .find(|(_, l)| parts.iter().all(|p| l.contains(p)))
+                    .map(|(i, _)| i)
+                {
+                    return i;
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the agent exited ({status}) before printing {parts:?}:\n{}",
+                    self.lines.lock().unwrap().join("\n")
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no round printed {parts:?}:\n{}",
+                self.lines.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGTERM, then the exit status and stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        check(
+            &StdCommand::new("kill")
+                .args(["-TERM", &pid])
+                .output()
+                .unwrap(),
+            0,
+        );
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let status = self.child.wait().unwrap();
+        (status, stderr)
+    }
+}
+
+impl Drop for RunningAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(url: &str, data: &Path, token: &str, path: &str) -> Value {
+    let out = StdCommand::new("curl")
+        .args(["--silent", "--show-error", "--fail-with-body", "--cacert"])
+        .arg(data.join("tls/ca.pem"))
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("{url}{path}"))
+        .output()
+        .expect("curl must be installed for this test (.ci/install-deps)");
+    serde_json::from_str(&check(&out, 0)).unwrap()
+}
+
+/// Polls the device on the server until `done` holds.
+fn wait_on_server(
+    url: &str,
+    data: &Path,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let d = get(url, data, token, &format!("/api/v1/devices/{id}"));
+        if done(&d) {
+            return d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never got there: {d:#}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn the_daemon_reports_a_change_within_an_interval_and_everything_once_after_an_outage() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let data = work.join("server");
+    check(
+        &medguard()
+            .args(["server", "init", "--data"])
+            .arg(&data)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let url = format!("https://{listen}");
+    let mut server = RunningServer::start(&data, &listen);
+
+    let vendor = work.join("vendor");
+    check(
+        &medguard()
+            .args(["key", "generate", "--out"])
+            .arg(&vendor)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let root = work.join("device/root");
+    std::fs::create_dir_all(root.join("opt/viewer/bin")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        "Package: viewer\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("opt/viewer/bin/viewer"),
+        "#!/bin/sh\necho viewer\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=\"12\"\n",
+    )
+    .unwrap();
+    let profile = work.join("device/device.profile");
+    check(
+        &medguard()
+            .args(["profile", "create"])
+            .arg(&root)
+            .arg("--out")
+            .arg(&profile)
+            .arg("--key")
+            .arg(vendor.with_extension("key"))
+            .output()
+            .unwrap(),
+        0,
+    );
+    let config = work.join("device/agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[device]\nmodel = \"CT 9000\"\nserial = \"SN-daemon\"\n\
+             [profile]\nroot = \"root\"\nprofile = \"device.profile\"\ntrust = [{:?}]\n\
+             interval = \"2s\"\n[inventory]\n",
+            vendor.with_extension("pub")
+        ),
+    )
+    .unwrap();
+    let token = secret(&check(
+        &medguard()
+            .args(["server", "enroll-token", "--site", "Radiology", "--data"])
+            .arg(&data)
+            .output()
+            .unwrap(),
+        0,
+    ));
+    let enrolled: Value = serde_json::from_str(&check(
+        &medguard()
+            .args([
+                "agent", "enroll", "--json", "--server", &url, "--token", &token,
+            ])
+            .arg("--ca")
+            .arg(data.join("tls/ca.pem"))
+            .arg("--state")
+            .arg(config.with_file_name("state"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap(),
+        0,
+    ))
+    .unwrap();
+    let id = enrolled["device_id"].as_str().unwrap().to_owned();
+    let api = secret(&check(
+        &medguard()
+            .args([
+                "server", "token", "create", "--user", "admin", "--name", "daemon", "--data",
+            ])
+            .arg(&data)
+            .output()
+            .unwrap(),
+        0,
+    ));
+
+    let mut agent = RunningAgent::start(&config);
+    agent.wait_for(0, &["verify: intact", "0 queued", "server holds up to seq"]);
+    let d = wait_on_server(&url, &data, &api, &id, |d| {
+        d["detail"]["integrity"] == "intact"
+    });
+    assert_eq!(d["status"], "ok", "{d:#}");
+
+    // A change under the profiled root shows as a deviation.
+    std::fs::write(
+        root.join("opt/viewer/bin/viewer"),
+        "#!/bin/sh\necho changed\n",
+    )
+    .unwrap();
+    let seen = agent.wait_for(0, &["verify: DEVIATIONS: 0 added, 0 removed, 1 changed"]);
+    let d = wait_on_server(&url, &data, &api, &id, |d| {
+        d["detail"]["integrity"] == "deviations"
+    });
+    assert_eq!(d["detail"]["deviations"], 1, "{d:#}");
+    assert_eq!(d["status"], "attention", "{d:#}");
+
+    // The server goes away; three more changes, each verified while the queue grows.
+    drop(server);
+    let mut at = agent.wait_for(seen, &["PROBLEM: sending"]);
+    for n in 1..=3 {
+        std::fs::write(root.join(format!("etc/added-{n}")), "x\n").unwrap();
+        at = agent.wait_for(
+            at,
+            &[&format!(
+                "verify: DEVIATIONS: {n} added, 0 removed, 1 changed"
+            )],
+        );
+    }
+    let queued_line = agent.wait_for(at, &["PROBLEM: sending"]);
+    let queued: u64 = {
+        let lines = agent.lines.lock().unwrap();
+        let l = &lines[queued_line];
+        l.split("; ")
+            .find_map(|p| p.strip_suffix(" queued")?.parse().ok())
+            .unwrap_or_else(|| panic!("{l}"))
+    };
+    assert!(
+        queued >= 3,
+        "the queue grows while the server is away: {queued}"
+    );
+
+    server = RunningServer::start(&data, &listen);
+    let d = wait_on_server(&url, &data, &api, &id, |d| d["detail"]["deviations"] == 4);
+    assert_eq!(d["detail"]["integrity"], "deviations", "{d:#}");
+    agent.wait_for(queued_line, &["0 queued", "server holds up to seq"]);
+
+    let (status, stderr) = agent.stop();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("agent stopped after"), "{stderr}");
+    let outbox = medguard_agent::Outbox::open(
+        &medguard_agent::StateDir::new(config.with_file_name("state")).outbox_path(),
+    )
+    .unwrap();
+    let stats = outbox.stats().unwrap();
+    assert_eq!(stats.refused, 0);
+    let d = get(&url, &data, &api, &format!("/api/v1/devices/{id}"));
+    // Reports are sent in sequence order: what is still queued is the tail.
+    assert_eq!(
+        d["last_seq"].as_u64().unwrap() + stats.reports,
+        stats.last_seq,
+        "{d:#}"
+    );
+    assert_eq!(d["detail"]["audit"], "intact", "{d:#}");
+    drop(server);
+}
