@@ -408,7 +408,7 @@ fn findings_table(page: &Page<FleetFinding>, with_device: bool) -> Markup {
                     td { (f.advisory) @if !f.finding.aliases.is_empty() { br; span.note { (f.finding.aliases.join(", ")) } } }
                     @if with_device { td { a href=(format!("/devices/{}", f.device_id)) { code { (f.device_id.get(..8).unwrap_or(&f.device_id)) } } } }
                     td.mono { (f.component) }
-                    td { (word(&f.relevance)) @if let Some(j) = &f.finding.justification { br; span.note { "VEX: " (j) } } }
+                    td { (word(&f.relevance)) @if let Some(j) = &f.finding.justification { br; span.note { "VEX: " (word(j)) } } }
                     td { (word(&f.priority)) }
                     td { details { summary { (f.finding.summary.chars().take(80).collect::<String>()) }
                         ul { @for r in &f.finding.rationale { li { (r) } } }
