@@ -40,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(UserName::parse(u.as_str()).ok().as_ref(), Some(&u));
     }
     if let Ok(s) = SiteId::parse(text) {
-        assert_eq!(s.as_str(), text.to_ascii_lowercase());
+        // A site is the fleet's name for it: kept as given, compared exactly.
+        assert_eq!(s.as_str(), text);
+        assert!(!text.trim().is_empty() && !text.chars().any(char::is_control));
         assert_eq!(SiteId::parse(s.as_str()).ok().as_ref(), Some(&s));
     }
     if let Ok(r) = text.parse::<Role>() {
