@@ -500,31 +500,9 @@ impl Checker<'_> {
     }
 }
 
-/// Bytes as people write them: `500000`, `64K`, `20M`, `1G` (powers of 1024).
-///
-/// # Errors
-/// A sentence saying what is wrong.
+/// A byte size as the configuration writes it (surrounding spaces allowed in a file).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, mult) = if let Some(d) = s.strip_suffix(['K', 'k']) {
-        (d, 1u64 << 10)
-    } else if let Some(d) = s.strip_suffix(['M', 'm']) {
-        (d, 1 << 20)
-    } else if let Some(d) = s.strip_suffix(['G', 'g']) {
-        (d, 1 << 30)
-    } else {
-        (s, 1)
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of bytes (like 500000, 64K, 10M)"))?;
-    let total = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))?;
-    if total == 0 {
-        return Err("must be more than 0".into());
-    }
-    Ok(total)
+    medguard_host::parse_byte_size(s.trim())
 }
 
 impl AgentConfig {

@@ -23,10 +23,12 @@ mod clock;
 mod duration;
 mod file;
 mod process;
+mod size;
 mod system;
 
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use file::{WriteError, fsync_dir, write_atomically, write_bytes_atomically};
 pub use process::{RunError, run_bounded};
+pub use size::parse_byte_size;
 pub use system::{UNNAMED_HOST, host_name};

@@ -61,16 +61,20 @@ impl Person {
     }
 }
 
-pub(crate) fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+/// A cookie's value from the request's `Cookie` headers.
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
+}
+
+pub(crate) fn session_cookie(parts: &Parts) -> Option<String> {
+    cookie(&parts.headers, SESSION_COOKIE)
 }
 
 /// The permission the route table names for this request's route, if any.

@@ -19,8 +19,8 @@ use medguard_web::{DeviceQuery, Viewer};
 use serde::Deserialize;
 
 use crate::app::{AppState, Shared};
-use crate::auth::session_cookie;
-use crate::people::{second_factor, session_cookie as new_session_cookie, sign_in_recorded};
+use crate::auth::{cookie, session_cookie};
+use crate::people::{html, second_factor, session_cookie as new_session_cookie, sign_in_recorded};
 use crate::problem::ApiError;
 use crate::trail::Action;
 
@@ -34,15 +34,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/findings", get(findings))
         .route("/sign-in", get(sign_in_form).post(sign_in))
         .route("/sign-out", post(sign_out))
-}
-
-fn html(status: StatusCode, page: String) -> Response {
-    let mut r = (status, page).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    r
 }
 
 fn error_page(viewer: &Viewer, e: &ApiError) -> Response {
@@ -276,17 +267,6 @@ async fn findings(
     }
 }
 
-fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-}
-
 fn sign_in_page(status: StatusCode, error: Option<&str>) -> Response {
     use aws_lc_rs::rand::SecureRandom as _;
     let mut bytes = [0u8; 32];
@@ -331,7 +311,7 @@ async fn sign_in(
     peer: Option<axum::Extension<crate::serve::PeerAddress>>,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let expected = cookie_value(&headers, SIGN_IN_COOKIE);
+    let expected = cookie(&headers, SIGN_IN_COOKIE);
     let matches = expected.is_some_and(|e| {
         e.len() == form.csrf.len()
             && e.bytes()

@@ -276,16 +276,15 @@ struct SetupBody {
     code: String,
 }
 
-async fn complete_setup(
-    State(state): Shared,
-    peer: Option<axum::Extension<PeerAddress>>,
-    Path(token): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let address = peer.map(|p| p.0.0.ip().to_string());
-    let token = setup_token(&token)?;
-    let bytes = read(body, MAX_BODY).await?;
-    let b: SetupBody = json_body(&bytes)?;
+/// Completes a set-up from the link's token and the person's answers, and records it in the
+/// server's audit trail: the JSON route and the page share it.
+async fn complete_recorded(
+    state: &AppState,
+    token: &str,
+    b: &SetupBody,
+    address: Option<&str>,
+) -> Result<(medguard_fleet::Person, Vec<medguard_accounts::RecoveryCode>), ApiError> {
+    let token = setup_token(token)?;
     let secret = TotpSecret::from_base32(&b.totp_secret).map_err(invalid)?;
     let code = TotpCode::parse(&b.code).map_err(invalid)?;
     let (person, recovery) = state
@@ -298,13 +297,26 @@ async fn complete_setup(
             kind: EventKind::UserSecurityChanged,
             outcome: Outcome::Success,
             user: person.name.as_str(),
-            address: address.as_deref(),
+            address,
             detail: format!(
                 "{} completed their set-up: passphrase chosen, TOTP enrolled, recovery codes issued",
                 person.name
             ),
         })
         .await?;
+    Ok((person, recovery))
+}
+
+async fn complete_setup(
+    State(state): Shared,
+    peer: Option<axum::Extension<PeerAddress>>,
+    Path(token): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let address = peer.map(|p| p.0.0.ip().to_string());
+    let bytes = read(body, MAX_BODY).await?;
+    let b: SetupBody = json_body(&bytes)?;
+    let (person, recovery) = complete_recorded(&state, &token, &b, address.as_deref()).await?;
     let codes: Vec<&str> = recovery.iter().map(|c| c.reveal()).collect();
     Ok(Json(serde_json::json!({
         "user": person.name,
@@ -636,7 +648,7 @@ async fn stylesheet() -> Response {
     r
 }
 
-fn html(status: StatusCode, page: String) -> Response {
+pub(crate) fn html(status: StatusCode, page: String) -> Response {
     let mut r = (status, page).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -712,31 +724,8 @@ async fn setup_submit(
     Path(token): Path<String>,
     axum::Form(b): axum::Form<SetupBody>,
 ) -> Response {
-    let attempt = async {
-        let parsed = setup_token(&token)?;
-        let secret = TotpSecret::from_base32(&b.totp_secret).map_err(invalid)?;
-        let code = TotpCode::parse(&b.code).map_err(invalid)?;
-        let (person, recovery) = state
-            .fleet
-            .complete_setup(&parsed, &b.passphrase, secret, &code)
-            .await?;
-        let address = peer.map(|p| p.0.0.ip().to_string());
-        state
-            .trail
-            .record(Action {
-                kind: EventKind::UserSecurityChanged,
-                outcome: Outcome::Success,
-                user: person.name.as_str(),
-                address: address.as_deref(),
-                detail: format!(
-                    "{} completed their set-up: passphrase chosen, TOTP enrolled, recovery codes issued",
-                    person.name
-                ),
-            })
-            .await?;
-        Ok::<_, ApiError>((person, recovery))
-    }
-    .await;
+    let address = peer.map(|p| p.0.0.ip().to_string());
+    let attempt = complete_recorded(&state, &token, &b, address.as_deref()).await;
     match attempt {
         Ok((person, recovery)) => {
             let codes: Vec<&str> = recovery.iter().map(|c| c.reveal()).collect();

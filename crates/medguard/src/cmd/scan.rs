@@ -51,14 +51,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SECONDS", default_value = "5")]
     poll_interval: f64,
     /// Read at most this many bytes per second (suffixes K, M, G: powers of 1024).
-    #[arg(long, value_name = "BYTES_PER_SEC", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES_PER_SEC", value_parser = medguard_host::parse_byte_size)]
     rate: Option<u64>,
     /// Move matching files outside the validated configuration into DIR (mode 000, with
     /// a JSON record beside each).
     #[arg(long, value_name = "DIR")]
     quarantine: Option<PathBuf>,
     /// Files larger than this are hash-checked only, not YARA-scanned.
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes, default_value = "256M")]
+    #[arg(long, value_name = "BYTES", value_parser = medguard_host::parse_byte_size, default_value = "256M")]
     max_yara_size: u64,
     /// Scanning threads.
     #[arg(long, default_value_t = 1)]
@@ -69,28 +69,6 @@ pub struct ScanArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-}
-
-fn parse_bytes(s: &str) -> Result<u64, String> {
-    let (digits, mult) = if let Some(d) = s.strip_suffix(['K', 'k']) {
-        (d, 1u64 << 10)
-    } else if let Some(d) = s.strip_suffix(['M', 'm']) {
-        (d, 1 << 20)
-    } else if let Some(d) = s.strip_suffix(['G', 'g']) {
-        (d, 1 << 30)
-    } else {
-        (s, 1)
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of bytes (like 500000, 64K, 10M)"))?;
-    let total = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))?;
-    if total == 0 {
-        return Err("must be more than 0".into());
-    }
-    Ok(total)
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
