@@ -316,6 +316,20 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
         .click()
         .await
         .unwrap();
+    // Sign-out answers with a redirect to the sign-in page: wait for it to land (a click
+    // returns before the navigation it starts has finished).
+    for _ in 0..200 {
+        if j.browser
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/sign-in")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     j.browser.goto(&format!("{}/", j.base)).await.unwrap();
     assert!(
         j.browser

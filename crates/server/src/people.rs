@@ -75,7 +75,6 @@ struct SignInBody {
 }
 
 fn session_json(
-    state: &AppState,
     principal: &medguard_fleet::Principal,
     csrf: &str,
     expires_at: Option<time::OffsetDateTime>,
@@ -86,7 +85,6 @@ fn session_json(
         .as_ref()
         .filter(|b| b.is_active(&clock))
         .map(|b| serde_json::json!({ "reason": b.reason(), "until": rfc3339(b.expires_at()) }));
-    let _ = state;
     serde_json::json!({
         "user": principal.person.name,
         "role": principal.person.role,
@@ -128,7 +126,6 @@ async fn sign_in(
     let principal = state.fleet.session_principal(&signed.token).await?;
     let csrf = signed.token.csrf_token();
     let body = session_json(
-        &state,
         &principal,
         csrf.reveal(),
         Some(state.fleet.session_expires_at(&signed.session)),
@@ -216,12 +213,12 @@ pub(crate) async fn sign_in_recorded(
     }
 }
 
-async fn session_info(State(state): Shared, who: Person) -> Result<Response, ApiError> {
+async fn session_info(who: Person) -> Result<Response, ApiError> {
     let csrf = match &who.via {
         Via::Session(token) => token.csrf_token().reveal().to_owned(),
         Via::Token => String::new(),
     };
-    Ok(Json(session_json(&state, &who.principal, &csrf, None)).into_response())
+    Ok(Json(session_json(&who.principal, &csrf, None)).into_response())
 }
 
 async fn sign_out(State(state): Shared, who: Person) -> Result<Response, ApiError> {
