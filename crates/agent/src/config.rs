@@ -26,7 +26,9 @@
 //! and, beside it: `[server] url, ca` (default: what `agent enroll` recorded), `[device]
 //! model, serial`, `[inventory] root, vendor, evidence, interval`, `[services] interval`,
 //! `[allowlist] list, trust, mode, audit_log`, `[audit] log` (the agent's own log; default
-//! `STATE/audit`), `[report] within, outbox_max`. See [`AgentConfig`]'s fields.
+//! `STATE/audit`), `[report] within, outbox_max`, `[update] root, state_dir, bundle_trust,
+//! tuf_root` (installs of a rollout; without it the agent refuses them and says why). See
+//! [`AgentConfig`]'s fields.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -136,6 +138,8 @@ pub struct AgentConfig {
     /// The allowlist enforcer whose state is reported; `None`: not configured (reported as
     /// off).
     pub allowlist: Option<AllowlistConfig>,
+    /// Installs of the server's rollouts; `None`: the agent refuses them (and says why).
+    pub update: Option<UpdateConfig>,
     /// The agent's own audit log.
     pub audit: AuditConfig,
     /// Reporting.
@@ -269,6 +273,21 @@ pub struct AllowlistConfig {
     pub audit_log: PathBuf,
 }
 
+/// `[update]`: where and with which keys the agent installs the patch of a rollout.
+#[derive(Debug, Clone)]
+pub struct UpdateConfig {
+    /// The device's root the bundles install into (default: the profile's root).
+    pub root: PathBuf,
+    /// The installer's journal, staging and status (default `STATE/update`); on the root's
+    /// file system.
+    pub state_dir: Option<PathBuf>,
+    /// Vendor keys trusted to sign bundles (default: the profile's keys).
+    pub bundle_trust: Vec<PathBuf>,
+    /// The TUF root the device trusts; default: the server's first root, fetched once over
+    /// the enrolled, pinned connection and kept in `STATE/tuf/root.json`.
+    pub tuf_root: Option<PathBuf>,
+}
+
 /// `[audit]`.
 #[derive(Debug, Clone, Default)]
 pub struct AuditConfig {
@@ -308,6 +327,7 @@ struct RawConfig {
     #[serde(default)]
     services: RawServices,
     allowlist: Option<RawAllowlist>,
+    update: Option<RawUpdate>,
     #[serde(default)]
     audit: RawAudit,
     #[serde(default)]
@@ -386,6 +406,16 @@ struct RawAllowlist {
     trust: Vec<PathBuf>,
     mode: Option<ExpectedAllowlistMode>,
     audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpdate {
+    root: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    #[serde(default)]
+    bundle_trust: Vec<PathBuf>,
+    tuf_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -779,6 +809,43 @@ fn resolve(raw: RawConfig, c: &Checker<'_>, path: &Path) -> Result<AgentConfig, 
         })
         .transpose()?;
 
+    let update = raw
+        .update
+        .map(|u| {
+            let root = match (u.root, &profile) {
+                (Some(r), _) => c.existing("update.root", &r, Kind::Directory)?,
+                (None, Some(p)) => p.root.clone(),
+                (None, None) => return Err(c.missing("update.root")),
+            };
+            let bundle_trust = if u.bundle_trust.is_empty() {
+                profile
+                    .as_ref()
+                    .map(|p| p.trust.clone())
+                    .unwrap_or_default()
+            } else {
+                c.all("update.bundle_trust", &u.bundle_trust, Kind::File)?
+            };
+            if bundle_trust.is_empty() {
+                return Err(c.value(
+                    "update.bundle_trust",
+                    "names no key (and there is no [profile] trust)",
+                ));
+            }
+            Ok(UpdateConfig {
+                root,
+                state_dir: u
+                    .state_dir
+                    .map(|d| c.existing("update.state_dir", &d, Kind::Directory))
+                    .transpose()?,
+                bundle_trust,
+                tuf_root: u
+                    .tuf_root
+                    .map(|r| c.existing("update.tuf_root", &r, Kind::File))
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
+
     let audit = AuditConfig {
         log: raw
             .audit
@@ -823,6 +890,7 @@ fn resolve(raw: RawConfig, c: &Checker<'_>, path: &Path) -> Result<AgentConfig, 
         inventory,
         services,
         allowlist,
+        update,
         audit,
         report,
     })

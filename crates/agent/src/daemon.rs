@@ -391,6 +391,7 @@ async fn round(
         }
         schedule.ran(*job, clock.now());
     }
+    tasks.extend(agent.local_install());
     // Every round ends with the audit upload, so the server gets what the round recorded.
     if !due.is_empty() {
         tasks.push(agent.audit_upload());
@@ -415,6 +416,25 @@ async fn round(
                 Ok(c) => {
                     backoff.succeeded();
                     problems.extend(apply_commands(schedule, &c.commands, scan_now, clock.now()));
+                    let installs: Vec<(&str, &str)> = c
+                        .commands
+                        .iter()
+                        .filter_map(|cmd| match &cmd.kind {
+                            CommandKind::Install {
+                                rollout, target, ..
+                            } => Some((rollout.as_str(), target.as_str())),
+                            _ => None,
+                        })
+                        .collect();
+                    if !installs.is_empty() {
+                        for (rollout, target) in installs {
+                            tasks.push(agent.install(rollout, target).await);
+                        }
+                        // The outcome goes to the server now, not a round later.
+                        if let Err(e) = agent.send().await.map(|s| s.error) {
+                            problems.push(format!("sending the install outcome: {e}"));
+                        }
+                    }
                     checkin = Some(c);
                 }
                 Err(e) => {
@@ -451,6 +471,8 @@ fn apply_commands(
             CommandKind::ScanNow => Some(Job::Scan),
             CommandKind::CollectInventory => Some(Job::Inventory),
             CommandKind::CollectServices => Some(Job::Services),
+            // Carried out by the round itself, right after the check-in.
+            CommandKind::Install { .. } => continue,
             _ => None,
         };
         match job {
@@ -627,10 +649,10 @@ mod tests {
         );
         assert_eq!(s.due(later), [Job::Inventory, Job::Services]);
         assert!(!scan_now, "no scan is configured");
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        // The install is carried out by the round itself, not scheduled.
+        assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].starts_with("command c3: Verify is not configured"));
         assert!(problems[1].starts_with("command c4: Scan is not configured"));
-        assert!(problems[2].starts_with("command c5: this agent does not carry out Install"));
     }
 
     #[test]

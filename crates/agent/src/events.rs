@@ -56,6 +56,11 @@ impl AgentLog {
         &self.dir
     }
 
+    /// The writer, for a library that appends its own events (the installer).
+    pub(crate) fn writer(&self) -> &AuditWriter {
+        &self.writer
+    }
+
     fn err(&self) -> impl Fn(medguard_audit::AuditError) -> AgentError + '_ {
         |source| AgentError::Audit {
             path: self.dir.clone(),

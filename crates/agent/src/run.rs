@@ -162,6 +162,8 @@ pub struct Agent {
     clock: Arc<dyn Clock>,
     started: OffsetDateTime,
     timeouts: Timeouts,
+    /// The last deferral queued (rollout, outcome, what it waited for).
+    last_deferral: std::sync::Mutex<Option<String>>,
 }
 
 impl Agent {
@@ -192,6 +194,7 @@ impl Agent {
             log,
             clock,
             timeouts,
+            last_deferral: std::sync::Mutex::new(None),
         })
     }
 
@@ -274,8 +277,24 @@ impl Agent {
             .profile
             .as_ref()
             .map_or(Duration::ZERO, |p| p.interval);
+        // After an install, the bundle's new profile is the device's baseline: the installer
+        // keeps it in its state directory, signed by the vendor (checked again here).
+        let installed = self.config.update.as_ref().and_then(|u| {
+            let dir = u
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| self.state.dir().join("update"));
+            medguard_update::read_status(&dir).ok()?.profile
+        });
+        let config = self.config.profile.as_ref().map(|p| {
+            let mut p = p.clone();
+            if let Some(profile) = &installed {
+                p.profile.clone_from(profile);
+            }
+            p
+        });
         let result = (|| {
-            let run = tasks::verify::verify(self.config.profile.as_ref(), progress);
+            let run = tasks::verify::verify(config.as_ref(), progress);
             let (status, line) = match &run.report.outcome {
                 VerificationOutcome::NotRun { reason } => {
                     self.log.record(
@@ -434,6 +453,158 @@ impl Agent {
             .link()?
             .post_json(paths::CHECKIN, body, limits::MAX_ENROLL_BYTES)
             .await?)
+    }
+
+    /// Installs the patch of rollout `rollout` (TUF target `target`) as the server's command
+    /// asks, and queues the outcome: installed, deferred (and what it waits for), rolled
+    /// back, refused or failed. A deferral of the same rollout for the same reason as the last
+    /// one is not queued again (the server already shows it).
+    ///
+    /// # Errors
+    /// None: every ending is a report or a failed task.
+    pub async fn install(&self, rollout: &str, target: &str) -> TaskResult {
+        let result = self.install_inner(rollout, target).await;
+        self.finish("install", Duration::ZERO, result)
+    }
+
+    async fn install_inner(
+        &self,
+        rollout: &str,
+        target: &str,
+    ) -> Result<(TaskStatus, String, Vec<u64>), AgentError> {
+        let Some(update) = &self.config.update else {
+            return Err(AgentError::Task {
+                task: "install",
+                reason: format!(
+                    "rollout {rollout} asks to install {target}, but {} has no [update] section",
+                    self.config.source.display()
+                ),
+            });
+        };
+        let tuf_dir = self.state.dir().join("tuf");
+        let anchor = match &update.tuf_root {
+            Some(p) => p.clone(),
+            None => {
+                let saved = tuf_dir.join("root.json");
+                if !saved.exists() {
+                    // Trust on first use, over the enrolled connection that pins the fleet CA.
+                    let bytes = self
+                        .link()?
+                        .get_bytes("/tuf/metadata/1.root.json", 1 << 20)
+                        .await?;
+                    self.state.write(&saved, 0o644, &bytes)?;
+                }
+                saved
+            }
+        };
+        let ca = self.config.server.as_ref().and_then(|s| s.ca.as_deref());
+        let id = self.state.identity(ca)?;
+        let tls = medguard_pki::tls::device_client_config(
+            &id.ca_pem,
+            Some((&id.certificate_pem, &id.key_pem)),
+        )
+        .map_err(|e| AgentError::Task {
+            task: "install",
+            reason: e.to_string(),
+        })?;
+        let state_dir = update
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| self.state.dir().join("update"));
+        std::fs::create_dir_all(&state_dir).map_err(AgentError::io(&state_dir))?;
+        let repository = format!("{}/tuf/", self.server()?.as_str().trim_end_matches('/'));
+        let inputs = tasks::install::InstallInputs {
+            update,
+            clinical: &self.config.clinical,
+            model: self.config.device.model.as_deref(),
+            state_dir: &state_dir,
+            tuf_dir: &tuf_dir,
+            anchor: &anchor,
+            repository: &repository,
+            tls,
+            rollout,
+            target,
+            audit: Some(self.log.writer()),
+            clock: self.clock.as_ref(),
+        };
+        // The TUF client and the installer block (TUF runs its own runtime): a thread of
+        // their own, joined here; tasks run one after the other anyway.
+        let report = std::thread::scope(|s| s.spawn(|| tasks::install::install(&inputs)).join())
+            .map_err(|_| AgentError::Task {
+                task: "install",
+                reason: "the install thread panicked".into(),
+            })?;
+        let summary = format!(
+            "rollout {rollout}: {} {}{}",
+            target,
+            serde_json::to_value(report.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            report
+                .reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+        let key = format!("{rollout}\n{:?}\n{:?}", report.outcome, report.waiting_for);
+        if report.outcome == medguard_proto::InstallOutcome::Deferred {
+            let mut last = self
+                .last_deferral
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.as_deref() == Some(key.as_str()) {
+                return Ok((TaskStatus::Clean, summary, Vec::new()));
+            }
+            *last = Some(key);
+        }
+        let status = match report.outcome {
+            medguard_proto::InstallOutcome::Installed
+            | medguard_proto::InstallOutcome::AlreadyInstalled
+            | medguard_proto::InstallOutcome::Deferred => TaskStatus::Clean,
+            _ => TaskStatus::Found,
+        };
+        let seq = self.enqueue(ReportBody::Install(report))?;
+        if let Ok(Some(last)) = medguard_update::read_status(&state_dir).map(|s| s.last) {
+            self.state.write(
+                &self.state.dir().join("install-reported"),
+                0o644,
+                last.time.as_bytes(),
+            )?;
+        }
+        Ok((status, summary, vec![seq]))
+    }
+
+    /// Reports an install a person ran on the device (`medguard update apply`) once: the
+    /// installer's last status record, when it is newer than the last one reported. `None`
+    /// when there is nothing new (or no `[update]` section).
+    pub fn local_install(&self) -> Option<TaskResult> {
+        let update = self.config.update.as_ref()?;
+        let dir = update
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| self.state.dir().join("update"));
+        let status = medguard_update::read_status(&dir).ok()?;
+        let time = status.last.as_ref()?.time.clone();
+        let marker = self.state.dir().join("install-reported");
+        if std::fs::read_to_string(&marker).is_ok_and(|t| t.trim() == time) {
+            return None;
+        }
+        let result = (|| {
+            let report =
+                tasks::install::local_install(update, &status).ok_or_else(|| AgentError::Task {
+                    task: "install",
+                    reason: "the last install's bundle can no longer be read or verified".into(),
+                })?;
+            let line = format!(
+                "{} {:?} (installed by a person on the device)",
+                report.bundle.version, report.outcome
+            );
+            let seq = self.enqueue(ReportBody::Install(report))?;
+            self.state.write(&marker, 0o644, time.as_bytes())?;
+            Ok((TaskStatus::Clean, line, vec![seq]))
+        })();
+        Some(self.finish("install", Duration::ZERO, result))
     }
 
     /// When the scan is next due (`None`: no scan configured).
@@ -830,6 +1001,7 @@ pub async fn report_once(
     let progress = Arc::new(Progress::default());
     let mut results = vec![agent.verify(&progress)];
     results.extend(agent.inventory());
+    results.extend(agent.local_install());
     if let Some(scan) = agent.scan(options.scan, &Arc::new(Progress::default())) {
         results.push(scan);
     }

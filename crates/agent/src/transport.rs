@@ -254,6 +254,27 @@ impl ServerLink {
     }
 }
 
+impl ServerLink {
+    /// GETs `path` and returns its body, at most `limit` bytes (a TUF root on first use).
+    ///
+    /// # Errors
+    /// [`SendError`] saying what went wrong.
+    pub async fn get_bytes(&self, path: &str, limit: usize) -> Result<Vec<u8>, SendError> {
+        let url = self.url(path);
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| classify(&url, e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(SendError::Status { url, status });
+        }
+        read_limited(&url, response, limit).await
+    }
+}
+
 async fn read_limited(
     url: &str,
     mut response: reqwest::Response,

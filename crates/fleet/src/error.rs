@@ -144,6 +144,21 @@ pub enum FleetError {
         /// What.
         reason: String,
     },
+    /// The patch record's state machine refused the change.
+    #[error("{source}")]
+    Patch {
+        /// The refusal.
+        #[source]
+        source: medguard_patch::PatchError,
+    },
+    /// A staged rollout refused the change or the report.
+    #[error("{reason}")]
+    Rollout {
+        /// The refusal.
+        reason: String,
+        /// The problem code.
+        code: &'static str,
+    },
     #[error("advisories: {source}")]
     Advisory {
         /// The cause.
@@ -173,6 +188,8 @@ impl FleetError {
             Self::LoginFailed => codes::LOGIN_FAILED,
             Self::Conflict { .. } => codes::CONFLICT,
             Self::Accounts { source } => accounts_code(source),
+            Self::Patch { source } => patch_code(source),
+            Self::Rollout { code, .. } => code,
             Self::Database { .. }
             | Self::DatabaseUrl { .. }
             | Self::SchemaNewer { .. }
@@ -182,6 +199,15 @@ impl FleetError {
             | Self::Pki { .. }
             | Self::Advisory { .. } => codes::INTERNAL,
         }
+    }
+}
+
+fn patch_code(e: &medguard_patch::PatchError) -> &'static str {
+    use medguard_patch::PatchError as P;
+    match e {
+        P::SeparationOfDuties { .. } => codes::FORBIDDEN,
+        P::Empty { .. } => codes::INVALID,
+        _ => codes::CONFLICT,
     }
 }
 

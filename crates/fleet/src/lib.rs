@@ -18,7 +18,9 @@
 //! - advisories and fleet findings ([`findings`]): each distinct inventory is matched once
 //!   per model context and advisory revision, and each device's findings are kept over time
 //!   (new, fixed, reopened);
-//! - API bearer tokens for scripts, and the security events the server records.
+//! - API bearer tokens for scripts, and the security events the server records;
+//! - patch records ([`Fleet::change_patch_record`]), their evidence and the released patches per
+//!   model, and staged rollouts ([`rollouts`]): which device installs what at its check-in.
 //!
 //! It must not know HTTP (the server crate maps these calls to routes and errors to problem
 //! documents) and holds no SQL outside its own modules. Every time comes from a
@@ -33,7 +35,9 @@ mod error;
 mod events;
 pub mod findings;
 mod ingest;
+mod patches;
 mod people;
+// pub mod rollouts; (with the rollout domain)
 mod query;
 pub mod state;
 pub mod status;
@@ -49,6 +53,7 @@ pub use enroll::{AuthenticatedDevice, EnrollmentToken, IssuedToken};
 pub use error::FleetError;
 pub use events::{SecurityEvent, SecurityEventInput};
 pub use findings::{AdvisoryIngest, FindingFilter, FleetFinding};
+pub use patches::{EvidenceFile, MAX_EVIDENCE_BYTES, PatchSummary, ValidatedPatch};
 pub use people::{
     BreakGlassRecord, IssuedApiToken, IssuedSetup, LoginRefused, PeoplePolicy, Person, Principal,
     SecondFactor, SignedIn,

@@ -693,6 +693,96 @@ impl Fleet {
         Ok(())
     }
 
+    /// Asks a signed-in person again for their passphrase and, when given, an authenticator
+    /// code: the re-authentication of an electronic signature (21 CFR Part 11 §11.200). The
+    /// account's guessing limits apply and a failure counts toward them; a code is accepted
+    /// once (a replay is refused). Returns what was presented, for
+    /// [`medguard_accounts::SigningPolicy::record`].
+    ///
+    /// # Errors
+    /// [`FleetError::LoginFailed`] when a part is wrong (which is not said);
+    /// [`FleetError::Accounts`] when throttled or the input is malformed.
+    pub async fn reauthenticate(
+        &self,
+        name: &UserName,
+        passphrase: &str,
+        code: Option<&TotpCode>,
+    ) -> Result<medguard_accounts::SigningChallenge, FleetError> {
+        let attempt = PassphraseAttempt::new(passphrase)?;
+        let account = self.account(name).await?.ok_or(FleetError::LoginFailed)?;
+        let policy = &self.settings.people;
+        let clock = self.clock.as_ref();
+        let mut throttle = account.throttle.clone();
+        let mut nowhere = AddressThrottle::default();
+        policy.throttle.check(&throttle, &nowhere, clock)?;
+        let passphrase_ok = match &account.passphrase {
+            Some(hash) => hash.verify(&attempt, &policy.hash)?.is_match(),
+            None => false,
+        };
+        let step = match (passphrase_ok, code, &account.totp) {
+            (false, _, _) => Err(FleetError::LoginFailed),
+            (true, None, _) => Ok(None),
+            (true, Some(code), Some(secret)) => secret
+                .verify(code, clock, account.totp_last)
+                .map(Some)
+                .map_err(|_| FleetError::LoginFailed),
+            (true, Some(_), None) => Err(FleetError::LoginFailed),
+        };
+        let step = match step {
+            Ok(step) => step,
+            Err(e) => {
+                let _ = policy
+                    .throttle
+                    .record_failure(&mut throttle, &mut nowhere, clock);
+                sqlx::query("UPDATE users SET throttle = $2 WHERE name = $1")
+                    .bind(name.as_str())
+                    .bind(to_json(&throttle)?)
+                    .execute(&self.store.write)
+                    .await?;
+                return Err(e);
+            }
+        };
+        if let Some(step) = step {
+            // As at sign-in: only a later step wins, so one code cannot sign twice.
+            let n = sqlx::query(
+                "UPDATE users SET totp_last = $2 WHERE name = $1 AND (totp_last IS NULL OR totp_last < $2)",
+            )
+            .bind(name.as_str())
+            .bind(i64::try_from(step.0).unwrap_or(i64::MAX))
+            .execute(&self.store.write)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(FleetError::LoginFailed);
+            }
+        }
+        policy.throttle.record_success(&mut throttle);
+        sqlx::query("UPDATE users SET throttle = $2 WHERE name = $1")
+            .bind(name.as_str())
+            .bind(to_json(&throttle)?)
+            .execute(&self.store.write)
+            .await?;
+        Ok(if code.is_some() {
+            medguard_accounts::SigningChallenge::PassphraseAndTotp
+        } else {
+            medguard_accounts::SigningChallenge::Passphrase
+        })
+    }
+
+    /// The login session behind a session token (alive or not: the caller authenticated the
+    /// request already).
+    ///
+    /// # Errors
+    /// [`FleetError::Unauthorized`], [`FleetError::Database`].
+    pub async fn login_session(&self, token: &SessionToken) -> Result<Session, FleetError> {
+        let row = sqlx::query("SELECT data FROM sessions WHERE key = $1 AND ended_at IS NULL")
+            .bind(token.key().to_string())
+            .fetch_optional(&self.store.write)
+            .await?
+            .ok_or(FleetError::Unauthorized)?;
+        serde_json::from_str(&row.try_get::<String, _>(0)?).map_err(corrupt("session"))
+    }
+
     /// Lifts the hold on an account (after 100 failures); the caller records who did.
     ///
     /// # Errors

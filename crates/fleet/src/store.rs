@@ -51,10 +51,11 @@ impl Backend {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("../migrations/0001_fleet.sql")),
     (2, "people", include_str!("../migrations/0002_people.sql")),
+    (3, "patches", include_str!("../migrations/0003_patches.sql")),
 ];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What [`Store::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,6 +37,9 @@ enum Command {
     /// Signed patch bundles: create and inspect.
     #[command(subcommand)]
     Bundle(cmd::bundle::BundleCommand),
+    /// The patch record for auditors: export it signed, verify it offline.
+    #[command(subcommand)]
+    Patch(cmd::patch::PatchCommand),
     /// Install patch bundles transactionally, outside clinical use.
     #[command(subcommand)]
     Update(cmd::update::UpdateCommand),
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Audit(c) => cmd::audit::run(c),
         Command::Clinical(c) => cmd::clinical::run(c),
         Command::Bundle(c) => cmd::bundle::run(c),
+        Command::Patch(c) => cmd::patch::run(c),
         Command::Update(c) => cmd::update::run(c),
         Command::Repo(c) => cmd::repo::run(c),
         Command::Version(c) => cmd::version::run(c),

@@ -39,7 +39,7 @@ pub use report::{
     PackageRef, ProfileRef, QueueHealth, Report, ReportAck, ReportBatch, ReportBody, ReportKind,
     ReportOutcome, ReportReceipt, ScanReport, ScanScope, SelfTestResult, ServicesReport,
     TaskHealth, TransportProtocol, UnverifiablePath, Verification, VerificationOutcome,
-    VerificationSummary,
+    VerificationSummary, WaitingFor,
 };
 pub use validate::{Invalid, Validate};
 

@@ -759,6 +759,16 @@ pub enum InstallOutcome {
     Failed,
 }
 
+/// What a deferred install waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaitingFor {
+    /// The maintenance window to open.
+    Window,
+    /// The device to leave clinical use (or its clinical state to be known).
+    Idle,
+}
+
 /// A self-test's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelfTestResult {
@@ -797,6 +807,9 @@ pub struct InstallReport {
     /// The verification of the tree after the install, against the new profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<VerificationSummary>,
+    /// For a deferred install: what it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<WaitingFor>,
     /// When it started.
     #[serde(with = "time::serde::rfc3339")]
     pub started: OffsetDateTime,

@@ -30,6 +30,10 @@ pub struct AppState {
     pub fleet: Fleet,
     /// The server's audit log.
     pub trail: crate::trail::ServerTrail,
+    /// The data directory (bundles, the TUF repository, scan rules).
+    pub data: crate::DataDir,
+    /// The server's signing key: it countersigns electronic signatures and exports.
+    pub server_key: Arc<medguard_digest::SigningKey>,
 }
 
 pub(crate) type Shared = State<Arc<AppState>>;
@@ -59,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::people::routes())
         .merge(crate::people::pages())
         .merge(crate::pages::routes())
+        .merge(crate::patches::routes())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -144,3 +144,29 @@ pub async fn create_token(
     )?;
     Ok(issued)
 }
+
+/// The signed export of patch record `id` (the record for auditors), recorded in the
+/// server's audit trail.
+///
+/// # Errors
+/// [`ServerError`]: an unknown record, an unreadable key.
+pub async fn export_patch_record(dir: &DataDir, id: &str) -> Result<Vec<u8>, ServerError> {
+    let fleet = open_fleet(dir).await?;
+    let record = fleet.patch_record(id).await?;
+    let key_path = dir.root().join("keys/server.key");
+    let key = medguard_digest::SigningKey::load(&key_path).map_err(|e| ServerError::Settings {
+        path: key_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let bytes = medguard_patch::export(&record, &key);
+    record_export(dir, id)?;
+    Ok(bytes)
+}
+
+fn record_export(dir: &DataDir, id: &str) -> Result<(), ServerError> {
+    record(
+        dir,
+        EventKind::Export,
+        format!("patch record {id} exported on the server host"),
+    )
+}

@@ -16,8 +16,10 @@ mod auth;
 pub mod host;
 pub mod openapi;
 mod pages;
+mod patches;
 mod people;
 pub mod problem;
+pub mod repository;
 pub mod serve;
 pub mod settings;
 pub mod trail;
@@ -107,6 +109,8 @@ pub struct BoundServer {
     tls: Arc<rustls::ServerConfig>,
     fleet: Fleet,
     trail: trail::ServerTrail,
+    data: DataDir,
+    server_key: Arc<medguard_digest::SigningKey>,
 }
 
 impl BoundServer {
@@ -120,6 +124,13 @@ impl BoundServer {
         let fleet = open_fleet(dir).await?;
         let tls = dir.tls_config()?;
         let trail = trail::ServerTrail::open(dir.root())?;
+        let key_path = dir.root().join("keys/server.key");
+        let server_key = Arc::new(medguard_digest::SigningKey::load(&key_path).map_err(|e| {
+            ServerError::Settings {
+                path: key_path.clone(),
+                reason: e.to_string(),
+            }
+        })?);
         let listener = tokio::net::TcpListener::bind(&address)
             .await
             .map_err(|source| ServerError::Listen { address, source })?;
@@ -128,6 +139,8 @@ impl BoundServer {
             tls,
             fleet,
             trail,
+            data: dir.clone(),
+            server_key,
         })
     }
 
@@ -144,6 +157,8 @@ impl BoundServer {
         let app = app::router(app::AppState {
             fleet: self.fleet,
             trail: self.trail,
+            data: self.data,
+            server_key: self.server_key,
         });
         serve::serve(self.listener, self.tls, app, shutdown).await;
     }

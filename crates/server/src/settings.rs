@@ -368,6 +368,18 @@ pub async fn init(
         created.push("keys/server.key".into());
         created.push("keys/server.pub".into());
     }
+    // The TUF library runs its own runtime: a thread of its own, outside this one's.
+    let repository = std::thread::scope(|s| {
+        s.spawn(|| crate::repository::ensure_repository(root))
+            .join()
+            .unwrap_or_else(|_| {
+                Err(ServerError::Settings {
+                    path: root.join("repository"),
+                    reason: "creating the TUF repository panicked".into(),
+                })
+            })
+    })?;
+    created.extend(repository);
     let store = Store::connect(&dir.database_url(&settings)?).await?;
     let Migrated { from, to } = store.migrate(now.unix_timestamp()).await?;
     if from == 0 && settings.database.starts_with("sqlite:") {

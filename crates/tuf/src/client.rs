@@ -11,6 +11,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures::StreamExt as _;
@@ -139,6 +140,26 @@ pub fn refresh(
         metadata_dir,
         now,
         ClientTransport::new(Timeouts::default()),
+    ))?
+}
+
+/// [`refresh`] over HTTPS with the caller's TLS configuration: a fleet server's repository,
+/// reached with the CA the device pins and the device's own certificate.
+pub fn refresh_with_tls(
+    metadata_url: &str,
+    targets_url: &str,
+    anchor: &TrustedRoot,
+    metadata_dir: &Path,
+    now: SystemTime,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Refreshed, TufError> {
+    crate::block_on(refresh_async(
+        base_url(metadata_url)?,
+        base_url(targets_url)?,
+        anchor,
+        metadata_dir,
+        now,
+        ClientTransport::with_tls(Timeouts::default(), Some(tls)),
     ))?
 }
 

@@ -72,7 +72,7 @@ mod keys;
 pub mod metadata;
 mod transport;
 
-pub use client::{FetchOptions, FetchedBundle, Refreshed, fetch, refresh};
+pub use client::{FetchOptions, FetchedBundle, Refreshed, fetch, refresh, refresh_with_tls};
 pub use editor::{
     AddOptions, InitOptions, PublishOptions, Published, RepoKeys, RotateOptions, add, add_all,
     init, publish, rotate_key,

@@ -142,24 +142,35 @@ pub(crate) struct ClientTransport {
     /// roots), then shared by every fetch of the refresh and its download. Its connections
     /// live on the tokio runtime that made them: another runtime takes [`Self::fresh`].
     http: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    /// A TLS configuration of the caller's (a fleet server's pinned CA and the device's
+    /// certificate); `None`: the system's roots, no client certificate.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ClientTransport {
     pub(crate) fn new(timeouts: Timeouts) -> Self {
+        Self::with_tls(timeouts, None)
+    }
+
+    pub(crate) fn with_tls(timeouts: Timeouts, tls: Option<Arc<rustls::ClientConfig>>) -> Self {
         Self {
             timeouts,
             http: Arc::new(OnceLock::new()),
+            tls,
         }
     }
 
     /// The same policy with a client not yet built, for use on another tokio runtime.
     pub(crate) fn fresh(&self) -> Self {
-        Self::new(self.timeouts)
+        Self::with_tls(self.timeouts, self.tls.clone())
     }
 
     fn client(&self) -> Result<reqwest::Client, String> {
         self.http
-            .get_or_init(|| build_client(self.timeouts))
+            .get_or_init(|| match &self.tls {
+                Some(tls) => build_client_with(self.timeouts, (**tls).clone()),
+                None => build_client(self.timeouts),
+            })
             .clone()
     }
 
@@ -184,11 +195,18 @@ impl ClientTransport {
 fn build_client(timeouts: Timeouts) -> Result<reqwest::Client, String> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(BuilderVerifierExt::with_platform_verifier)
         .map_err(|e| e.to_string())?
         .with_no_client_auth();
+    build_client_with(timeouts, tls)
+}
+
+fn build_client_with(
+    timeouts: Timeouts,
+    mut tls: rustls::ClientConfig,
+) -> Result<reqwest::Client, String> {
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)

@@ -4,6 +4,7 @@
 
 pub mod allowlist;
 pub mod audit;
+pub mod install;
 pub mod inventory;
 pub mod scan;
 pub mod verify;

@@ -233,7 +233,7 @@ fn duration(text: &str) -> Result<time::Duration, String> {
     time::Duration::try_from(d).map_err(|e| e.to_string())
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
