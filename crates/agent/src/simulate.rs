@@ -567,6 +567,7 @@ fn verification(index: usize, deviating: bool) -> Verification {
             digest: "5a".repeat(32),
             signer: Some("simulated-vendor".into()),
             entries: 20_000,
+            entries_digest: None,
         }),
         outcome: VerificationOutcome::Completed {
             summary: VerificationSummary {

@@ -332,8 +332,8 @@ impl Fleet {
     }
 
     /// Whether a device of `models` (any model when empty), not revoked, last verified its
-    /// tree against the profile with BLAKE3 `profile` (hex): a bundle over a base profile no
-    /// device has reaches nobody.
+    /// tree against a profile whose entries digest (`medguard_profile::entries_digest`) is
+    /// `profile`: a bundle over a base tree no device has reaches nobody.
     ///
     /// # Errors
     /// [`FleetError::Database`].
@@ -354,7 +354,7 @@ impl Fleet {
                 serde_json::from_str(&r.try_get::<String, _>(1)?).unwrap_or_default();
             if state
                 .integrity
-                .and_then(|i| i.profile_digest)
+                .and_then(|i| i.profile_entries)
                 .is_some_and(|d| d.eq_ignore_ascii_case(profile))
             {
                 return Ok(true);

@@ -53,6 +53,9 @@ pub struct IntegrityState {
     pub seq: u64,
     /// The profile's digest, when it verified.
     pub profile_digest: Option<String>,
+    /// The digest of its entries alone (the tree it describes).
+    #[serde(default)]
+    pub profile_entries: Option<String>,
     /// Counts, when the verification ran.
     pub summary: Option<VerificationSummary>,
     /// The first deviations.
@@ -148,6 +151,7 @@ pub struct HealthState {
 impl DeviceState {
     pub(crate) fn apply_verification(&mut self, seq: u64, at: OffsetDateTime, v: &Verification) {
         let digest = v.profile.as_ref().map(|p| p.digest.clone());
+        let entries = v.profile.as_ref().and_then(|p| p.entries_digest.clone());
         self.integrity = Some(match &v.outcome {
             VerificationOutcome::Completed {
                 summary,
@@ -163,6 +167,7 @@ impl DeviceState {
                     at,
                     seq,
                     profile_digest: digest,
+                    profile_entries: entries,
                     summary: Some(*summary),
                     deviations: kept,
                     deviations_omitted: omitted,
@@ -174,6 +179,7 @@ impl DeviceState {
                 at,
                 seq,
                 profile_digest: digest,
+                profile_entries: entries,
                 summary: None,
                 deviations: Vec::new(),
                 deviations_omitted: 0,

@@ -134,6 +134,7 @@ fn verification(changed: &[&str]) -> ReportBody {
             digest: "ab".repeat(32),
             signer: None,
             entries: 100,
+            entries_digest: None,
         }),
         outcome: VerificationOutcome::Completed {
             summary: VerificationSummary {

@@ -128,6 +128,22 @@ pub fn load_trusted(
     load(path, &keys, unsigned)
 }
 
+/// The BLAKE3 (hex) of a profile's entries alone: its text without the `#` header and
+/// signature lines. Two profiles of one tree made at different times (their `created` and
+/// signature differ) have the same entries digest, so a server can tell which devices carry
+/// the tree a patch bundle was built against.
+#[must_use]
+pub fn entries_digest(text: &[u8]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for line in text.split(|b| *b == b'\n') {
+        if !line.is_empty() && !line.starts_with(b"#") {
+            hasher.update(line);
+            hasher.update(b"\n");
+        }
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
 /// Reads a rules file (TOML).
 ///
 /// # Errors

@@ -192,12 +192,20 @@ pub struct ProfileRef {
     pub signer: Option<String>,
     /// Entries in the profile.
     pub entries: u64,
+    /// BLAKE3 of its entries alone (`medguard_profile::entries_digest`): the same for every
+    /// profile of one tree, whenever it was made, so the server can tell which devices carry
+    /// the tree a patch bundle was built against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries_digest: Option<String>,
 }
 
 impl Validate for ProfileRef {
     fn validate(&self) -> Result<(), Invalid> {
         validate::required("path", &self.path, MAX_PATH)?;
         validate::hex("digest", &self.digest, 64)?;
+        if let Some(d) = &self.entries_digest {
+            validate::hex("entries_digest", d, 64)?;
+        }
         validate::opt_name("signer", self.signer.as_ref(), MAX_TEXT)
     }
 }

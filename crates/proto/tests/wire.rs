@@ -22,6 +22,7 @@ fn verification(deviations: Vec<DeviationRecord>, omitted: u64) -> ReportBody {
             digest: "ab".repeat(32),
             signer: Some("0123456789abcdef".into()),
             entries: 5_000,
+            entries_digest: None,
         }),
         outcome: VerificationOutcome::Completed {
             summary: VerificationSummary {

@@ -210,10 +210,10 @@ pub fn summary(digest: &str, bundle: &VerifiedBundle, reach: Vec<Reach>) -> Bund
     }
 }
 
-/// The BLAKE3 (hex) of the base profile a bundle installs over.
+/// The entries digest of the base profile a bundle installs over (the tree it expects).
 #[must_use]
 pub fn base_profile(bundle: &VerifiedBundle) -> String {
-    hex::encode(bundle.manifest().base_profile_blake3)
+    medguard_profile::entries_digest(bundle.manifest().base_profile_text.as_bytes())
 }
 
 /// Runs the malware scan of a bundle's payload: every blob is unpacked (size and BLAKE3

@@ -71,6 +71,9 @@ pub fn verify(config: Option<&ProfileConfig>, progress: &Progress) -> Verificati
         path: wire_path(config.profile.as_os_str().as_encoded_bytes()),
         digest,
         signer: verified.signer().map(|k| k.to_string()),
+        entries_digest: std::fs::read(&config.profile)
+            .ok()
+            .map(|t| medguard_profile::entries_digest(&t)),
         entries: verified.profile().entries.len() as u64,
     };
     let baseline = Baseline::from_profile(verified);
