@@ -1832,6 +1832,8 @@ impl Rollout {
             let (_, success) = self.current_plan();
             let c = self.current_counts();
             if !success.met_by(c.installed, c.counted()) {
+                // Met once, no longer (a deferred device reported a failure): not ready.
+                self.s.next = NextWave::NotYet;
                 break;
             }
             let advance = self

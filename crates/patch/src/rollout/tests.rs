@@ -962,3 +962,51 @@ proptest! {
         prop_assert_eq!(back, r);
     }
 }
+
+#[test]
+fn a_device_deferred_before_its_wave_opened_was_never_offered() {
+    let mut r = start(99, Advance::Manual);
+    r.defer_site(&officer(), "site-0", "audit week", T).unwrap();
+    let never = r.waves()[2]
+        .devices
+        .iter()
+        .find(|d| r.device(d).unwrap().site == "site-0")
+        .unwrap()
+        .clone();
+    let before = r.clone();
+    assert_eq!(
+        r.report(&never, installed(), T).unwrap_err(),
+        RolloutError::NotOffered { device: never }
+    );
+    assert_eq!(r, before);
+}
+
+#[test]
+fn ready_to_advance_is_withdrawn_when_the_threshold_is_no_longer_met() {
+    let mut waves = three_waves(Advance::Manual);
+    waves[0].stop_on = ErrorThreshold::Share(Permille::ALL);
+    let plan = RolloutPlan::new(targets(100), waves).unwrap();
+    let mut r = Rollout::start("ro-1", "pr-1", "t", "1.1", plan, &manager(), T).unwrap();
+    r.defer_device(&officer(), "dev-00001", "surgery", T)
+        .unwrap();
+    assert_eq!(
+        r.report("dev-00000", installed(), T).unwrap(),
+        ReportEffect::ReadyToAdvance
+    );
+    // The deferred canary had started before it was deferred, and rolled back.
+    r.report(
+        "dev-00001",
+        DeviceReport::RolledBack { reason: "x".into() },
+        T,
+    )
+    .unwrap();
+    assert_eq!(r.next_wave(), NextWave::NotYet);
+    assert!(matches!(
+        r.advance(&manager(), T),
+        Err(RolloutError::ThresholdNotMet {
+            installed: 1,
+            needed: 2,
+            ..
+        })
+    ));
+}
