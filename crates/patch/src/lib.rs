@@ -10,7 +10,13 @@
 //!   scan of the bundle, reference installs with their self-tests and post-install
 //!   verification), then electronic signatures: a validator signs "validated", a release
 //!   approver who is another person signs "approved".
-//! - Steps 5–6: release, rollout, confirmation.
+//! - Steps 5–6: release, then the staged rollout ([`Rollout`], in [`rollout`]): the released
+//!   patch goes to the targeted devices in waves (canaries a person picks, percentages, named
+//!   groups, the rest), a success threshold opens the next wave (by hand, automatically or
+//!   after a pause), an error threshold stops it by itself, a site's security officer may
+//!   defer devices; each device's outcome, self-tests and post-install verification are
+//!   recorded, and the record is confirmed when every device is installed, rolled back, or
+//!   deferred or excluded with a reason.
 //!
 //! [`PatchRecord`] is a state machine ([`PatchState`]): every change goes through a method
 //! that checks the transition, records who, when and why in the history, and refuses anything
@@ -26,18 +32,25 @@
 //! Ed25519 key, and exports the whole record as a signed document ([`export`]) that verifies
 //! offline ([`verify_export`]) and fails after any byte is changed.
 //!
-//! This crate must not store anything, authenticate anyone, or read the clock: callers pass
-//! the person and "now".
+//! This crate must not store anything, authenticate anyone, read the clock or talk to the
+//! network: callers pass the person and "now", and store records and rollouts as JSON.
 #![forbid(unsafe_code)]
 
 mod export;
 mod record;
+pub mod rollout;
 mod signature;
 
 pub use export::{EXPORT_CONTEXT, ExportError, VerifiedExport, export, verify_export};
 pub use record::{
     BundleSummary, Evidence, EvidenceKind, FindingRef, ImpactAnalysis, PatchError, PatchRecord,
     PatchState, Person, Reach, Transition,
+};
+pub use rollout::{
+    Advance, Decision, DeviceOutcome, DeviceProgress, DeviceReport, DeviceStatus, ErrorThreshold,
+    HISTORY_CAP, NextWave, NothingReason, Permille, ProfileVerification, ReportEffect, Rollout,
+    RolloutError, RolloutEvent, RolloutPlan, RolloutState, SelfTests, StatusCounts, StatusEntry,
+    StatusKind, TargetDevice, WaitReason, Wave, WavePlan, WaveProgress, WaveSelection,
 };
 pub use signature::{
     ElectronicSignature, Meaning, SIGNATURE_CONTEXT, SignatureCheck, SignatureStatus,

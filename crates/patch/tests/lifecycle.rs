@@ -308,3 +308,73 @@ fn deferral_resumes_where_it_was_and_final_states_are_final() {
         Err(PatchError::NotAllowed { .. })
     ));
 }
+
+#[test]
+fn a_released_patch_rolls_out_in_waves_and_is_confirmed_when_every_device_has_an_outcome() {
+    use medguard_patch::{
+        Advance, DeviceReport, ErrorThreshold, Permille, ProfileVerification, Rollout, RolloutPlan,
+        RolloutState, SelfTests, StatusKind, TargetDevice, WavePlan, WaveSelection,
+    };
+    let server = key();
+    let mut r = analysed();
+    r.add_evidence(scan(0), T).unwrap();
+    r.add_evidence(install(true), T).unwrap();
+    r.sign(Meaning::Validated, &validator(), T, &server)
+        .unwrap();
+    r.sign(Meaning::Approved, &approver(), T, &server).unwrap();
+    r.release("ct-9000/viewer-2.1.mgb", &approver(), T).unwrap();
+
+    let targets = ["ct-a", "ct-b", "ct-c"].map(|id| TargetDevice {
+        id: id.into(),
+        site: "st-mary".into(),
+        model: "CT-9000".into(),
+    });
+    let waves = vec![
+        WavePlan {
+            name: "canary".into(),
+            selection: WaveSelection::Devices(vec!["ct-a".into()]),
+            success: Permille::ALL,
+            advance: Advance::Automatic,
+            stop_on: ErrorThreshold::Count(1),
+        },
+        WavePlan {
+            name: "rest".into(),
+            selection: WaveSelection::Rest,
+            success: Permille::ALL,
+            advance: Advance::Automatic,
+            stop_on: ErrorThreshold::Share(Permille::percent(50).unwrap()),
+        },
+    ];
+    let plan = RolloutPlan::new(targets.to_vec(), waves).unwrap();
+    let target = r.released_as.clone().unwrap();
+    let mut rollout = Rollout::start("RO-1", &r.id, &target, "2.1", plan, &approver(), T).unwrap();
+    r.start_rollout(rollout.id(), &approver(), T).unwrap();
+
+    let installed = || DeviceReport::Installed {
+        self_tests: SelfTests {
+            passed: 3,
+            failed: 0,
+        },
+        verification: ProfileVerification::Intact,
+    };
+    rollout.report("ct-a", installed(), T).unwrap();
+    rollout.report("ct-b", installed(), T).unwrap();
+    rollout
+        .defer_device(&engineer(), "ct-c", "replaced next month", T)
+        .unwrap();
+    assert_eq!(rollout.state(), &RolloutState::Completed);
+
+    let outcomes = rollout.outcomes();
+    let installed = outcomes
+        .iter()
+        .filter(|o| o.outcome.map(|s| s.kind()) == Some(StatusKind::Installed))
+        .count();
+    r.confirm(
+        &approver(),
+        T,
+        &format!("{installed} installed, 1 deferred of {}", outcomes.len()),
+    )
+    .unwrap();
+    assert_eq!(r.state, PatchState::Confirmed);
+    assert_eq!(r.rollout.as_deref(), Some("RO-1"));
+}
