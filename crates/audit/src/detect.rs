@@ -36,17 +36,39 @@
 //! ```
 //!
 //! Unknown keys are errors, so a typo never silently disables a rule.
+//!
+//! # Incremental detection
+//!
+//! [`detect_from`] reads only the records after a saved [`DetectState`]: the seq and chain
+//! digest of the last record read, and each rule's open windows (the failures counted so far,
+//! the `first` event still waiting for its `then`), so a threshold or a sequence that straddles
+//! two runs fires exactly as in one run over the whole log. Before it trusts the position, it
+//! reads the record at that seq: when there is none (the log was rotated, truncated or
+//! recreated shorter) or it has another chain digest (recreated), detection restarts from the
+//! first record with fresh windows and says so ([`Restart`]); alerts already recorded in the
+//! log are still recognised, so a restart raises no alert twice.
+//!
+//! A rule whose name or condition changed since the state was saved starts with fresh windows;
+//! a new rule sees only new records (use a fresh state to run it over the whole log). Windows
+//! that can no longer be completed by an event as recent as the newest one seen are dropped
+//! when the state is saved, so the state stays small however many users or addresses the log
+//! names. The state file must be as protected as the log: whoever can move its position forward
+//! can hide records from detection.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime, Time, UtcOffset};
 
+use std::fmt;
+use std::path::Path;
+
 use crate::error::AuditError;
 use crate::event::{
     AuditEvent, Code, EventKind, ObjectDetail, ObjectType, Outcome, ParticipantObject,
 };
 use crate::log::{AuditLog, StoredRecord};
+use crate::record::ChainDigest;
 
 /// Which field groups events for a threshold or sequence rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +138,47 @@ pub struct DetectionRule {
     pub name: String,
     /// What it looks for.
     pub condition: RuleCondition,
+}
+
+impl DetectionRule {
+    /// What a saved window must have been counted under to be reused: the rule's condition in
+    /// words. Written out rather than `Debug`, whose form is not a promise.
+    fn fingerprint(&self) -> String {
+        let group = |g: &Option<GroupBy>| match g {
+            None => "all",
+            Some(GroupBy::User) => "user",
+            Some(GroupBy::Source) => "source",
+            Some(GroupBy::Host) => "host",
+        };
+        match &self.condition {
+            RuleCondition::Threshold {
+                event,
+                count,
+                window,
+                group_by,
+            } => format!(
+                "threshold {event} {count} {}s {}",
+                window.whole_seconds(),
+                group(group_by)
+            ),
+            RuleCondition::Sequence {
+                first,
+                then,
+                within,
+                group_by,
+            } => format!(
+                "sequence {first} {then} {}s {}",
+                within.whole_seconds(),
+                group(group_by)
+            ),
+            RuleCondition::TimeOfDay {
+                event,
+                start,
+                end,
+                offset,
+            } => format!("time-of-day {event} {start} {end} {offset}"),
+        }
+    }
 }
 
 /// A parsed rule file.
@@ -431,17 +494,55 @@ impl Alert {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A rule's open windows: (event time, seq) per group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 enum RuleState {
     Threshold(HashMap<String, VecDeque<(OffsetDateTime, u64)>>),
     Sequence(HashMap<String, (OffsetDateTime, u64)>),
     Stateless,
 }
 
+impl RuleState {
+    fn fresh(condition: &RuleCondition) -> Self {
+        match condition {
+            RuleCondition::Threshold { .. } => Self::Threshold(HashMap::new()),
+            RuleCondition::Sequence { .. } => Self::Sequence(HashMap::new()),
+            RuleCondition::TimeOfDay { .. } => Self::Stateless,
+        }
+    }
+
+    /// Drops what no event at or after `latest` can complete: a queued failure older than
+    /// the window before `latest` is evicted before it is counted, and a pending `first`
+    /// older than `within` can no longer be followed in time.
+    fn prune(&mut self, condition: &RuleCondition, latest: OffsetDateTime) {
+        match (condition, self) {
+            (RuleCondition::Threshold { window, .. }, Self::Threshold(groups)) => {
+                let Some(oldest) = latest.checked_sub(*window) else {
+                    return;
+                };
+                groups.retain(|_, q| {
+                    q.retain(|(t, _)| *t >= oldest);
+                    !q.is_empty()
+                });
+            }
+            (RuleCondition::Sequence { within, .. }, Self::Sequence(pending)) => {
+                let Some(oldest) = latest.checked_sub(*within) else {
+                    return;
+                };
+                pending.retain(|_, (t, _)| *t >= oldest);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Runs a [`RuleSet`] over records fed in seq order.
 #[derive(Debug, Clone)]
 pub struct Detector {
     rules: Vec<(DetectionRule, RuleState)>,
+    /// The newest event time observed (the events' own clock, not the wall clock).
+    latest: Option<OffsetDateTime>,
 }
 
 impl Detector {
@@ -452,20 +553,54 @@ impl Detector {
             rules: rules
                 .rules
                 .iter()
-                .map(|r| {
-                    let state = match r.condition {
-                        RuleCondition::Threshold { .. } => RuleState::Threshold(HashMap::new()),
-                        RuleCondition::Sequence { .. } => RuleState::Sequence(HashMap::new()),
-                        RuleCondition::TimeOfDay { .. } => RuleState::Stateless,
-                    };
-                    (r.clone(), state)
-                })
+                .map(|r| (r.clone(), RuleState::fresh(&r.condition)))
                 .collect(),
+            latest: None,
         }
+    }
+
+    /// A detector that continues where `saved` stopped: each rule whose name and condition
+    /// are unchanged gets its saved windows, any other rule fresh ones.
+    fn restore(rules: &RuleSet, saved: &DetectState) -> Self {
+        let mut d = Self::new(rules);
+        d.latest = saved.latest;
+        for (rule, state) in &mut d.rules {
+            let fingerprint = rule.fingerprint();
+            if let Some(s) = saved
+                .rules
+                .iter()
+                .find(|s| s.name == rule.name && s.fingerprint == fingerprint)
+                && std::mem::discriminant(&s.state) == std::mem::discriminant(state)
+            {
+                state.clone_from(&s.state);
+            }
+        }
+        d
+    }
+
+    /// The windows to save, pruned to what can still complete.
+    fn saved_rules(&self) -> Vec<SavedRule> {
+        self.rules
+            .iter()
+            .map(|(rule, state)| {
+                let mut state = state.clone();
+                if let Some(latest) = self.latest {
+                    state.prune(&rule.condition, latest);
+                }
+                SavedRule {
+                    name: rule.name.clone(),
+                    fingerprint: rule.fingerprint(),
+                    state,
+                }
+            })
+            .collect()
     }
 
     /// Feeds one event (with its seq) and returns the alerts it completes.
     pub fn observe(&mut self, seq: u64, event: &AuditEvent) -> Vec<Alert> {
+        if self.latest.is_none_or(|l| event.time > l) {
+            self.latest = Some(event.time);
+        }
         let mut alerts = Vec::new();
         for (rule, state) in &mut self.rules {
             match (&rule.condition, state) {
@@ -604,28 +739,198 @@ fn show_duration(d: Duration) -> String {
     medguard_host::format_duration(std::time::Duration::try_from(d).unwrap_or_default())
 }
 
-/// The result of running rules over a whole log.
+/// The result of running rules over a log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Detection {
     /// Records read.
     pub records: u64,
+    /// The seq of the first record read, if any was.
+    pub first_seq: Option<u64>,
     /// Alerts not yet recorded in the log.
     pub alerts: Vec<Alert>,
     /// Alerts that fired again but are already recorded as `detection-alert` events.
     pub already_recorded: u64,
+    /// Why detection started from the first record although a position was saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restarted: Option<Restart>,
+}
+
+/// Why a saved position was not used: the log is not the one it was saved for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Restart {
+    /// The log holds no record with the saved seq: it was rotated, truncated or recreated.
+    Missing {
+        /// The saved seq.
+        seq: u64,
+    },
+    /// The record with the saved seq has another chain digest: the log was recreated.
+    DigestDiffers {
+        /// The saved seq.
+        seq: u64,
+    },
+}
+
+impl fmt::Display for Restart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing { seq } => write!(
+                f,
+                "the log has no record {seq}, where the last run stopped (rotated or recreated)"
+            ),
+            Self::DigestDiffers { seq } => write!(
+                f,
+                "record {seq}, where the last run stopped, is another record now (the log was recreated)"
+            ),
+        }
+    }
+}
+
+/// A record's place in the chain: its seq and chain digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// The record's seq.
+    pub seq: u64,
+    /// Its chain digest, which tells this log's record from another log's with the same seq.
+    pub digest: ChainDigest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SavedRule {
+    name: String,
+    fingerprint: String,
+    state: RuleState,
+}
+
+const STATE_VERSION: u32 = 1;
+
+/// Where incremental detection stopped: the last record read and the rules' open windows.
+/// Saved as JSON (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectState {
+    version: u32,
+    /// The last record read; `None` when the log was empty.
+    position: Option<Position>,
+    /// The newest event time seen.
+    latest: Option<OffsetDateTime>,
+    rules: Vec<SavedRule>,
+}
+
+impl DetectState {
+    /// The last record read; `None` when the log was empty.
+    #[must_use]
+    pub fn position(&self) -> Option<Position> {
+        self.position
+    }
+
+    /// Reads a state file; `Ok(None)` when there is none yet.
+    ///
+    /// # Errors
+    /// [`AuditError::Io`] when it cannot be read, [`AuditError::DetectState`] when it is not
+    /// a state this version wrote.
+    pub fn load(path: &Path) -> Result<Option<Self>, AuditError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(AuditError::io(path)(e)),
+        };
+        let bad = |reason: String| AuditError::DetectState {
+            path: path.to_owned(),
+            reason,
+        };
+        let state: Self = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if state.version != STATE_VERSION {
+            return Err(bad(format!(
+                "version {} (this medguard writes {STATE_VERSION})",
+                state.version
+            )));
+        }
+        Ok(Some(state))
+    }
+
+    /// Writes the state to `path` atomically: a crash leaves the old state or the new one.
+    ///
+    /// # Errors
+    /// [`AuditError::Io`] naming `path`.
+    pub fn save(&self, path: &Path) -> Result<(), AuditError> {
+        let json = serde_json::to_vec(self).map_err(AuditError::Serialise)?;
+        medguard_host::write_bytes_atomically(path, 0o600, &json)?;
+        Ok(())
+    }
+}
+
+/// Where a log's detection state lives unless the caller chooses: beside the log directory,
+/// `DIR.detect-state.json`, outside it so that a log removed and recreated does not take its
+/// state along (the stale state is then recognised and detection restarts). `None` when the
+/// directory has no name (`/`).
+#[must_use]
+pub fn default_state_path(log_dir: &Path) -> Option<std::path::PathBuf> {
+    let name = log_dir.file_name()?;
+    let mut file = name.to_owned();
+    file.push(".detect-state.json");
+    Some(log_dir.with_file_name(file))
 }
 
 /// Runs `rules` over every record of `log`. Alerts already recorded in the log (by an
 /// earlier run) are counted, not returned, so running detection periodically records each
 /// alert once.
+///
+/// # Errors
+/// When the log cannot be read or is corrupt.
 pub fn detect(log: &AuditLog, rules: &RuleSet) -> Result<Detection, AuditError> {
-    let mut detector = Detector::new(rules);
+    detect_from(log, rules, None).map(|(d, _)| d)
+}
+
+/// Runs `rules` over the records of `log` after `state` (all of them without a state, or
+/// when the log is not the one the state was saved for: [`Detection::restarted`] says why),
+/// and returns the detection and the state to save for the next run.
+///
+/// Save the returned state after recording the alerts, not before: a crash in between then
+/// reads the same records again, finds the alerts recorded, and raises none twice.
+///
+/// # Errors
+/// When the log cannot be read or is corrupt.
+pub fn detect_from(
+    log: &AuditLog,
+    rules: &RuleSet,
+    state: Option<&DetectState>,
+) -> Result<(Detection, DetectState), AuditError> {
+    let mut restarted = None;
+    let mut resumed = None;
+    if let Some(position) = state.and_then(|s| s.position) {
+        let mut from = log.records_from(position.seq)?;
+        match from.next().transpose()? {
+            Some(r) if r.seq == position.seq && r.digest == position.digest => {
+                resumed = Some(from);
+            }
+            Some(r) if r.seq == position.seq => {
+                restarted = Some(Restart::DigestDiffers { seq: position.seq });
+            }
+            // No record there, or the log now starts after it (old segments removed).
+            _ => restarted = Some(Restart::Missing { seq: position.seq }),
+        }
+    }
+    let (records_iter, mut detector, mut position) = match (resumed, state) {
+        (Some(iter), Some(s)) => (iter, Detector::restore(rules, s), s.position),
+        // A state saved on an empty log has no position: every record is new.
+        (None, Some(s)) if restarted.is_none() => {
+            (log.records()?, Detector::restore(rules, s), None)
+        }
+        _ => (log.records()?, Detector::new(rules), None),
+    };
     let mut recorded = BTreeSet::new();
     let mut fired = Vec::new();
     let mut records = 0;
-    for record in log.records()? {
-        let StoredRecord { seq, event, .. } = record?;
+    let mut first_seq = None;
+    for record in records_iter {
+        let StoredRecord {
+            seq, digest, event, ..
+        } = record?;
         records += 1;
+        first_seq.get_or_insert(seq);
+        position = Some(Position { seq, digest });
         if let Some(key) = Alert::recorded_in(&event) {
             recorded.insert(key);
         }
@@ -633,17 +938,41 @@ pub fn detect(log: &AuditLog, rules: &RuleSet) -> Result<Detection, AuditError> 
     }
     let before = fired.len() as u64;
     fired.retain(|a| !recorded.contains(&(a.rule.clone(), a.trigger_seq())));
-    Ok(Detection {
-        records,
-        already_recorded: before - fired.len() as u64,
-        alerts: fired,
-    })
+    let state = DetectState {
+        version: STATE_VERSION,
+        position,
+        latest: detector.latest,
+        rules: detector.saved_rules(),
+    };
+    Ok((
+        Detection {
+            records,
+            first_seq,
+            already_recorded: before - fired.len() as u64,
+            alerts: fired,
+            restarted,
+        },
+        state,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn the_default_state_sits_beside_the_log() {
+        assert_eq!(
+            default_state_path(Path::new("/var/lib/medguard/audit/")),
+            Some("/var/lib/medguard/audit.detect-state.json".into())
+        );
+        assert_eq!(
+            default_state_path(Path::new("log")),
+            Some("log.detect-state.json".into())
+        );
+        assert_eq!(default_state_path(Path::new("/")), None);
+    }
 
     const RULES: &str = r#"
 [[rule]]

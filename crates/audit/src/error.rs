@@ -62,6 +62,16 @@ pub enum AuditError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A detection state file that this version did not write (or that was damaged).
+    #[error(
+        "{path}: not a detection state this medguard wrote ({reason}); delete it to run detection over the whole log"
+    )]
+    DetectState {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The writer was closed or poisoned by a panic in another thread.
     #[error("audit writer is unusable: {0}")]
     Unusable(&'static str),

@@ -36,7 +36,8 @@ pub mod verify;
 
 pub use checkpoint::{CHECKPOINT_CONTEXT, Checkpoint};
 pub use detect::{
-    Alert, Detection, DetectionRule, Detector, RuleCondition, RuleError, RuleSet, detect,
+    Alert, DetectState, Detection, DetectionRule, Detector, Position, Restart, RuleCondition,
+    RuleError, RuleSet, default_state_path, detect, detect_from,
 };
 pub use error::AuditError;
 pub use event::{

@@ -6,6 +6,8 @@
 //! ([`vendor`]). Evidence of use comes from `/proc` ([`proc`]): which components own a
 //! running executable, a mapped library, a listening socket. [`cyclonedx`] and [`spdx`] write
 //! the [`Sbom`] model and read both formats (other tools' SBOMs too) back into it.
+//! [`allowed`] reads a device model's signed declaration of the network services it needs and
+//! names each listener it does not allow.
 //!
 //! This crate owns the model, the collectors and the two formats. It must not print, must
 //! not fail a collection because one manifest is broken (that is a [`Warning`]), and must not
@@ -19,6 +21,7 @@
 //! construction) and read other tools' with its lenient parser.
 #![forbid(unsafe_code)]
 
+pub mod allowed;
 pub mod cyclonedx;
 pub mod dpkg;
 mod files;
@@ -73,6 +76,16 @@ pub enum InventoryError {
         pointer: String,
         /// What was wrong.
         message: String,
+    },
+    /// A signed document (a declaration of allowed services) that is unsigned, signed by no
+    /// trusted key, or altered.
+    #[error("{path}: {source}")]
+    Signature {
+        /// The file.
+        path: PathBuf,
+        /// What the envelope check found.
+        #[source]
+        source: medguard_digest::EnvelopeError,
     },
     /// A JSON document that is neither CycloneDX nor SPDX.
     #[error("{path}: neither a CycloneDX nor an SPDX JSON document")]

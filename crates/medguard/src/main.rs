@@ -57,7 +57,8 @@ enum Command {
     /// The inventory of the device's off-the-shelf software as CycloneDX or SPDX.
     #[command(subcommand)]
     Sbom(cmd::sbom::SbomCommand),
-    /// Listening network services, with their process and package.
+    /// Listening network services, with their process and package; with --allowed, those a
+    /// signed declaration does not allow (exit 1).
     Services(cmd::sbom::ServicesArgs),
     /// Scan files with YARA rules and ClamAV hash lists, yielding to clinical work.
     /// Exit 0 clean, 1 found, 2 error.

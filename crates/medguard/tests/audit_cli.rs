@@ -174,9 +174,85 @@ fn detect_records_alerts_once_and_exits_1() {
     let (code, first) = run(&[]);
     assert_eq!(code, Some(1));
     assert_eq!(first["recorded_as"].as_array().unwrap().len(), fired);
+    // The next run reads only what the first added: its alert records.
     let (code, second) = run(&[]);
     assert_eq!(code, Some(0));
-    assert_eq!(second["already_recorded"], fired);
+    assert_eq!(second["records"], fired);
+    assert_eq!(second["first_seq"], 31);
+    // Over the whole log, the alerts are found recorded.
+    let (code, whole) = run(&["--from-start"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(whole["already_recorded"], fired);
+}
+
+/// Each run reads only the records after the saved position; a log removed and recreated is
+/// recognised, and detection starts again from its first record, saying so.
+#[test]
+fn detect_keeps_a_position_and_restarts_on_a_recreated_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let append = |text: String| {
+        medguard()
+            .args(["audit", "append", "--log"])
+            .arg(&log)
+            .write_stdin(text)
+            .assert()
+            .success();
+    };
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"guessing\"\nkind = \"threshold\"\nevent = \"login-failure\"\ncount = 3\nwindow = \"60s\"\ngroup-by = \"user\"\n",
+    )
+    .unwrap();
+    let run = || {
+        let out = medguard()
+            .args(["audit", "detect", "--json", "--log"])
+            .arg(&log)
+            .arg("--rules")
+            .arg(&rules)
+            .assert()
+            .get_output()
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            out.status.code(),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mallory = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("{{\"type\":\"login-failure\",\"user\":\"mallory\",\"time\":\"2026-03-01T11:00:{i:02}Z\"}}\n"))
+            .collect()
+    };
+    // Two guesses: no alert yet; the window stays open in the state beside the log.
+    append(mallory(2));
+    let (code, first, _) = run();
+    assert_eq!((code, first["records"].as_u64()), (Some(0), Some(2)));
+    assert!(dir.path().join("log.detect-state.json").is_file());
+    // The third guess completes it, though the first two are not read again.
+    append(mallory(3).lines().last().unwrap().to_owned() + "\n");
+    let (code, second, _) = run();
+    assert_eq!(code, Some(1));
+    assert_eq!(second["records"], 1);
+    assert_eq!(second["first_seq"], 3);
+    assert_eq!(second["alerts"][0]["seqs"], serde_json::json!([1, 2, 3]));
+    // Nothing new but its own alert record.
+    let (code, third, _) = run();
+    assert_eq!((code, third["records"].as_u64()), (Some(0), Some(1)));
+
+    // Rotated: removed and recreated with fewer records than the saved position.
+    std::fs::remove_dir_all(&log).unwrap();
+    append(mallory(3));
+    let (code, again, stderr) = run();
+    assert_eq!(code, Some(1), "{again}");
+    assert_eq!(again["restarted"]["reason"], "missing", "{again}");
+    assert_eq!(again["records"], 3);
+    assert!(
+        stderr.contains("detection started again from the first record"),
+        "{stderr}"
+    );
 }
 
 /// A writer killed in the middle of a big append loses nothing it acknowledged, and the

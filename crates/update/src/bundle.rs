@@ -26,13 +26,13 @@ use std::path::{Path, PathBuf};
 
 use medguard_digest::{KeyId, PublicKey, SigningKey, UnverifiedDocument, sign_document};
 use medguard_profile::{
-    Attribute, Baseline, CreateOptions, DeviationKind, EntryKind, Progress, Rules, SystemProfile,
-    UnverifiedProfile, VerifiedProfile, WalkOptions,
+    Attribute, Baseline, CreateOptions, Decision, DeviationKind, EntryKind, Progress, Rules,
+    SystemProfile, UnverifiedProfile, VerifiedProfile, WalkOptions,
 };
 
 use crate::UpdateError;
 use crate::manifest::{
-    BUNDLE_CONTEXT, Blob, Change, Kind, Manifest, Operation, Ownership, SelfTest,
+    BUNDLE_CONTEXT, Blob, Change, Kind, Manifest, Operation, Ownership, SelfTest, is_carried_xattr,
 };
 use crate::path::BundlePath;
 
@@ -524,26 +524,45 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
                 path,
                 old: old_kind,
                 change: Change::Remove,
+                xattrs: None,
             });
             continue;
         }
         let Some(e) = new.get(&d.path) else { continue };
-        if e.extra().hardlink.is_some() || d.attributes.contains(&Attribute::Hardlink) {
+        if d.attributes.contains(&Attribute::Device) {
             return Err(unsupported(
                 &d.path,
-                "hard links are not carried by bundles",
+                "device numbers are not carried by bundles",
             ));
         }
-        if d.attributes
-            .iter()
-            .any(|a| matches!(a, Attribute::Xattrs | Attribute::Device))
-            || !e.extra().xattrs.is_empty()
-        {
+        if let Some((name, _)) = e.extra().xattrs.iter().find(|(n, _)| !is_carried_xattr(n)) {
             return Err(unsupported(
                 &d.path,
-                "extended attributes and device numbers are not carried by bundles",
+                &format!(
+                    "extended attribute {} is not carried by bundles (only security.capability \
+                     and user.*; SELinux labels, ACLs and trusted.* are not)",
+                    String::from_utf8_lossy(name)
+                ),
             ));
         }
+        if e.meta.kind == EntryKind::Symlink && !e.extra().xattrs.is_empty() {
+            return Err(unsupported(
+                &d.path,
+                "extended attributes of symbolic links are not carried by bundles",
+            ));
+        }
+        if e.extra().hardlink.is_some() && e.meta.kind != EntryKind::File {
+            return Err(unsupported(
+                &d.path,
+                "hard links other than between regular files are not carried by bundles",
+            ));
+        }
+        // The carried attributes the entry ends with, when the rules record them there.
+        let xattrs_checked = matches!(
+            new.rules.classify(&d.path),
+            Decision::Check(set) if set.contains(Attribute::Xattrs)
+        );
+        let xattrs = xattrs_checked.then(|| e.extra().xattrs.clone());
         let new_kind = to_kind(e.meta.kind).ok_or_else(|| {
             unsupported(
                 &d.path,
@@ -559,11 +578,22 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
         if type_changed && old_kind == Some(Kind::Dir) {
             gone.insert(path.as_bytes().to_vec());
         }
+        // A changed hard-link group needs a new inode (a file of its own, or a link to the
+        // group's first path), as a changed content does.
         let content_changed = type_changed
-            || d.attributes
-                .iter()
-                .any(|a| matches!(a, Attribute::Content | Attribute::Size | Attribute::Target));
-        let change = if !content_changed {
+            || d.attributes.iter().any(|a| {
+                matches!(
+                    a,
+                    Attribute::Content | Attribute::Size | Attribute::Target | Attribute::Hardlink
+                )
+            });
+        let change = if let Some(first) = &e.extra().hardlink {
+            // Every deviating member of a group becomes a link to the group's first path
+            // (first in byte order, so its own operation comes earlier): one inode again.
+            Change::HardLink {
+                to: BundlePath::from_profile_path(first).map_err(|r| unsupported(first, r))?,
+            }
+        } else if !content_changed {
             Change::Meta(owner)
         } else {
             match new_kind {
@@ -606,10 +636,15 @@ pub fn create_bundle(req: &CreateRequest<'_>) -> Result<CreateSummary, UpdateErr
                 }
             }
         };
+        let xattrs = match change {
+            Change::File { .. } | Change::Mkdir(_) | Change::Meta(_) => xattrs,
+            _ => None,
+        };
         others.push(Operation {
             path,
             old: old_kind,
             change,
+            xattrs,
         });
     }
     payload_writer.flush().map_err(|error| UpdateError::Io {

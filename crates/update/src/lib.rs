@@ -13,8 +13,20 @@
 //! decide clinical policy (`medguard-clinical`), and must not fetch anything (TUF delivery
 //! is `medguard-tuf`'s; it hands a downloaded file to [`apply_bundle`]).
 //!
+//! Bundles carry regular files, directories, symbolic links, hard links between regular files
+//! and the extended attributes `security.capability` and `user.*` (`manifest` says how). They
+//! still refuse device files, FIFOs and sockets, device numbers, SELinux labels, ACLs,
+//! `trusted.*` and other `security.*` attributes, and attributes of symbolic links: those are
+//! the device's own policy or hardware, not a vendor's files.
+//!
 //! Dependencies: `zstd` for the payload; `rustix` for `renameat2(RENAME_NOREPLACE)`,
-//! `syncfs`, `statvfs`, `flock` and `lchown` without `unsafe` here.
+//! `syncfs`, `statvfs`, `flock`, `lchown`, the `*xattr` calls and `openat2` without `unsafe`
+//! here. Applying works beneath the root with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`
+//! and `*at` calls (`install::beneath`), not by checking each parent with `symlink_metadata`
+//! first (a link swapped in between check and use could redirect a write). rustix was already
+//! a dependency of this crate, and `cargo tree -p medguard-update` has no `cap-std`: one
+//! system-call crate rather than a second abstraction; the cost is Linux 5.6 or later, which
+//! `openat2` needs (on an older kernel the install is refused before anything is staged).
 #![forbid(unsafe_code)]
 
 pub mod bundle;

@@ -11,6 +11,12 @@
 //!
 //! Paths and link targets are written as the profile format escapes them, so any byte
 //! string survives JSON.
+//!
+//! Extended attributes are carried only in the namespaces [`is_carried_xattr`] names: file
+//! capabilities (`security.capability`) and `user.*`. SELinux labels, ACLs (`system.*`),
+//! `trusted.*` and other `security.*` attributes are refused when a bundle is made, as are
+//! attributes on symbolic links, device files, FIFOs and sockets. Hard links are a
+//! [`Change::HardLink`] to an earlier path of the same group.
 
 use std::collections::BTreeMap;
 
@@ -70,6 +76,20 @@ pub struct Ownership {
     pub gid: u32,
 }
 
+/// An extended attribute: name and value.
+pub type Xattr = (Box<[u8]>, Box<[u8]>);
+
+/// The largest extended attribute value carried (the Linux limit on most file systems).
+pub const MAX_XATTR_VALUE: usize = 64 * 1024;
+
+/// Whether bundles carry the extended attribute `name`: file capabilities and the `user.`
+/// namespace. Everything else (SELinux labels, ACLs, `trusted.*`) is the device's own
+/// policy, which a vendor's bundle must not silently rewrite.
+#[must_use]
+pub fn is_carried_xattr(name: &[u8]) -> bool {
+    name == b"security.capability" || (name.starts_with(b"user.") && name.len() > 5)
+}
+
 /// What an operation puts at its path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -93,6 +113,13 @@ pub enum Change {
         /// Group.
         gid: u32,
     },
+    /// A hard link to the regular file at `to`, which an earlier operation (or the base
+    /// tree) put there: the two paths then share one inode, its content, owner, mode and
+    /// extended attributes.
+    HardLink {
+        /// The path linked to.
+        to: BundlePath,
+    },
     /// The entry (and everything below it) goes away.
     Remove,
     /// Only owner and mode change.
@@ -108,6 +135,10 @@ pub struct Operation {
     pub old: Option<Kind>,
     /// What to do.
     pub change: Change,
+    /// The carried extended attributes (see [`is_carried_xattr`]) the entry ends with,
+    /// sorted by name; `None` leaves them as they are (the profile's rules do not check
+    /// extended attributes there). Only for files, directories and metadata changes.
+    pub xattrs: Option<Vec<Xattr>>,
 }
 
 impl Operation {
@@ -118,6 +149,7 @@ impl Operation {
             Change::Mkdir(_) => Some(Kind::Dir),
             Change::File { .. } => Some(Kind::File),
             Change::Symlink { .. } => Some(Kind::Link),
+            Change::HardLink { .. } => Some(Kind::File),
             Change::Remove => None,
             Change::Meta(_) => self.old,
         }
@@ -208,6 +240,8 @@ enum RawOp {
         old: Option<Kind>,
         #[serde(flatten)]
         owner: Ownership,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        xattrs: Option<RawXattrs>,
     },
     File {
         path: String,
@@ -221,6 +255,14 @@ enum RawOp {
         mtime: i64,
         #[serde(default)]
         mtime_nsec: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        xattrs: Option<RawXattrs>,
+    },
+    Link {
+        path: String,
+        #[serde(default)]
+        old: Option<Kind>,
+        to: String,
     },
     Symlink {
         path: String,
@@ -239,7 +281,41 @@ enum RawOp {
         old: Kind,
         #[serde(flatten)]
         owner: Ownership,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        xattrs: Option<RawXattrs>,
     },
+}
+
+/// Extended attributes as JSON: name (UTF-8) to value (hex).
+type RawXattrs = BTreeMap<String, String>;
+
+fn xattrs_from_raw(i: usize, raw: Option<RawXattrs>) -> Result<Option<Vec<Xattr>>, UpdateError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let mut out = Vec::with_capacity(raw.len());
+    for (name, value) in raw {
+        let pointer = format!("/operations/{i}/xattrs/{name}");
+        if !is_carried_xattr(name.as_bytes()) || name.len() > 255 || name.contains('\0') {
+            return Err(bad(
+                pointer,
+                "only security.capability and user.* extended attributes are carried",
+            ));
+        }
+        let value = hex::decode(&value).map_err(|_| bad(pointer.clone(), "value is not hex"))?;
+        if value.len() > MAX_XATTR_VALUE {
+            return Err(bad(pointer, "value longer than 64 KiB"));
+        }
+        out.push((name.into_bytes().into(), value.into()));
+    }
+    // A BTreeMap is sorted by name already.
+    Ok(Some(out))
+}
+
+fn xattrs_to_raw(x: Option<&Vec<Xattr>>) -> Option<RawXattrs> {
+    x.map(|x| {
+        x.iter()
+            .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), hex::encode(v)))
+            .collect()
+    })
 }
 
 fn bad(pointer: impl Into<String>, reason: impl Into<String>) -> UpdateError {
@@ -388,12 +464,18 @@ fn convert_op(i: usize, op: RawOp, blobs: usize) -> Result<Operation, UpdateErro
     };
     let mode_at = |m| check_mode(&format!("/operations/{i}/mode"), m);
     Ok(match op {
-        RawOp::Mkdir { path, old, owner } => {
+        RawOp::Mkdir {
+            path,
+            old,
+            owner,
+            xattrs,
+        } => {
             mode_at(owner.mode)?;
             Operation {
                 path: path_of(&path)?,
                 old,
                 change: Change::Mkdir(owner),
+                xattrs: xattrs_from_raw(i, xattrs)?,
             }
         }
         RawOp::File {
@@ -405,6 +487,7 @@ fn convert_op(i: usize, op: RawOp, blobs: usize) -> Result<Operation, UpdateErro
             gid,
             mtime,
             mtime_nsec,
+            xattrs,
         } => {
             mode_at(mode)?;
             if blob >= blobs {
@@ -421,8 +504,15 @@ fn convert_op(i: usize, op: RawOp, blobs: usize) -> Result<Operation, UpdateErro
                     owner: Ownership { mode, uid, gid },
                     mtime: (mtime, mtime_nsec),
                 },
+                xattrs: xattrs_from_raw(i, xattrs)?,
             }
         }
+        RawOp::Link { path, old, to } => Operation {
+            path: path_of(&path)?,
+            old,
+            change: Change::HardLink { to: path_of(&to)? },
+            xattrs: None,
+        },
         RawOp::Symlink {
             path,
             old,
@@ -446,19 +536,33 @@ fn convert_op(i: usize, op: RawOp, blobs: usize) -> Result<Operation, UpdateErro
                     uid,
                     gid,
                 },
+                xattrs: None,
             }
         }
         RawOp::Remove { path, old } => Operation {
             path: path_of(&path)?,
             old: Some(old),
             change: Change::Remove,
+            xattrs: None,
         },
-        RawOp::Meta { path, old, owner } => {
+        RawOp::Meta {
+            path,
+            old,
+            owner,
+            xattrs,
+        } => {
             mode_at(owner.mode)?;
+            if old == Kind::Link && xattrs.is_some() {
+                return Err(bad(
+                    format!("/operations/{i}/xattrs"),
+                    "extended attributes of symbolic links are not carried",
+                ));
+            }
             Operation {
                 path: path_of(&path)?,
                 old: Some(old),
                 change: Change::Meta(owner),
+                xattrs: xattrs_from_raw(i, xattrs)?,
             }
         }
     })
@@ -471,6 +575,7 @@ fn to_raw(op: &Operation) -> RawOp {
             path,
             old: op.old,
             owner: *owner,
+            xattrs: xattrs_to_raw(op.xattrs.as_ref()),
         },
         Change::File { blob, owner, mtime } => RawOp::File {
             path,
@@ -481,6 +586,12 @@ fn to_raw(op: &Operation) -> RawOp {
             gid: owner.gid,
             mtime: mtime.0,
             mtime_nsec: mtime.1,
+            xattrs: xattrs_to_raw(op.xattrs.as_ref()),
+        },
+        Change::HardLink { to } => RawOp::Link {
+            path,
+            old: op.old,
+            to: escape(to.as_bytes()),
         },
         Change::Symlink { target, uid, gid } => RawOp::Symlink {
             path,
@@ -497,6 +608,7 @@ fn to_raw(op: &Operation) -> RawOp {
             path,
             old: op.old.unwrap_or(Kind::File),
             owner: *owner,
+            xattrs: xattrs_to_raw(op.xattrs.as_ref()),
         },
     }
 }
@@ -534,6 +646,24 @@ fn check_consistency(base: &VerifiedProfile, ops: &[Operation]) -> Result<(), Up
                         reason: "an ancestor is not a directory of the base tree",
                     });
                 }
+            }
+        }
+        if let Change::HardLink { to } = &op.change {
+            // The file linked to must be a regular file there at this moment, reached
+            // through real directories only: a link can never point out of the root.
+            let target_ok = to.as_bytes() != op.path.as_bytes()
+                && to
+                    .ancestors()
+                    .all(|a| matches!(tree.get(a), Some(Some(Kind::Dir))))
+                && matches!(tree.get(to.as_bytes()), Some(Some(Kind::File)));
+            if !target_ok {
+                return Err(bad(
+                    format!("{pointer}/to"),
+                    format!(
+                        "{}: not a regular file of the tree at this point",
+                        to.display()
+                    ),
+                ));
             }
         }
         let key = op.path.as_bytes().to_vec();

@@ -8,7 +8,7 @@
 )]
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt as _, symlink};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -1082,4 +1082,233 @@ fn a_lock_held_by_the_clinical_software_defers_the_install() {
         "{r:?}"
     );
     assert!(same_tree(&root, &f.path("old")));
+}
+
+fn run(cmd: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(cmd).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn getcap(path: &Path) -> String {
+    run("getcap", &[path.as_os_str()])
+}
+
+/// The new tree gives the viewer a file capability and a `user.` attribute, and adds a hard
+/// link to it: the bundle carries all three and the device ends with exactly that tree.
+#[test]
+fn a_file_capability_user_attribute_and_hard_link_install_exactly() {
+    let f = Fixture::new();
+    let new = f.path("new");
+    let viewer = new.join("opt/viewer/bin/viewer");
+    run(
+        "setcap",
+        &["cap_net_bind_service=+ep".as_ref(), viewer.as_os_str()],
+    );
+    run(
+        "setfattr",
+        &[
+            "-n".as_ref(),
+            "user.vendor.build".as_ref(),
+            "-v".as_ref(),
+            "2.1-17".as_ref(),
+            viewer.as_os_str(),
+        ],
+    );
+    fs::hard_link(&viewer, new.join("opt/viewer/bin/viewer-2.1")).unwrap();
+    // A metadata-only change that must keep (re-apply) the capability the chown clears.
+    let conf = new.join("etc/viewer.conf");
+    run("setcap", &["cap_sys_nice=+ep".as_ref(), conf.as_os_str()]);
+    let bundle = f.bundle("b.bundle", &[]);
+
+    let root = f.device("dev");
+    let r = f.apply(&bundle, &root, &ClinicalGate::open()).unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::Installed { .. }),
+        "{r:?}"
+    );
+    let installed = root.join("opt/viewer/bin/viewer");
+    assert!(
+        getcap(&installed).contains("cap_net_bind_service=ep"),
+        "{}",
+        getcap(&installed)
+    );
+    assert!(getcap(&root.join("etc/viewer.conf")).contains("cap_sys_nice=ep"));
+    assert_eq!(
+        xattr_value(&installed, "user.vendor.build").as_deref(),
+        Some(&b"2.1-17"[..])
+    );
+    let a = fs::metadata(&installed).unwrap();
+    let b = fs::metadata(root.join("opt/viewer/bin/viewer-2.1")).unwrap();
+    assert_eq!(
+        (a.dev(), a.ino()),
+        (b.dev(), b.ino()),
+        "installed as one inode"
+    );
+    assert_eq!(a.nlink(), 2);
+    assert!(same_tree(&root, &new));
+
+    // Rolled back by a failing self-test: the old tree exactly, capability and link gone.
+    let root = f.device("dev-rollback");
+    let failing = f.bundle("fail.bundle", &["exit 3"]);
+    let r = f.apply(&failing, &root, &ClinicalGate::open()).unwrap();
+    assert!(
+        matches!(r.outcome, InstallOutcome::RolledBack { .. }),
+        "{r:?}"
+    );
+    assert!(getcap(&root.join("opt/viewer/bin/viewer")).is_empty());
+    assert!(!root.join("opt/viewer/bin/viewer-2.1").exists());
+    assert!(same_tree(&root, &f.path("old")));
+}
+
+fn xattr_value(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let out = std::process::Command::new("getfattr")
+        .args(["--only-values", "-n", name])
+        .arg(path)
+        .output()
+        .unwrap();
+    out.status.success().then_some(out.stdout)
+}
+
+/// Attributes that are the device's own policy (here a `trusted.` one, like SELinux labels
+/// and ACLs) are refused when the bundle is made, naming the attribute.
+#[test]
+fn attributes_bundles_do_not_carry_are_refused_by_name() {
+    let f = Fixture::new();
+    let viewer = f.path("new").join("opt/viewer/bin/viewer");
+    run(
+        "setfattr",
+        &[
+            "-n".as_ref(),
+            "trusted.vendor".as_ref(),
+            "-v".as_ref(),
+            "1".as_ref(),
+            viewer.as_os_str(),
+        ],
+    );
+    let e = create_bundle(&CreateRequest {
+        from: &f.path("old"),
+        to: &f.path("new"),
+        out: &f.path("b.bundle"),
+        key: &f.key,
+        models: vec![],
+        self_tests: vec![],
+        version: "2.1".into(),
+        rules: Rules::default(),
+        created_unix: 1_763_900_000,
+        level: 3,
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&e, UpdateError::Unsupported { reason, .. } if reason.contains("trusted.vendor")),
+        "{e:?}"
+    );
+}
+
+/// A directory swapped for a symbolic link to a folder outside the root while the install
+/// runs: nothing is written, moved or linked outside, and the install fails.
+#[test]
+fn a_symlink_swapped_in_during_apply_cannot_reach_outside_the_root() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    let outside = f.path("outside");
+    fs::create_dir_all(outside.join("old")).unwrap();
+    fs::write(outside.join("old/a.so"), "outside a\n").unwrap();
+    let listing = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = walk(dir);
+        v.sort();
+        v
+    };
+    let before = listing(&outside);
+    let root = f.device("dev");
+    let plugins = root.join("opt/viewer/plugins");
+    let swapped = std::sync::atomic::AtomicBool::new(false);
+    let observer = |step: Step| {
+        if matches!(step, Step::Applied(0))
+            && !swapped.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            fs::rename(&plugins, root.join("opt/viewer/plugins.moved")).unwrap();
+            symlink(&outside, &plugins).unwrap();
+        }
+    };
+    let e = f
+        .apply_with(
+            &bundle,
+            &root,
+            &ClinicalGate::open(),
+            WaitPolicy::Exit,
+            &TestClock::at("2026-11-23T03:00:00Z"),
+            Some(&observer),
+        )
+        .unwrap_err();
+    assert!(swapped.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert_eq!(
+        listing(&outside),
+        before,
+        "nothing changed outside the root"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        out.push(p.display().to_string());
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&p));
+        }
+    }
+    out
+}
+
+/// A signed manifest that links to something other than a regular file of the tree, or sets
+/// an attribute bundles do not carry, is refused before anything is written.
+#[test]
+fn hostile_links_and_attributes_in_a_manifest_are_refused_at_parse_time() {
+    let f = Fixture::new();
+    let bundle = f.bundle("b.bundle", &[]);
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: [(&str, Edit); 3] = [
+        (
+            "/to",
+            Box::new(|m| {
+                let ops = m["operations"].as_array_mut().unwrap();
+                ops.push(
+                    serde_json::json!({"op": "link", "path": "opt/viewer/bin/x", "to": "etc"}),
+                );
+            }),
+        ),
+        (
+            "/to",
+            Box::new(|m| {
+                let ops = m["operations"].as_array_mut().unwrap();
+                ops.push(serde_json::json!({"op": "link", "path": "opt/viewer/bin/x", "to": "etc/missing"}));
+            }),
+        ),
+        (
+            "security.selinux",
+            Box::new(|m| {
+                let ops = m["operations"].as_array_mut().unwrap();
+                let file_op = ops.iter_mut().find(|o| o["op"] == "file").unwrap();
+                file_op["xattrs"] = serde_json::json!({"security.selinux": "00"});
+            }),
+        ),
+    ];
+    for (i, (needle, edit)) in cases.iter().enumerate() {
+        let bad = f.path(&format!("evil-{i}.bundle"));
+        resign(&bundle, &bad, &f.key, |m| edit(m));
+        let root = f.device(&format!("dev-{i}"));
+        let e = f.apply(&bad, &root, &ClinicalGate::open()).unwrap_err();
+        assert!(
+            matches!(&e, UpdateError::Manifest { .. }) && e.to_string().contains(needle),
+            "{e}"
+        );
+        assert!(same_tree(&root, &f.path("old")));
+    }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Subcommand;
 use medguard_audit::{
-    AuditLog, AuditWriter, CHECKPOINT_EVERY, EventKind, KnownCheckpoint, Query, RuleSet, Severity,
-    Verdict, WriterOptions,
+    AuditLog, AuditWriter, CHECKPOINT_EVERY, DetectState, EventKind, KnownCheckpoint, Query,
+    RuleSet, Severity, Verdict, WriterOptions,
 };
 use medguard_digest::{PublicKey, SigningKey};
 use medguard_host::{SystemClock, host_name};
@@ -95,9 +95,17 @@ pub enum AuditCommand {
         /// Sign a checkpoint after recording alerts with this key (NAME.key).
         #[arg(long)]
         key: Option<PathBuf>,
-        /// Report alerts without recording them.
+        /// Report alerts without recording them (nor moving the saved position).
         #[arg(long)]
         dry_run: bool,
+        /// Where detection stopped last time, and the rules' open windows: each run reads
+        /// only the records after it (default: DIR.detect-state.json beside the log).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Read the whole log, ignoring the saved position (after adding rules, say); alerts
+        /// already recorded are still not raised again.
+        #[arg(long)]
+        from_start: bool,
         /// AuditSourceID of the alert events (default: this machine's host name).
         #[arg(long)]
         host: Option<String>,
@@ -211,9 +219,20 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
             rules,
             key,
             dry_run,
+            state,
+            from_start,
             host,
             json,
-        } => detect(&log, &rules, key.as_deref(), dry_run, host, json),
+        } => detect(&DetectArgs {
+            log_dir: log,
+            rules,
+            key,
+            dry_run,
+            state,
+            from_start,
+            host,
+            json,
+        }),
         AuditCommand::Export {
             log,
             format,
@@ -407,34 +426,64 @@ fn query(log: &Path, query: &Query) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn detect(
-    log_dir: &Path,
-    rules: &Path,
-    key: Option<&Path>,
+struct DetectArgs {
+    log_dir: PathBuf,
+    rules: PathBuf,
+    key: Option<PathBuf>,
     dry_run: bool,
+    state: Option<PathBuf>,
+    from_start: bool,
     host: Option<String>,
     json: bool,
-) -> anyhow::Result<ExitCode> {
+}
+
+fn detect(args: &DetectArgs) -> anyhow::Result<ExitCode> {
+    let DetectArgs { log_dir, rules, .. } = args;
     let text = std::fs::read_to_string(rules)
         .with_context(|| format!("reading rules {}", rules.display()))?;
     let rules_set = RuleSet::parse(&text).with_context(|| format!("rules {}", rules.display()))?;
     let log = AuditLog::open(log_dir).with_context(|| format!("opening {}", log_dir.display()))?;
-    let detection = medguard_audit::detect(&log, &rules_set)?;
+    let state_path = match &args.state {
+        Some(p) => p.clone(),
+        None => medguard_audit::default_state_path(log_dir).with_context(|| {
+            format!(
+                "{} has no name to put a state file beside: give --state FILE",
+                log_dir.display()
+            )
+        })?,
+    };
+    let saved = if args.from_start {
+        None
+    } else {
+        DetectState::load(&state_path)?
+    };
+    let (detection, state) = medguard_audit::detect_from(&log, &rules_set, saved.as_ref())?;
+    if let Some(restart) = &detection.restarted {
+        eprintln!("medguard: note: {restart}: detection started again from the first record");
+    }
     let mut recorded = Vec::new();
-    if !dry_run && !detection.alerts.is_empty() {
-        let host = host.unwrap_or_else(host_name);
-        let writer = writer(log_dir, key, CHECKPOINT_EVERY, &host)?;
-        let events: Vec<_> = detection.alerts.iter().map(|a| a.to_event(&host)).collect();
-        let seqs = writer.append_batch(&events)?;
-        writer.close()?;
-        recorded.extend(seqs);
+    if !args.dry_run {
+        if !detection.alerts.is_empty() {
+            let host = args.host.clone().unwrap_or_else(host_name);
+            let writer = writer(log_dir, args.key.as_deref(), CHECKPOINT_EVERY, &host)?;
+            let events: Vec<_> = detection.alerts.iter().map(|a| a.to_event(&host)).collect();
+            let seqs = writer.append_batch(&events)?;
+            writer.close()?;
+            recorded.extend(seqs);
+        }
+        // After the alerts are recorded: a crash in between reads these records again next
+        // time and finds their alerts recorded, rather than losing the alerts.
+        state.save(&state_path)?;
     }
     let code = if detection.alerts.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     };
-    super::exit_after_printing(code, print_detection(&detection, &recorded, dry_run, json))
+    super::exit_after_printing(
+        code,
+        print_detection(&detection, &recorded, args.dry_run, args.json),
+    )
 }
 
 fn print_detection(
@@ -446,6 +495,8 @@ fn print_detection(
     if json {
         super::print_json(&serde_json::json!({
             "records": detection.records,
+            "first_seq": detection.first_seq,
+            "restarted": detection.restarted,
             "alerts": detection.alerts,
             "already_recorded": detection.already_recorded,
             "recorded_as": recorded,
@@ -463,8 +514,12 @@ fn print_detection(
         }
         writeln!(
             out,
-            "{} records, {} new alerts, {} already recorded{}",
+            "{} records read{}, {} new alerts, {} already recorded{}",
             detection.records,
+            detection
+                .first_seq
+                .map(|s| format!(" from seq {s}"))
+                .unwrap_or_default(),
             detection.alerts.len(),
             detection.already_recorded,
             if dry_run { " (dry run)" } else { "" }

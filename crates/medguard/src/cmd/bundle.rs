@@ -277,13 +277,23 @@ fn print_manifest(file: &Path, signer: &str, m: &Manifest) -> anyhow::Result<()>
                 "symlink",
                 format!("-> {}", medguard_profile::display_path(target)),
             ),
+            Change::HardLink { to } => ("link", format!("= /{}", to.display())),
             Change::Remove => ("remove", String::new()),
             Change::Meta(o) => (
                 "meta",
                 format!("mode {:04o} uid {} gid {}", o.mode, o.uid, o.gid),
             ),
         };
-        writeln!(out, "{what:<7} /{} {detail}", op.path.display())?;
+        let xattrs = op
+            .xattrs
+            .as_ref()
+            .filter(|x| !x.is_empty())
+            .map(|x| {
+                let names: Vec<_> = x.iter().map(|(n, _)| String::from_utf8_lossy(n)).collect();
+                format!(" xattrs {}", names.join(","))
+            })
+            .unwrap_or_default();
+        writeln!(out, "{what:<7} /{} {detail}{xattrs}", op.path.display())?;
     }
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! software as CycloneDX or SPDX, reading SBOMs back, and the listening network services
 //! (library: `medguard-inventory`).
 //!
-//! Exit codes: 0 done, 2 error. Collection warnings (a broken manifest, an unreadable
-//! process) go to stderr and do not change the exit code.
+//! Exit codes: 0 done, 2 error; `services --allowed` exits 1 when a listener is not declared.
+//! Collection warnings (a broken manifest, an unreadable process) go to stderr and do not
+//! change the exit code.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::Table;
+use medguard_digest::{PublicKey, SigningKey};
+use medguard_inventory::allowed::UndeclaredService;
 use medguard_inventory::{CollectOptions, Sbom, Service, Warning};
 use time::OffsetDateTime;
 
@@ -58,14 +61,40 @@ pub enum SbomFormat {
 
 /// `medguard services`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServicesArgs {
+    #[command(subcommand)]
+    command: Option<ServicesCommand>,
     /// The tree whose package databases own the executables (`ROOT/proc` is read when
     /// present; `/proc` for `/`).
     #[arg(long, default_value = "/")]
     root: PathBuf,
+    /// A signed declaration of the services the device may offer (`medguard services sign`).
+    /// Exit 1 and name each listener it does not allow, 0 when it allows them all.
+    #[arg(long, value_name = "FILE", requires = "trust")]
+    allowed: Option<PathBuf>,
+    /// Public key(s) trusted to sign the declaration (NAME.pub).
+    #[arg(long = "trust", value_name = "NAME.pub", requires = "allowed")]
+    trust: Vec<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServicesCommand {
+    /// Check a declaration of allowed services (TOML) and sign it.
+    Sign {
+        /// The declaration (TOML, `[[service]]` tables; see the inventory crate's `allowed`
+        /// module).
+        file: PathBuf,
+        /// Sign with this private key (NAME.key from `medguard key generate`).
+        #[arg(long, value_name = "NAME.key")]
+        key: PathBuf,
+        /// Where to write the signed declaration.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(cmd: SbomCommand) -> anyhow::Result<ExitCode> {
@@ -174,14 +203,72 @@ fn print_table(sbom: &Sbom) -> anyhow::Result<()> {
 }
 
 pub fn services(args: &ServicesArgs) -> anyhow::Result<ExitCode> {
+    if let Some(ServicesCommand::Sign { file, key, out }) = &args.command {
+        return sign_allowed(file, key, out);
+    }
+    // Load the declaration before looking: an untrusted file is an error, not a finding.
+    let allowed = match &args.allowed {
+        Some(path) => {
+            let trusted = PublicKey::load_all(&args.trust)?;
+            Some(medguard_inventory::allowed::load(path, &trusted)?)
+        }
+        None => None,
+    };
     let (services, warnings) = medguard_inventory::services(&args.root)
         .with_context(|| format!("listing the services of {}", args.root.display()))?;
     print_warnings(&warnings);
-    if args.json {
-        super::print_json(&services)?;
+    let Some(allowed) = allowed else {
+        if args.json {
+            super::print_json(&services)?;
+        } else {
+            print_services(&services)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let undeclared = medguard_inventory::allowed::undeclared(&services, &allowed.allowed);
+    let code = if undeclared.is_empty() {
+        ExitCode::SUCCESS
     } else {
-        print_services(&services)?;
+        ExitCode::from(1)
+    };
+    let printed = if args.json {
+        super::print_json(&serde_json::json!({
+            "services": services,
+            "declaration_signer": allowed.signer.to_string(),
+            "undeclared": undeclared,
+        }))
+    } else {
+        print_services(&services).and_then(|()| print_undeclared(&undeclared, services.len()))
+    };
+    super::exit_after_printing(code, printed)
+}
+
+fn print_undeclared(undeclared: &[UndeclaredService], listeners: usize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for u in undeclared {
+        writeln!(out, "undeclared: {u}")?;
     }
+    writeln!(
+        out,
+        "{} listeners, {} undeclared",
+        listeners,
+        undeclared.len()
+    )?;
+    Ok(())
+}
+
+fn sign_allowed(file: &Path, key: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+    let key =
+        SigningKey::load(key).with_context(|| format!("loading signing key {}", key.display()))?;
+    let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let signed = medguard_inventory::allowed::sign(&text, file, &key)?;
+    medguard_host::write_bytes_atomically(out, 0o644, &signed)?;
+    writeln!(
+        std::io::stdout().lock(),
+        "{}: signed by key {}",
+        out.display(),
+        key.public_key().id()
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,6 +5,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
@@ -13,11 +14,10 @@ use medguard_profile::{Baseline, Progress, VerifiedProfile, WalkOptions};
 use crate::UpdateError;
 use crate::bundle::VerifiedBundle;
 use crate::manifest::{Change, Kind, Manifest, Operation, Ownership};
+use crate::path::BundlePath;
 
-use super::fsops::{
-    FromBytesCompat as _, chown_if_needed, lexists, rename, rename_noreplace, set_owner, sync_fs,
-    system_time,
-};
+use super::beneath::{At, open_dir, set_xattrs};
+use super::fsops::{FromBytesCompat as _, chown_if_needed, set_owner, sync_fs, system_time};
 use super::journal::{Journal, Txn};
 use super::{Step, io_at, observe};
 
@@ -48,6 +48,10 @@ pub(super) fn stage(bundle: &VerifiedBundle, txn: &Txn) -> Result<(), UpdateErro
                     .map_err(io_at(&s))?;
                 if let Some(t) = system_time(*mtime) {
                     let _ = f.set_modified(t);
+                }
+                // Last: chown and writes clear file capabilities.
+                if let Some(x) = &op.xattrs {
+                    set_xattrs(&f, &s, x)?;
                 }
             }
             Change::Symlink { target, uid, gid } => {
@@ -88,23 +92,42 @@ pub(super) fn method(op: &Operation) -> Method {
     }
 }
 
-/// Refuses to work below anything but a real directory: never through a symbolic link.
-pub(super) fn check_ancestors(root: &Path, op: &Operation) -> Result<(), UpdateError> {
-    for a in op.path.ancestors() {
-        let p = root.join(std::ffi::OsStr::from_bytes_compat(a));
-        let m = fs::symlink_metadata(&p).map_err(io_at(&p))?;
-        if !m.is_dir() {
-            return Err(UpdateError::Escape {
-                path: op.path.under(root),
-                reason: if m.file_type().is_symlink() {
-                    "an ancestor is a symbolic link"
-                } else {
-                    "an ancestor is not a directory"
-                },
-            });
-        }
+/// The descriptors an apply or an undo works through: the root, the stage and the backup.
+pub(super) struct Dirs<'a> {
+    root: OwnedFd,
+    root_path: &'a Path,
+    stage: Option<OwnedFd>,
+    backup: OwnedFd,
+    txn: &'a Txn,
+}
+
+impl<'a> Dirs<'a> {
+    pub(super) fn open(root: &'a Path, txn: &'a Txn) -> Result<Self, UpdateError> {
+        Ok(Self {
+            root: open_dir(root)?,
+            root_path: root,
+            // A recovery may find the stage gone (a rollback that ran to its end before).
+            stage: open_dir(&txn.stage).ok(),
+            backup: open_dir(&txn.backup)?,
+            txn,
+        })
     }
-    Ok(())
+
+    fn beneath(&self, path: &BundlePath, missing_ok: bool) -> Result<Option<At>, UpdateError> {
+        At::beneath(&self.root, self.root_path, path, missing_ok)
+    }
+
+    fn backup(&self, i: usize) -> Result<At, UpdateError> {
+        At::slot(&self.backup, &self.txn.backup, &i.to_string())
+    }
+
+    fn stage(&self, i: usize) -> Result<At, UpdateError> {
+        let stage = self.stage.as_ref().ok_or_else(|| UpdateError::Io {
+            path: self.txn.stage.clone(),
+            error: io::ErrorKind::NotFound.into(),
+        })?;
+        At::slot(stage, &self.txn.stage, &i.to_string())
+    }
 }
 
 pub(super) fn apply_all(
@@ -114,8 +137,9 @@ pub(super) fn apply_all(
     journal: &mut Journal,
     observer: Option<&(dyn Fn(Step) + Sync)>,
 ) -> Result<(), UpdateError> {
+    let dirs = Dirs::open(root, txn)?;
     for (i, op) in manifest.operations.iter().enumerate() {
-        apply_op(i, op, txn, root)?;
+        apply_op(i, op, &dirs)?;
         journal.record(&format!("op {i}"), false)?;
         observe(observer, Step::Applied(i));
     }
@@ -128,96 +152,117 @@ pub(super) fn apply_all(
     Ok(())
 }
 
-pub(super) fn place_new(op: &Operation, stage: &Path, p: &Path) -> Result<(), UpdateError> {
+/// Puts the operation's new entry at `p`, where nothing is. A hard link is made in the
+/// stage first and renamed into place, like a staged file.
+fn place_new(op: &Operation, i: usize, dirs: &Dirs<'_>, p: &At) -> Result<(), UpdateError> {
     match &op.change {
         Change::Mkdir(owner) => {
-            fs::create_dir(p).map_err(io_at(p))?;
-            set_owner(p, *owner)
+            p.mkdir()?;
+            p.set_owner(*owner, op.xattrs.as_deref())
         }
-        _ => rename_noreplace(stage, p),
+        Change::HardLink { to } => {
+            let s = link_into_stage(to, i, dirs)?;
+            s.rename_noreplace_to(p)
+        }
+        _ => dirs.stage(i)?.rename_noreplace_to(p),
     }
 }
 
-pub(super) fn apply_op(
-    i: usize,
-    op: &Operation,
-    txn: &Txn,
-    root: &Path,
-) -> Result<(), UpdateError> {
-    check_ancestors(root, op)?;
-    let p = op.path.under(root);
-    let b = txn.backup.join(i.to_string());
-    let s = txn.stage.join(i.to_string());
+/// Links the file at `to` (under the root) into stage slot `i`.
+fn link_into_stage(to: &BundlePath, i: usize, dirs: &Dirs<'_>) -> Result<At, UpdateError> {
+    let target = dirs
+        .beneath(to, false)?
+        .ok_or_else(|| UpdateError::Escape {
+            path: to.under(dirs.root_path),
+            reason: "the file to link to is missing",
+        })?;
+    let s = dirs.stage(i)?;
+    // A slot left by an interrupted attempt of this same operation.
+    if s.exists() {
+        s.remove()?;
+    }
+    target.link_to(&s)?;
+    Ok(s)
+}
+
+pub(super) fn apply_op(i: usize, op: &Operation, dirs: &Dirs<'_>) -> Result<(), UpdateError> {
+    let p = dirs
+        .beneath(&op.path, false)?
+        .ok_or_else(|| UpdateError::Escape {
+            path: op.path.under(dirs.root_path),
+            reason: "an ancestor is missing",
+        })?;
+    let b = dirs.backup(i)?;
     match method(op) {
-        Method::Remove => rename(&p, &b),
+        Method::Remove => p.rename_to(&b),
         Method::Meta => match op.change {
-            Change::Meta(owner) => set_owner(&p, owner),
+            Change::Meta(owner) => p.set_owner(owner, op.xattrs.as_deref()),
             _ => Ok(()),
         },
-        Method::Add => place_new(op, &s, &p),
+        Method::Add => place_new(op, i, dirs, &p),
         Method::Swap => {
-            fs::hard_link(&p, &b).map_err(io_at(&b))?;
-            rename(&s, &p)
+            p.link_to(&b)?;
+            let s = match &op.change {
+                Change::HardLink { to } => link_into_stage(to, i, dirs)?,
+                _ => dirs.stage(i)?,
+            };
+            s.rename_to(&p)
         }
         Method::Move => {
-            rename(&p, &b)?;
-            place_new(op, &s, &p)
+            p.rename_to(&b)?;
+            place_new(op, i, dirs, &p)
         }
-    }
-}
-
-/// Removes what the install put at `p`. A directory the install created is removed with
-/// whatever is still in it: the later operations are undone by now, so anything left was
-/// made after the install (a self-test's log, say), and it did not exist in the old tree.
-pub(super) fn remove_entry(p: &Path) -> Result<(), UpdateError> {
-    let m = fs::symlink_metadata(p).map_err(io_at(p))?;
-    if m.is_dir() {
-        fs::remove_dir_all(p).map_err(io_at(p))
-    } else {
-        fs::remove_file(p).map_err(io_at(p))
     }
 }
 
 pub(super) fn undo_op(
     i: usize,
     op: &Operation,
-    txn: &Txn,
-    root: &Path,
+    dirs: &Dirs<'_>,
     base: &VerifiedProfile,
 ) -> Result<(), UpdateError> {
-    let p = op.path.under(root);
-    let b = txn.backup.join(i.to_string());
+    // A parent that is not there: the operation (and those that made the parent) never ran.
+    let Some(p) = dirs.beneath(&op.path, true)? else {
+        return Ok(());
+    };
+    let b = dirs.backup(i)?;
     match method(op) {
         Method::Remove | Method::Swap => {
-            if lexists(&b) {
-                rename(&b, &p)?;
+            if b.exists() {
+                b.rename_to(&p)?;
             }
         }
         Method::Meta => {
             if let Some(e) = base.profile().get(&op.path.to_profile_path())
-                && lexists(&p)
+                && p.exists()
             {
-                set_owner(
-                    &p,
+                // The attributes are restored only where the operation set them: there the
+                // rules record them, so the base profile's list is complete.
+                let xattrs = op.xattrs.as_ref().map(|_| e.extra().xattrs.as_slice());
+                p.set_owner(
                     Ownership {
                         mode: e.meta.mode,
                         uid: e.meta.uid,
                         gid: e.meta.gid,
                     },
+                    xattrs,
                 )?;
             }
         }
         Method::Add => {
-            if lexists(&p) {
-                remove_entry(&p)?;
+            // A directory the install created is removed with whatever is still in it: the
+            // later operations are undone by now, so anything left was made after the
+            // install (a self-test's log, say), and it did not exist in the old tree.
+            if p.exists() {
+                p.remove()?;
             }
         }
         Method::Move => {
-            if lexists(&b) {
-                if lexists(&p) {
-                    remove_entry(&p)?;
+            if b.exists() {
+                if p.exists() {
+                    p.remove()?;
                 }
-                rename(&b, &p)?;
+                b.rename_to(&p)?;
             }
         }
     }
@@ -245,8 +290,12 @@ pub(super) fn rollback(
             },
         )?;
     }
+    let dirs = Dirs::open(root, txn).map_err(|e| UpdateError::RollbackFailed {
+        journal: txn.dir.clone(),
+        reason: e.to_string(),
+    })?;
     for (i, op) in manifest.operations.iter().enumerate().rev() {
-        undo_op(i, op, txn, root, base).map_err(|e| UpdateError::RollbackFailed {
+        undo_op(i, op, &dirs, base).map_err(|e| UpdateError::RollbackFailed {
             journal: txn.dir.clone(),
             reason: e.to_string(),
         })?;

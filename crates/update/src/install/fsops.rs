@@ -105,24 +105,6 @@ pub(super) fn set_owner(path: &Path, owner: Ownership) -> Result<(), UpdateError
     Ok(())
 }
 
-pub(super) fn lexists(p: &Path) -> bool {
-    fs::symlink_metadata(p).is_ok()
-}
-
-pub(super) fn rename_noreplace(from: &Path, to: &Path) -> Result<(), UpdateError> {
-    rustix::fs::renameat_with(
-        rustix::fs::CWD,
-        from,
-        rustix::fs::CWD,
-        to,
-        rustix::fs::RenameFlags::NOREPLACE,
-    )
-    .map_err(|e| UpdateError::Io {
-        path: to.to_owned(),
-        error: e.into(),
-    })
-}
-
 pub(super) fn rename(from: &Path, to: &Path) -> Result<(), UpdateError> {
     fs::rename(from, to).map_err(io_at(to))
 }

@@ -35,6 +35,7 @@ use crate::UpdateError;
 use crate::bundle::UnverifiedBundle;
 
 mod apply;
+mod beneath;
 mod fsops;
 mod journal;
 mod recovery;
@@ -253,6 +254,9 @@ pub(super) fn apply_inner(
         });
     }
     check_space(request.root, manifest)?;
+    // Before anything is staged or journalled: a kernel without openat2 cannot apply (or
+    // undo) safely, so the install is refused while the tree is untouched.
+    beneath::probe(request.root)?;
     // Held to the end of this function: with a `lock:` provider, no clinical procedure can
     // start while the tree changes, is tested or is rolled back.
     let hold = match wait_for_gate(request) {
