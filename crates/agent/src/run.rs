@@ -487,6 +487,7 @@ impl Agent {
             None => {
                 let saved = tuf_dir.join("root.json");
                 if !saved.exists() {
+                    std::fs::create_dir_all(&tuf_dir).map_err(AgentError::io(&tuf_dir))?;
                     // Trust on first use, over the enrolled connection that pins the fleet CA.
                     let bytes = self
                         .link()?

@@ -209,6 +209,29 @@ impl Fleet {
             })
             .await?;
         }
+        // An install a rollout asked for moves that rollout (after the reports are stored: the
+        // report is the device's fact even when the rollout refuses it).
+        for (report, receipt) in batch.reports.iter().zip(&receipts) {
+            if let (ReportBody::Install(install), ReportOutcome::Stored) =
+                (&report.body, receipt.outcome)
+                && install.rollout.is_some()
+                && let Err(e) = self.rollout_outcome(device.id.as_str(), install).await
+            {
+                self.record_event(SecurityEventInput {
+                    kind: "rollout-outcome-refused",
+                    outcome: "refused",
+                    actor: None,
+                    device_id: Some(device.id.as_str()),
+                    address,
+                    detail: &format!(
+                        "install report {} for rollout {}: {e}",
+                        report.seq,
+                        install.rollout.as_deref().unwrap_or_default()
+                    ),
+                })
+                .await?;
+            }
+        }
         Ok(ReportAck {
             receipts,
             last_stored_seq: last_seq,

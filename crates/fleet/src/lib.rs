@@ -37,8 +37,8 @@ pub mod findings;
 mod ingest;
 mod patches;
 mod people;
-// pub mod rollouts; (with the rollout domain)
 mod query;
+pub mod rollouts;
 pub mod state;
 pub mod status;
 pub mod store;
@@ -92,6 +92,7 @@ pub struct Fleet {
     ca: Arc<CertificateAuthority>,
     settings: FleetSettings,
     matching: Arc<findings::MatchCache>,
+    rollout_cache: Arc<rollouts::RolloutCache>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -118,6 +119,7 @@ impl Fleet {
             ca: Arc::new(ca),
             settings,
             matching: Arc::new(findings::MatchCache::default()),
+            rollout_cache: Arc::new(rollouts::RolloutCache::default()),
         }
     }
 

@@ -36,14 +36,20 @@ pub(crate) struct RolloutCache(Mutex<HashMap<String, (i64, Rollout)>>);
 
 impl RolloutCache {
     fn get(&self, id: &str, version: i64) -> Option<Rollout> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(id)
             .filter(|(v, _)| *v == version)
             .map(|(_, r)| r.clone())
     }
 
     fn put(&self, id: &str, version: i64, rollout: &Rollout) {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.insert(id.to_owned(), (version, rollout.clone()));
     }
 }
@@ -113,9 +119,7 @@ pub fn device_report(r: &InstallReport) -> DeviceReport {
                 },
                 verification: match &r.verification {
                     None => ProfileVerification::NotRun,
-                    Some(v) if v.added + v.removed + v.changed == 0 => {
-                        ProfileVerification::Intact
-                    }
+                    Some(v) if v.added + v.removed + v.changed == 0 => ProfileVerification::Intact,
                     Some(v) => ProfileVerification::Deviates {
                         entries: v.added + v.removed + v.changed,
                     },
@@ -186,10 +190,7 @@ impl Fleet {
                 reason: format!("{record_id} is not in the repository's released patches"),
             })?;
         let plan = RolloutPlan::new(targets, request.waves)?;
-        let id = format!(
-            "RO-{}",
-            hex::encode(crate::random_bytes::<6>()?)
-        );
+        let id = format!("RO-{}", hex::encode(crate::random_bytes::<6>()?));
         let now = self.now();
         let rollout = Rollout::start(&id, record_id, &target, &bundle.version, plan, by, now)?;
         let data = serde_json::to_string(&rollout).map_err(|e| FleetError::Invalid {
@@ -222,7 +223,9 @@ impl Fleet {
             .await
         {
             let _ = self
-                .change_rollout(&id, |r| r.cancel(by, now, "the patch record refused the rollout"))
+                .change_rollout(&id, |r| {
+                    r.cancel(by, "the patch record refused the rollout", now)
+                })
                 .await;
             return Err(e);
         }

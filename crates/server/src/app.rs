@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::people::pages())
         .merge(crate::pages::routes())
         .merge(crate::patches::routes())
+        .merge(crate::rollouts::routes())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -196,9 +197,9 @@ async fn checkin(
 ) -> Result<Response, ApiError> {
     let _request: CheckinRequest = parse(body, limits::MAX_ENROLL_BYTES).await?;
     let detail = state.fleet.device(device.id.as_str()).await?;
-    // Commands and rollouts come with the agent and patch workflow issues.
+    let commands = state.fleet.checkin_commands(device.id.as_str()).await?;
     Ok(Json(CheckinResponse {
-        commands: Vec::new(),
+        commands,
         server_time: time::OffsetDateTime::now_utc(),
         last_stored_seq: detail.last_seq,
     })

@@ -20,6 +20,7 @@ mod patches;
 mod people;
 pub mod problem;
 pub mod repository;
+mod rollouts;
 pub mod serve;
 pub mod settings;
 pub mod trail;

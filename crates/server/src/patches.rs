@@ -80,7 +80,7 @@ fn now() -> time::OffsetDateTime {
 }
 
 /// Records a refused change in the audit trail, then answers with the refusal.
-async fn refused(state: &AppState, who: &Person, what: &str, e: FleetError) -> ApiError {
+pub(crate) async fn refused(state: &AppState, who: &Person, what: &str, e: FleetError) -> ApiError {
     let _ = state
         .trail
         .record(Action {

@@ -206,9 +206,11 @@ fn fetch(i: &InstallInputs<'_>) -> Result<PathBuf, String> {
         i.tls.clone(),
     )
     .map_err(|e| format!("TUF refused the repository: {e}"))?;
+    let downloads = i.tuf_dir.join("downloads");
+    std::fs::create_dir_all(&downloads).map_err(|e| format!("{}: {e}", downloads.display()))?;
     let file = i.target.replace('/', "_");
     refreshed
-        .download(i.target, &i.tuf_dir.join("downloads"), &file)
+        .download(i.target, &downloads, &file)
         .map_err(|e| format!("TUF refused target {}: {e}", i.target))
 }
 
