@@ -33,6 +33,7 @@ mod error;
 mod events;
 pub mod findings;
 mod ingest;
+mod mds2;
 mod people;
 mod query;
 pub mod state;
