@@ -13,6 +13,7 @@
 //! given. maud escapes every value by construction.
 #![forbid(unsafe_code)]
 
+pub mod mds2;
 pub mod svg;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
