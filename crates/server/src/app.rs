@@ -30,6 +30,8 @@ pub struct AppState {
     pub fleet: Fleet,
     /// The server's audit log.
     pub trail: crate::trail::ServerTrail,
+    /// The data directory (the vendors' MDS2 declarations are in its `mds2/`).
+    pub data: std::path::PathBuf,
 }
 
 pub(crate) type Shared = State<Arc<AppState>>;
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::people::routes())
         .merge(crate::people::pages())
         .merge(crate::pages::routes())
+        .merge(crate::mds2::routes())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -14,6 +14,7 @@
 pub mod app;
 mod auth;
 pub mod host;
+pub mod mds2;
 pub mod openapi;
 mod pages;
 mod people;
@@ -107,6 +108,7 @@ pub struct BoundServer {
     tls: Arc<rustls::ServerConfig>,
     fleet: Fleet,
     trail: trail::ServerTrail,
+    data: PathBuf,
 }
 
 impl BoundServer {
@@ -128,6 +130,7 @@ impl BoundServer {
             tls,
             fleet,
             trail,
+            data: dir.root().to_path_buf(),
         })
     }
 
@@ -144,6 +147,7 @@ impl BoundServer {
         let app = app::router(app::AppState {
             fleet: self.fleet,
             trail: self.trail,
+            data: self.data,
         });
         serve::serve(self.listener, self.tls, app, shutdown).await;
     }

@@ -113,10 +113,7 @@ mod tests {
         let page = mds2_document(&form);
         assert!(!page.contains("<script>"));
         assert!(page.contains("&lt;script&gt;"));
-        assert_eq!(
-            page.matches("scope=\"row\"").count(),
-            form.entries.len()
-        );
+        assert_eq!(page.matches("scope=\"row\"").count(), form.entries.len());
         assert!(page.contains("MLDP-4"));
     }
 }
