@@ -172,6 +172,40 @@ impl VendorDeclarations {
         })
     }
 
+    /// The declarations as a file [`VendorDeclarations::parse`] reads back the same.
+    #[must_use]
+    pub fn to_toml(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            model: Option<&'a str>,
+            answers: BTreeMap<&'a str, OutAnswer<'a>>,
+        }
+        #[derive(serde::Serialize)]
+        struct OutAnswer<'a> {
+            answer: Answer,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            note: Option<&'a str>,
+        }
+        let out = Out {
+            model: self.model.as_deref(),
+            answers: self
+                .answers
+                .iter()
+                .map(|(id, d)| {
+                    (
+                        *id,
+                        OutAnswer {
+                            answer: d.answer,
+                            note: d.note.as_deref(),
+                        },
+                    )
+                })
+                .collect(),
+        };
+        toml::to_string(&out).unwrap_or_default()
+    }
+
     /// No declarations (the model has no file): every question medguard cannot see stays
     /// unanswered.
     #[must_use]
@@ -196,6 +230,16 @@ mod tests {
         assert_eq!(d.answers["DOC-1"].answer, Answer::SeeNote);
         assert_eq!(d.answers["MLDP-5"].answer, Answer::No);
         assert_eq!(d.answers["ALOF-1"].note.as_deref(), Some("15 min"));
+    }
+
+    #[test]
+    fn declarations_read_back_what_they_write() {
+        let d = VendorDeclarations::parse(
+            "model = \"CT\"\n[answers]\n\"DOC-1\" = { note = \"a \\\" b\" }\n\"MLDP-5\" = \"n/a\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(VendorDeclarations::parse(&d.to_toml(), "f").unwrap(), d);
     }
 
     #[test]

@@ -168,41 +168,46 @@ impl Mds2Form {
         let entries: Vec<Entry> = questions::all()
             .map(|q| {
                 let declared = declarations.answers.get(q.id);
-                let (answer, note, source) =
-                    match (evidence::answer(q.id, model, evidence), declared) {
-                        (Some(seen), declared) => {
-                            let note = match declared {
-                                Some(d) if seen.answer != d.answer || d.note.is_some() => {
-                                    Some(format!(
-                                        "{} Declared by the vendor: {}{}",
-                                        seen.note,
-                                        d.answer.as_form(),
-                                        d.note
-                                            .as_deref()
-                                            .map(|n| format!(" — {n}"))
-                                            .unwrap_or_default()
-                                    ))
-                                }
-                                _ => Some(seen.note),
-                            };
-                            (
-                                Some(seen.answer),
-                                note,
-                                Source::Evidence {
-                                    what: seen.what,
-                                    link: seen.link,
-                                },
-                            )
-                        }
-                        (None, Some(d)) => (
-                            Some(d.answer),
-                            d.note.clone(),
-                            Source::Declared {
-                                file: declarations.file.clone(),
+                // The model's name is the fleet's unless the vendor names the model otherwise.
+                let seen = if q.id == "DOC-3" && declared.is_some() {
+                    None
+                } else {
+                    evidence::answer(q.id, model, evidence)
+                };
+                let (answer, note, source) = match (seen, declared) {
+                    (Some(seen), declared) => {
+                        let note = match declared {
+                            Some(d) if seen.answer != d.answer || d.note.is_some() => {
+                                Some(format!(
+                                    "{} Declared by the vendor: {}{}",
+                                    seen.note,
+                                    d.answer.as_form(),
+                                    d.note
+                                        .as_deref()
+                                        .map(|n| format!(" — {n}"))
+                                        .unwrap_or_default()
+                                ))
+                            }
+                            _ => Some(seen.note),
+                        };
+                        (
+                            Some(seen.answer),
+                            note,
+                            Source::Evidence {
+                                what: seen.what,
+                                link: seen.link,
                             },
-                        ),
-                        (None, None) => (None, None, Source::Unanswered),
-                    };
+                        )
+                    }
+                    (None, Some(d)) => (
+                        Some(d.answer),
+                        d.note.clone(),
+                        Source::Declared {
+                            file: declarations.file.clone(),
+                        },
+                    ),
+                    (None, None) => (None, None, Source::Unanswered),
+                };
                 match source {
                     Source::Evidence { .. } => tally.evidence += 1,
                     Source::Declared { .. } => tally.declared += 1,

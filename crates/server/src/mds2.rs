@@ -122,6 +122,12 @@ pub async fn form_of(dir: &DataDir, model: &str) -> Result<Mds2Form, ServerError
     ))
 }
 
+/// The form as a printable HTML document of its own (its stylesheet inside).
+#[must_use]
+pub fn document(form: &Mds2Form) -> String {
+    medguard_web::mds2::mds2_document(form)
+}
+
 #[derive(Debug, Deserialize)]
 struct FormatQuery {
     format: Option<String>,
