@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+use medguard_pgtest::PostgresCluster;
 use medguard_pki::DeviceKey;
 use medguard_proto::{
     AllowlistMode, AllowlistReport, DeviceFacts, EnrollRequest, EnrollResponse, EnrollmentToken,
@@ -97,9 +98,19 @@ fn entry<'a>(form: &'a Value, id: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_form_follows_the_fleet_and_the_vendors_declarations() {
-    let s = start(None).await;
-    let admin = common::admin_token(&s).await;
+async fn the_form_follows_the_fleet_and_the_vendors_declarations_on_sqlite() {
+    scenario(&start(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_follows_the_fleet_and_the_vendors_declarations_on_postgres() {
+    let pg = PostgresCluster::start().expect("PostgreSQL must start for this test");
+    let url = pg.create_database("fleet").unwrap();
+    scenario(&start(Some(&url)).await).await;
+}
+
+async fn scenario(s: &Server) {
+    let admin = common::admin_token(s).await;
     let http = client(&s.ca_pem, None);
 
     // A model nobody has heard of is not found.
@@ -117,8 +128,8 @@ async fn the_form_follows_the_fleet_and_the_vendors_declarations() {
         .await
         .unwrap()
         .secret;
-    let a = enroll(&s, &token, "A").await;
-    let b = enroll(&s, &token, "B").await;
+    let a = enroll(s, &token, "A").await;
+    let b = enroll(s, &token, "B").await;
     std::fs::create_dir_all(s.data.root().join("mds2")).unwrap();
     std::fs::write(
         s.data.root().join("mds2/CT 9000.toml"),
@@ -126,9 +137,9 @@ async fn the_form_follows_the_fleet_and_the_vendors_declarations() {
     )
     .unwrap();
 
-    allowlist(&s, &a, 1, AllowlistMode::Enforce).await;
-    allowlist(&s, &b, 1, AllowlistMode::Enforce).await;
-    let f = form(&s, &admin).await;
+    allowlist(s, &a, 1, AllowlistMode::Enforce).await;
+    allowlist(s, &b, 1, AllowlistMode::Enforce).await;
+    let f = form(s, &admin).await;
     assert_eq!(f["model"], MODEL);
     assert_eq!(f["declarations"], "mds2/CT 9000.toml");
     let mldp4 = entry(&f, "MLDP-4");
@@ -149,8 +160,8 @@ async fn the_form_follows_the_fleet_and_the_vendors_declarations() {
     assert_eq!(entry(&f, "MLDP-2")["answer"], "no");
 
     // One device stops enforcing: MLDP-4 is no, whatever the vendor declares.
-    allowlist(&s, &b, 2, AllowlistMode::Audit).await;
-    let f = form(&s, &admin).await;
+    allowlist(s, &b, 2, AllowlistMode::Audit).await;
+    let f = form(s, &admin).await;
     let mldp4 = entry(&f, "MLDP-4");
     assert_eq!(mldp4["answer"], "no", "{mldp4}");
     assert!(
