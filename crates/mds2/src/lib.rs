@@ -421,6 +421,59 @@ mod tests {
     }
 
     #[test]
+    fn the_evidence_backed_list_is_what_the_rules_answer() {
+        let n = 4;
+        let full = ModelEvidence {
+            model: "CT 9000".into(),
+            site: None,
+            devices: n,
+            reporting: n,
+            allowlist_reported: n,
+            allowlist_enforcing: n,
+            scan_reported: n,
+            scan_completed: n,
+            integrity_verified: n,
+            integrity_intact: n,
+            audit_uploading: n,
+            audit_intact: n,
+            inventory_collected: n,
+            last_inventory: Some("2026-12-05T18:00:00Z".into()),
+            certified: n,
+            installed_updates: n,
+            services_reported: n,
+            listening: vec!["tcp/104".into()],
+            advisories: 10,
+            people: PeopleEvidence {
+                set_up: 3,
+                with_second_factor: 3,
+                roles: vec![("administrator".into(), 1), ("auditor".into(), 2)],
+                break_glass_holders: 1,
+                break_glass_sessions: 0,
+            },
+        };
+        let f = Mds2Form::fill("CT 9000", &full, &VendorDeclarations::none(), at());
+        let from_evidence: Vec<&str> = f
+            .entries
+            .iter()
+            .filter(|e| matches!(e.source, Source::Evidence { .. }))
+            .map(|e| e.id)
+            .collect();
+        let mut listed = EVIDENCE_BACKED.to_vec();
+        listed.sort_unstable();
+        let mut seen = from_evidence.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, listed);
+        for e in &f.entries {
+            assert_ne!(
+                e.answer,
+                Some(Answer::No),
+                "{}: all shown, nothing is no",
+                e.id
+            );
+        }
+    }
+
+    #[test]
     fn ids_are_unique_every_group_has_questions_and_evidence_ids_exist() {
         let mut ids: Vec<&str> = questions::all().map(|q| q.id).collect();
         let n = ids.len();
