@@ -228,6 +228,8 @@ impl Mds2Form {
             model: model.to_owned(),
             site: evidence.site.clone(),
             generated_at: generated_at
+                .replace_nanosecond(0)
+                .unwrap_or(generated_at)
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             declarations: (!declarations.file.is_empty()).then(|| declarations.file.clone()),
