@@ -73,10 +73,10 @@ pub struct PeopleEvidence {
 /// The questions medguard answers from evidence (when the model has devices, or the server
 /// has people, as each needs).
 pub const EVIDENCE_BACKED: &[&str] = &[
-    "DOC-3", "AUDT-1", "AUDT-6", "AUDT-7", "AUTH-1", "AUTH-2", "CSUP-2.3", "CSUP-5.3", "CSUP-11",
-    "EMRG-1", "IGAU-1", "MLDP-2", "MLDP-4", "NAUT-1", "NAUT-3", "CONN-7", "PAUT-8", "SBOM-1",
-    "SBOM-2", "SBOM-2.1", "SBOM-2.3", "SBOM-3", "SBOM-4", "SAHD-3", "SAHD-3.1", "SAHD-3.2",
-    "SAHD-4", "SAHD-5.1", "SAHD-8", "TXCF-2", "TXCF-4", "TXIG-1",
+    "DOC-3", "AUDT-1", "AUDT-7", "AUTH-1", "AUTH-2", "CSUP-2.3", "CSUP-5.3", "CSUP-11", "EMRG-1",
+    "IGAU-1", "MLDP-2", "MLDP-4", "NAUT-1", "NAUT-3", "CONN-7", "PAUT-8", "SBOM-1", "SBOM-2",
+    "SBOM-2.1", "SBOM-2.3", "SBOM-3", "SBOM-4", "SAHD-3", "SAHD-3.1", "SAHD-3.2", "SAHD-4",
+    "SAHD-5.1", "SAHD-8", "TXCF-2", "TXCF-4", "TXIG-1",
 ];
 
 /// An answer from evidence.
@@ -174,14 +174,6 @@ pub(crate) fn answer(id: &str, model: &str, ev: &ModelEvidence) -> Option<Seen> 
             ev.audit_uploading,
             Kind::Capability,
             "keep and upload the medguard audit log beyond the operating system's logs",
-            "",
-            d(),
-        ),
-        "AUDT-6" => share(
-            ev,
-            ev.audit_uploading,
-            Kind::Capability,
-            "upload their audit log to the fleet server, where the owner/operator reviews it",
             "",
             d(),
         ),
