@@ -35,6 +35,7 @@ mod error;
 mod events;
 pub mod findings;
 mod ingest;
+mod mds2;
 mod patches;
 mod people;
 mod query;

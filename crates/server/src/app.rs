@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::routes())
         .merge(crate::patches::routes())
         .merge(crate::rollouts::routes())
+        .merge(crate::mds2::routes())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

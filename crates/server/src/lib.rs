@@ -14,6 +14,7 @@
 pub mod app;
 mod auth;
 pub mod host;
+pub mod mds2;
 pub mod openapi;
 mod pages;
 mod patches;

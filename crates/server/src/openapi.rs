@@ -179,6 +179,15 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/models/{name}/mds2",
+        summary: "The model's MDS2 form (HN 1-2019), from live evidence and the vendor's declarations; CSV with format=csv or Accept: text/csv",
+        caller: Caller::Person(Some(Permission::ReadDevice)),
+        request: None,
+        response: (200, "Mds2Form"),
+        query: &["format"],
+    },
+    Route {
+        method: "get",
         path: "/api/v1/sites",
         summary: "Sites and their device counts",
         caller: Caller::Person(Some(Permission::ReadFleet)),

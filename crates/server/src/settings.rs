@@ -10,6 +10,7 @@
 //! DIR/tls/server.key       its key (0600)
 //! DIR/keys/server.key      the server's Ed25519 signing key (0600), and server.pub
 //! DIR/secrets/database-password   the PostgreSQL password, when the URL had one (0600)
+//! DIR/mds2/<model>.toml    a vendor's MDS2 declarations for a model (see `crate::mds2`)
 //! ```
 //!
 //! [`init`] creates what is missing and changes nothing that exists, so running it again is

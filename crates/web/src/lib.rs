@@ -13,6 +13,7 @@
 //! given. maud escapes every value by construction.
 #![forbid(unsafe_code)]
 
+pub mod mds2;
 pub mod svg;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -282,6 +283,7 @@ pub fn device_page(
             " · serial " (s.serial.as_deref().unwrap_or("—"))
             " · last seen " (s.last_seen.as_deref().unwrap_or("never"))
             " · id " code { (s.id) }
+            @if let Some(m) = &s.model { " · " a href=(format!("/models/{}/mds2", encode(m))) { "the model's MDS2 form" } }
         }
         @if let Some(st) = &st {
             ul.tiles aria-label="Security status" {

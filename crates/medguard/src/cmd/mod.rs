@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod clinical;
 pub mod cvss;
 pub mod key;
+pub mod mds2;
 pub mod patch;
 pub mod profile;
 pub mod quickstart;

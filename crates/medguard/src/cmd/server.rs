@@ -81,6 +81,9 @@ pub enum ServerCommand {
     /// Enrolled devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// A device model's MDS2 form (HN 1-2019) from live evidence and the vendor's
+    /// declarations (DIR/mds2/<model>.toml), as HTML, JSON or CSV.
+    Mds2(super::mds2::Mds2Args),
     /// Declare a device model's clinical criticality, network exposure and report interval
     /// (what the risk assessment and the staleness rule use).
     Model {
@@ -300,6 +303,7 @@ async fn run_async(cmd: ServerCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ServerCommand::Quickstart(a) => Box::pin(super::quickstart::run_async(a)).await,
+        ServerCommand::Mds2(a) => super::mds2::run_async(a).await,
         ServerCommand::Run { data, listen } => {
             let dir = DataDir::new(&data);
             let server = medguard_server::BoundServer::bind(&dir, listen.as_deref()).await?;
