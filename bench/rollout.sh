@@ -13,3 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench -q -p medguard-patch --bench rollout
+
+# The same rollout on the server's real store (SQLite): enrollment of the devices, the decision
+# at each check-in through `Fleet::checkin_commands` (indexed lookup, version check, decision)
+# and the outcome reports.
+cargo bench -q -p medguard-fleet --bench checkin

@@ -5,7 +5,12 @@
 //! decision); the devices of each open wave report their install ([`Fleet::rollout_outcome`]).
 //! Prints the decision cost per check-in (p50, p95, p99, max in µs), check-ins per second, and
 //! the cost of a report. Run by `bench/rollout.sh`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,7 +102,8 @@ fn released(id: &str, key: &medguard_digest::SigningKey) -> PatchRecord {
     }
     r.sign(Meaning::Validated, &val, now, key).unwrap();
     r.sign(Meaning::Approved, &app, now, key).unwrap();
-    r.release(&format!("{MODEL}/bench.bundle"), &app, now).unwrap();
+    r.release(&format!("{MODEL}/bench.bundle"), &app, now)
+        .unwrap();
     r
 }
 
@@ -143,9 +149,12 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("fleet.db").display()))
-        .await
-        .unwrap();
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("fleet.db").display()
+    ))
+    .await
+    .unwrap();
     store.migrate(0).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let ca = CertificateAuthority::generate(
@@ -158,7 +167,12 @@ async fn main() {
 
     let started = Instant::now();
     let token = fleet
-        .create_enrollment_token("Radiology", Some(MODEL), time::Duration::hours(1), 1_000_000)
+        .create_enrollment_token(
+            "Radiology",
+            Some(MODEL),
+            time::Duration::hours(1),
+            1_000_000,
+        )
         .await
         .unwrap();
     // One key for every simulated device: the bench measures the rollout, not key generation.
@@ -196,7 +210,12 @@ async fn main() {
         .await
         .unwrap();
     fleet
-        .record_release(&record.id, &[MODEL.into()], &format!("{MODEL}/bench.bundle"), "2")
+        .record_release(
+            &record.id,
+            &[MODEL.into()],
+            &format!("{MODEL}/bench.bundle"),
+            "2",
+        )
         .await
         .unwrap();
     let waves = vec![
@@ -277,7 +296,10 @@ async fn main() {
                 reports.push(t.elapsed());
             }
         }
-        println!("round {round}: {} device(s) offered the install", offered.len());
+        println!(
+            "round {round}: {} device(s) offered the install",
+            offered.len()
+        );
     }
     let total = all.elapsed();
     let done = fleet.rollout(rollout.id()).await.unwrap();

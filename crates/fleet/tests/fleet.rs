@@ -736,3 +736,215 @@ async fn rusqlite_free_insert(url: &str) -> Store {
     pool.close().await;
     Store::connect(url).await.unwrap()
 }
+
+/// A record carried through the state machine to "released", as the server's routes do.
+fn released_record(id: &str, key: &medguard_digest::SigningKey) -> medguard_patch::PatchRecord {
+    use medguard_patch::{BundleSummary, Evidence, EvidenceKind, ImpactAnalysis, Meaning, Person};
+    let person = |n: &str| Person {
+        id: n.into(),
+        printed_name: n.into(),
+    };
+    let (eng, val, app) = (person("eng"), person("val"), person("app"));
+    let mut r =
+        medguard_patch::PatchRecord::open(id, "fix", Vec::new(), &eng, START, "test").unwrap();
+    let digest = "ab".repeat(32);
+    r.attach_bundle(
+        BundleSummary {
+            digest: digest.clone(),
+            version: "2".into(),
+            models: vec!["CT 9000".into()],
+            signer: "vendor".into(),
+            operations: Vec::new(),
+            profile_diff: (0, 0, 1),
+            components_changed: Vec::new(),
+            reach: Vec::new(),
+        },
+        &eng,
+        START,
+    )
+    .unwrap();
+    r.record_impact(
+        ImpactAnalysis {
+            clinical_functions: "none".into(),
+            safety_and_effectiveness: "none".into(),
+            regression_tests: "self-test".into(),
+            performance: "none".into(),
+            author: eng.clone(),
+            at: START,
+        },
+        START,
+    )
+    .unwrap();
+    for (n, kind) in [
+        EvidenceKind::MalwareScan {
+            bundle: digest.clone(),
+            files: 1,
+            findings: 0,
+            rules: "test".into(),
+        },
+        EvidenceKind::ReferenceInstall {
+            device: "lab".into(),
+            bundle: digest.clone(),
+            outcome: "installed".into(),
+            self_tests_passed: true,
+            verification_intact: true,
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        r.add_evidence(
+            Evidence {
+                digest: format!("{n:064}"),
+                kind,
+                added_by: eng.clone(),
+                at: START,
+            },
+            START,
+        )
+        .unwrap();
+    }
+    r.sign(Meaning::Validated, &val, START, key).unwrap();
+    r.sign(Meaning::Approved, &app, START, key).unwrap();
+    r.release("CT 9000/fix.bundle", &app, START).unwrap();
+    r
+}
+
+fn install_report(rollout: &str) -> ReportBody {
+    ReportBody::Install(medguard_proto::InstallReport {
+        bundle: medguard_proto::BundleRef {
+            version: "2".into(),
+            digest: "ab".repeat(32),
+            target: Some("CT 9000/fix.bundle".into()),
+        },
+        rollout: Some(rollout.into()),
+        outcome: medguard_proto::InstallOutcome::Installed,
+        reason: None,
+        self_tests: Vec::new(),
+        verification: None,
+        waiting_for: None,
+        started: START,
+        finished: START,
+    })
+}
+
+on_both!(
+    an_outcome_from_a_device_outside_the_rollout_is_refused_and_recorded,
+    |lab: Lab| async move {
+        let lab = lab;
+        let fleet = &lab.fleet;
+        let token = fleet
+            .create_enrollment_token("North", None, Duration::hours(1), 2)
+            .await
+            .unwrap();
+        let inside = enroll(fleet, &token.secret, "IN-1").await.unwrap();
+        let outside = enroll(fleet, &token.secret, "OUT-1").await.unwrap();
+        let key = medguard_digest::SigningKey::generate().unwrap().0;
+        let record = fleet
+            .open_patch_record(|id| Ok(released_record(id, &key)))
+            .await
+            .unwrap();
+        fleet
+            .record_release(&record.id, &["CT 9000".into()], "CT 9000/fix.bundle", "2")
+            .await
+            .unwrap();
+        // A rollout of the record to one device only.
+        let wave = medguard_patch::WavePlan {
+            name: "the one".into(),
+            selection: medguard_patch::WaveSelection::Devices(vec![inside.id.clone()]),
+            success: medguard_patch::Permille::new(1000).unwrap(),
+            advance: medguard_patch::Advance::Automatic,
+            stop_on: medguard_patch::ErrorThreshold::Count(1),
+        };
+        let app = medguard_patch::Person {
+            id: "app".into(),
+            printed_name: "app".into(),
+        };
+        // Both devices are of the record's model; a plan that leaves one of them in no wave is
+        // refused, so the other device is revoked (revoked devices are never targeted).
+        let refused = fleet
+            .start_rollout(
+                &record.id,
+                medguard_fleet::rollouts::RolloutRequest {
+                    sites: Vec::new(),
+                    models: Vec::new(),
+                    waves: vec![wave.clone()],
+                },
+                &app,
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(FleetError::Rollout { .. })),
+            "{refused:?}"
+        );
+        fleet
+            .revoke_device(&outside.id, "test: outside the rollout", None)
+            .await
+            .unwrap();
+        let rollout = fleet
+            .start_rollout(
+                &record.id,
+                medguard_fleet::rollouts::RolloutRequest {
+                    sites: Vec::new(),
+                    models: Vec::new(),
+                    waves: vec![wave],
+                },
+                &app,
+            )
+            .await
+            .unwrap();
+        assert_eq!(rollout.device_count(), 1);
+        assert_eq!(fleet.checkin_commands(&inside.id).await.unwrap().len(), 1);
+        assert!(
+            fleet
+                .checkin_commands(&outside.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The outside device reports an outcome for it: stored as its fact, refused by the
+        // rollout, recorded; the rollout is unchanged.
+        let before = serde_json::to_string(&fleet.rollout(rollout.id()).await.unwrap()).unwrap();
+        let err = fleet
+            .rollout_outcome(
+                &outside.id,
+                match &install_report(rollout.id()) {
+                    ReportBody::Install(i) => i,
+                    _ => unreachable!(),
+                },
+            )
+            .await;
+        assert!(
+            matches!(&err, Err(FleetError::Rollout { reason, .. }) if reason.contains(&outside.id)),
+            "{err:?}"
+        );
+        let after = serde_json::to_string(&fleet.rollout(rollout.id()).await.unwrap()).unwrap();
+        assert_eq!(before, after);
+
+        // Through the report path of the inside device: the rollout completes and the record is
+        // confirmed.
+        let d = authenticate(fleet, &inside).await;
+        let batch = ReportBatch {
+            reports: vec![report(1, install_report(rollout.id()))],
+        };
+        let ack = fleet.ingest_reports(&d, &batch, None).await.unwrap();
+        assert_eq!(ack.receipts[0].outcome, ReportOutcome::Stored);
+        assert!(fleet.rollout(rollout.id()).await.unwrap().is_complete());
+        let record = fleet.patch_record(&record.id).await.unwrap();
+        assert_eq!(record.state, medguard_patch::PatchState::Confirmed);
+
+        // An outcome for a rollout that does not exist, through the report path: recorded.
+        let batch = ReportBatch {
+            reports: vec![report(2, install_report("RO-nowhere"))],
+        };
+        fleet.ingest_reports(&d, &batch, None).await.unwrap();
+        let events = fleet.security_events(Some(&inside.id), 50).await.unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == "rollout-outcome-refused" && e.detail.contains("RO-nowhere")),
+            "{events:#?}"
+        );
+    }
+);
