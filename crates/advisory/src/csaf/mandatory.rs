@@ -379,7 +379,21 @@ pub fn mandatory_tests(doc: &Value) -> Vec<TestFailure> {
 
         // 6.1.33: every CSAF 2.0 flag label is a VEX justification code.
         let mut flagged: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut flagged_groups: BTreeSet<&str> = BTreeSet::new();
         for (r, flag) in array(vuln, "flags").iter().enumerate() {
+            // A non-empty group already flagged is a second flag for its products: say so
+            // without expanding it again (a group is expanded once per vulnerability).
+            if let Some((_, g)) = strings(flag, "group_ids").find(|(_, g)| {
+                flagged_groups.contains(g) && groups.get(g).is_some_and(|m| !m.is_empty())
+            }) {
+                f.fail(
+                    "6.1.33",
+                    format!("{base}/flags/{r}"),
+                    format!("the products of group {g:?} already have a VEX justification"),
+                );
+                continue;
+            }
+            flagged_groups.extend(strings(flag, "group_ids").map(|(_, g)| g));
             for id in members(flag, &groups) {
                 if let Some(first) = flagged.insert(id, r) {
                     f.fail(
@@ -440,43 +454,66 @@ fn normalized_date(date: &str) -> String {
     revision::instant(date).map_or_else(|| date.to_owned(), |t| t.to_string())
 }
 
-/// 6.1.3: a product defined by a relationship must not refer back to itself through
-/// relationships.
+/// 6.1.3: a product defined by a relationship must not end up in a circle of relationships.
+///
+/// Products are peeled off from the leaves (a product whose references are all outside the
+/// relationships, or already peeled); what cannot be peeled is on a circle or refers into
+/// one. Linear in the number of relationships, so a hostile document with a long chain costs
+/// no more than reading it.
 fn circular_relationships(tree: &Value, f: &mut Failures) {
-    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    let mut defined = Vec::new();
-    for (i, r) in array(tree, "relationships").iter().enumerate() {
+    let relationships = array(tree, "relationships");
+    let mut defined: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in relationships.iter().enumerate() {
+        if let Some(id) = r
+            .get("full_product_name")
+            .and_then(|p| text(p, "product_id"))
+        {
+            defined.entry(id).or_default().push(i);
+        }
+    }
+    // For each relationship-defined product: how many of its references are themselves
+    // relationship-defined and not yet peeled, and who refers to it.
+    let mut pending: BTreeMap<&str, usize> = defined.keys().map(|id| (*id, 0)).collect();
+    let mut referrers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in relationships {
         let Some(id) = r
             .get("full_product_name")
             .and_then(|p| text(p, "product_id"))
         else {
             continue;
         };
-        defined.push((i, id));
-        let targets = edges.entry(id).or_default();
         for field in ["product_reference", "relates_to_product_reference"] {
-            if let Some(target) = text(r, field) {
-                targets.push(target);
+            if let Some(target) = text(r, field)
+                && defined.contains_key(target)
+            {
+                *pending.entry(id).or_default() += 1;
+                referrers.entry(target).or_default().push(id);
             }
         }
     }
-    for (i, start) in defined {
-        // Depth-first from `start` over relationship-defined products; a path back to
-        // `start` is a circle. `seen` bounds the walk by the number of products.
-        let mut stack: Vec<&str> = edges.get(start).cloned().unwrap_or_default();
-        let mut seen = BTreeSet::new();
-        while let Some(next) = stack.pop() {
-            if next == start {
-                f.fail(
-                    "6.1.3",
-                    format!("/product_tree/relationships/{i}/full_product_name/product_id"),
-                    format!("product id {start:?} is defined in terms of itself"),
-                );
-                break;
+    let mut leaves: Vec<&str> = pending
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| *id)
+        .collect();
+    while let Some(leaf) = leaves.pop() {
+        pending.remove(leaf);
+        for referrer in referrers.get(leaf).into_iter().flatten() {
+            if let Some(n) = pending.get_mut(referrer) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    leaves.push(referrer);
+                }
             }
-            if seen.insert(next) {
-                stack.extend(edges.get(next).into_iter().flatten().copied());
-            }
+        }
+    }
+    for id in pending.keys() {
+        for i in defined.get(id).into_iter().flatten() {
+            f.fail(
+                "6.1.3",
+                format!("/product_tree/relationships/{i}/full_product_name/product_id"),
+                format!("product id {id:?} ends up in a circle of relationships"),
+            );
         }
     }
 }
@@ -686,6 +723,74 @@ fn profile_tests<'a>(
                     format!("no action statement (remediation) for {id:?}"),
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn relationship(id: &str, product: &str, platform: &str) -> Value {
+        json!({"category": "installed_on", "product_reference": product,
+               "relates_to_product_reference": platform,
+               "full_product_name": {"name": id, "product_id": id}})
+    }
+
+    fn tests_failed(doc: &Value) -> Vec<&'static str> {
+        mandatory_tests(doc).into_iter().map(|f| f.test).collect()
+    }
+
+    #[test]
+    fn a_circle_through_two_relationships_fails_6_1_3_and_a_chain_does_not() {
+        let products = json!([{"name": "A", "product_id": "A"}, {"name": "P", "product_id": "P"}]);
+        let chain = json!({"product_tree": {"full_product_names": products, "relationships": [
+            relationship("B", "A", "P"), relationship("C", "B", "P")]}});
+        assert_eq!(tests_failed(&chain), Vec::<&str>::new());
+        let circle = json!({"product_tree": {"full_product_names": products, "relationships": [
+            relationship("B", "C", "P"), relationship("C", "B", "P")]}});
+        assert_eq!(tests_failed(&circle), ["6.1.3", "6.1.3"]);
+    }
+
+    #[test]
+    fn a_long_chain_of_relationships_is_checked_in_linear_time() {
+        // 50,000 relationships, each installed on the previous: quadratic work would take
+        // minutes here.
+        let mut relationships = vec![relationship("R0", "A", "A")];
+        for i in 1..50_000 {
+            relationships.push(relationship(&format!("R{i}"), "A", &format!("R{}", i - 1)));
+        }
+        let doc = json!({"product_tree": {
+            "full_product_names": [{"name": "A", "product_id": "A"}],
+            "relationships": relationships}});
+        let started = std::time::Instant::now();
+        assert_eq!(tests_failed(&doc), Vec::<&str>::new());
+        assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_group_flagged_twice_fails_6_1_33_once_per_flag() {
+        let doc = json!({
+            "product_tree": {"full_product_names": [{"name": "A", "product_id": "A"}],
+                             "product_groups": [{"group_id": "G", "product_ids": ["A"]}]},
+            "vulnerabilities": [{"flags": [
+                {"label": "component_not_present", "group_ids": ["G"]},
+                {"label": "inline_mitigations_already_exist", "group_ids": ["G"]},
+                {"label": "vulnerable_code_not_present", "product_ids": ["A"]}]}]});
+        assert_eq!(tests_failed(&doc), ["6.1.33", "6.1.33"]);
+    }
+
+    #[test]
+    fn anything_that_is_not_csaf_yields_failures_or_nothing_but_no_panic() {
+        for doc in [
+            json!(null),
+            json!([1, 2]),
+            json!({"document": 7, "product_tree": "x", "vulnerabilities": {"a": 1}}),
+            json!({"vulnerabilities": [{"scores": [{"cvss_v3": [], "cvss_v2": 1, "products": [3]}],
+                    "involvements": [{}, {}], "cwe": {"id": 5}}]}),
+        ] {
+            let _ = mandatory_tests(&doc);
         }
     }
 }

@@ -228,12 +228,9 @@ pub(super) fn check_tracking(document: &Value, f: &mut Failures) {
         }
     }
     // 6.1.22
-    for (k, item) in items.iter().enumerate() {
-        if items
-            .iter()
-            .take(k)
-            .any(|earlier| earlier.number_text == item.number_text)
-        {
+    let mut numbers = std::collections::BTreeSet::new();
+    for item in &items {
+        if !numbers.insert(item.number_text) {
             f.fail(
                 "6.1.22",
                 format!("{history}/{}/number", item.index),
