@@ -34,9 +34,9 @@ now() { date +%s.%N; }
 
 echo "== 1. database build from $records OSV records (zip)"
 rm -rf "$W/db"
-t0=$(now); "$M" vuln ingest --db "$W/db" "$W/osv-$records.zip" | head -1; t1=$(now)
+t0=$(now); { "$M" vuln ingest --db "$W/db" "$W/osv-$records.zip" || [ $? = 1 ]; } | head -1; t1=$(now)
 echo "build_s $(echo "$t1 - $t0" | bc)"
-t0=$(now); "$M" vuln ingest --db "$W/db" "$W/osv-$records.zip" | head -1; t1=$(now)
+t0=$(now); { "$M" vuln ingest --db "$W/db" "$W/osv-$records.zip" || [ $? = 1 ]; } | head -1; t1=$(now)
 echo "reingest_unchanged_s $(echo "$t1 - $t0" | bc)"
 
 echo "== 2./3. load, scan of 2,000 components, fleet of $devices devices"
@@ -57,7 +57,8 @@ fi
 python3 bench/vuln_gen.py cargolock 20000 "$W/Cargo.lock"
 python3 bench/vuln_gen.py lock2sbom "$W/Cargo.lock" "$W/lock-sbom.json"
 rm -rf "$W/rustsec-db"
-"$M" vuln ingest --db "$W/rustsec-db" "$DATA/osv-rustsec/osv/crates" | head -1
+# Exit 1 says a record was refused (the rest are stored): the bench goes on.
+{ "$M" vuln ingest --db "$W/rustsec-db" "$DATA/osv-rustsec/osv/crates" || [ $? = 1 ]; } | head -1
 packages=$(grep -c '^\[\[package\]\]' "$W/Cargo.lock")
 t0=$(now)
 cargo audit --db "$W/advisory-db" --no-fetch --stale --file "$W/Cargo.lock" --json > "$W/audit.json" 2> "$W/audit.err" || true

@@ -8,15 +8,21 @@
 //! name give the fixed versions; `known_not_affected` products with their VEX flag and impact
 //! statement become [`NotAffected`].
 //!
-//! Checked beyond the JSON shape (the CSAF mandatory tests this crate relies on): 6.1.1
-//! every referenced product id is defined, 6.1.2 no product id is defined twice. A document
-//! failing them is refused with the pointer of the offending value. Other mandatory tests
-//! (hashes, CVSS consistency, …) are not run: such documents are ingested.
+//! Checked beyond the JSON shape: every mandatory test of CSAF 2.0 section 6.1 (the
+//! `mandatory` module), run on CSAF 2.0 documents; a document failing one is refused with
+//! [`SourceError::CsafMandatoryTest`], naming the test and the pointer of the offending value.
+//! CSAF 2.1 documents are read but not tested (2.1 has its own, different test list).
 //!
 //! Version ranges: a `product_version_range` is read as a `vers:` URI (`vers:generic/<2.0`)
 //! or, as CISA writes them, a bare constraint list (`<=12.1.3`, `>=1.0|<2.0`). Anything else
 //! is kept as [`Range::Unparsed`] and reported, so matching says "undetermined" instead of
 //! guessing.
+
+mod cvss_object;
+mod cwe;
+mod language;
+mod mandatory;
+mod revision;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +33,7 @@ use serde_json::Value;
 use crate::ecosystem::osv_ecosystem_and_name;
 use crate::model::{Advisory, Affected, Constraint, Format, NotAffected, Op, Range, Score};
 use crate::{Problem, SourceError};
+pub use mandatory::{MANDATORY_TESTS, TestFailure, mandatory_tests};
 
 #[derive(Debug, Deserialize)]
 struct RawDocument {
@@ -231,7 +238,26 @@ pub fn parse_csaf(
     value: Value,
     content_hash: String,
 ) -> Result<(Advisory, Vec<Problem>), SourceError> {
+    // The mandatory tests read the JSON the typed reading consumes; a schema error still
+    // comes first, as it would from a validator.
+    let failures = if value
+        .pointer("/document/csaf_version")
+        .and_then(Value::as_str)
+        == Some("2.0")
+    {
+        mandatory_tests(&value)
+    } else {
+        Vec::new()
+    };
     let raw: RawDocument = crate::deserialize_at(value)?;
+    if let Some(first) = failures.first() {
+        return Err(SourceError::CsafMandatoryTest {
+            test: first.test,
+            pointer: first.pointer.clone(),
+            reason: first.reason.clone(),
+            count: failures.len(),
+        });
+    }
     let schema = |pointer: String, reason: String| SourceError::Schema { pointer, reason };
     if !matches!(raw.document.csaf_version.as_str(), "2.0" | "2.1") {
         return Err(schema(

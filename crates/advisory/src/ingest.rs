@@ -34,6 +34,9 @@ impl Rejection {
     pub(crate) fn new(origin: &str, err: &SourceError) -> Self {
         let (pointer, reason) = match err {
             SourceError::Schema { pointer, reason } => (Some(pointer.clone()), reason.clone()),
+            SourceError::CsafMandatoryTest { pointer, .. } => {
+                (Some(pointer.clone()), err.to_string())
+            }
             other => (None, other.to_string()),
         };
         Self {

@@ -35,7 +35,7 @@ pub mod vex;
 
 use std::path::PathBuf;
 
-pub use csaf::{parse_csaf, parse_range};
+pub use csaf::{MANDATORY_TESTS, TestFailure, mandatory_tests, parse_csaf, parse_range};
 pub use db::{Database, IngestReport, Outcome};
 pub use ecosystem::{normalize_pypi, osv_ecosystem_and_name};
 pub use ingest::{Parsed, Rejection, parse_json_documents, read_sources};
@@ -71,6 +71,20 @@ pub enum SourceError {
         pointer: String,
         /// What is wrong.
         reason: String,
+    },
+    /// A CSAF 2.0 document fails a mandatory test of its section 6.1 ("a program MUST handle
+    /// a test failure as an error"): the first failure, and how many there are.
+    #[error("CSAF mandatory test {test} fails at {pointer}: {reason}{}", more_failures(*.count))]
+    CsafMandatoryTest {
+        /// The test's number (`6.1.7`, `6.1.27.9`).
+        test: &'static str,
+        /// JSON pointer of the offending value.
+        pointer: String,
+        /// What is wrong.
+        reason: String,
+        /// How many failures the document has in all (at least 1); [`mandatory_tests`]
+        /// lists them.
+        count: usize,
     },
     /// Not JSON or YAML at all.
     #[error("not parseable as {format}: {reason}")]
@@ -140,6 +154,13 @@ pub enum AdvisoryError {
         #[source]
         source: PurlError,
     },
+}
+
+fn more_failures(count: usize) -> String {
+    match count {
+        0 | 1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    }
 }
 
 impl AdvisoryError {

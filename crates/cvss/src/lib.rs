@@ -1,4 +1,5 @@
-//! CVSS v3.0, v3.1 and v4.0 vectors: parsing, normalised display and scores.
+//! CVSS v3.0, v3.1 and v4.0 vectors: parsing, normalised display and scores; CVSS v2.0
+//! vectors in [`v2`] (CSAF 2.0 documents still carry them).
 //!
 //! This crate owns the Common Vulnerability Scoring System arithmetic medguard's risk
 //! assessment starts from. It parses a vector string into typed metrics (an invalid vector
@@ -36,6 +37,7 @@ use std::str::FromStr;
 
 mod metric;
 mod report;
+pub mod v2;
 pub mod v3;
 pub mod v4;
 
@@ -79,6 +81,8 @@ impl fmt::Display for AttackVector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Version {
+    /// CVSS v2.0 (2007): only [`v2::Vector`] reads it; [`Vector::parse`] does not.
+    V2_0,
     /// CVSS v3.0 (2015).
     V3_0,
     /// CVSS v3.1 (2019).
@@ -92,6 +96,7 @@ impl Version {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::V2_0 => "2.0",
             Self::V3_0 => "3.0",
             Self::V3_1 => "3.1",
             Self::V4_0 => "4.0",

@@ -126,7 +126,7 @@ impl<'a> Components<'a> {
         let value = self
             .raw(metric)
             .ok_or(CvssError::MissingMetric { metric })?;
-        T::from_abbrev(value).ok_or_else(|| invalid::<T>(metric, value, false))
+        T::from_abbrev(value).ok_or_else(|| invalid::<T>(metric, value, None))
     }
 
     /// An optional metric: absent or `X` (Not Defined) is `None`.
@@ -134,19 +134,33 @@ impl<'a> Components<'a> {
         &self,
         metric: &'static str,
     ) -> Result<Option<T>, CvssError> {
+        self.optional_with(metric, "X")
+    }
+
+    /// An optional metric whose Not Defined value is written `not_defined` (v2 writes `ND`).
+    pub(crate) fn optional_with<T: MetricValue>(
+        &self,
+        metric: &'static str,
+        not_defined: &'static str,
+    ) -> Result<Option<T>, CvssError> {
         match self.raw(metric) {
-            None | Some("X") => Ok(None),
+            None => Ok(None),
+            Some(value) if value == not_defined => Ok(None),
             Some(value) => T::from_abbrev(value)
                 .map(Some)
-                .ok_or_else(|| invalid::<T>(metric, value, true)),
+                .ok_or_else(|| invalid::<T>(metric, value, Some(not_defined))),
         }
     }
 }
 
-fn invalid<T: MetricValue>(metric: &'static str, value: &str, optional: bool) -> CvssError {
+fn invalid<T: MetricValue>(
+    metric: &'static str,
+    value: &str,
+    not_defined: Option<&'static str>,
+) -> CvssError {
     let mut expected: Vec<&str> = T::ALL.iter().map(|v| v.abbrev()).collect();
-    if optional {
-        expected.push("X");
+    if let Some(nd) = not_defined {
+        expected.push(nd);
     }
     CvssError::InvalidValue {
         metric,

@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use medguard_cvss::{Severity, Vector, v3, v4};
+use medguard_cvss::{Severity, Vector, v2, v3, v4};
 
 fn data(path: &str) -> String {
     let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -260,4 +260,50 @@ fn v4_metric_groups_behave_as_the_specification_says() {
     // No impact on any system: 0.0 whatever else.
     let none = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N/E:A";
     assert!(same(v4::Vector::parse(none).unwrap().score(), 0.0));
+}
+
+/// Red Hat's v2 files: `VECTOR - (base, temporal, environmental)`, `None` where the vector
+/// defines no metric of the group.
+fn check_v2_file(file: &str) {
+    let text = data(file);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (vector, scores) = line.split_once(" - ").unwrap();
+        let scores: Vec<Option<f64>> = scores
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(',')
+            .map(number)
+            .collect();
+        let v = v2::Vector::parse(vector).unwrap_or_else(|e| panic!("{file}: {vector}: {e}"));
+        let ours = [
+            Some(v.base_score()),
+            v.has_temporal().then(|| v.temporal_score()),
+            v.has_environmental().then(|| v.environmental_score()),
+        ];
+        let agree = ours.iter().zip(&scores).all(|(a, b)| match (a, b) {
+            (Some(a), Some(b)) => same(*a, *b),
+            (None, None) => true,
+            _ => false,
+        });
+        if !agree {
+            failures.push(format!("{vector}: expected {scores:?}, computed {ours:?}"));
+        }
+        checked += 1;
+    }
+    report(file, checked, &failures);
+}
+
+/// Red Hat: all 729 v2 base vectors.
+#[test]
+fn redhat_vectors_simple2() {
+    check_v2_file("redhat-cvss/vectors_simple2");
+}
+
+/// Red Hat: v2 vectors with temporal and environmental metrics (cvsslib's and NVD
+/// calculator's results).
+#[test]
+fn redhat_vectors_cvsslib2_and_calculator2() {
+    check_v2_file("redhat-cvss/vectors_cvsslib2");
+    check_v2_file("redhat-cvss/vectors_calculator2");
 }

@@ -127,8 +127,11 @@ fn ingest_scan_vex() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
+    // broken.json is refused: exit 1, as `audit append` does for a refused line; the two
+    // good records are stored all the same.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -153,6 +156,7 @@ fn ingest_scan_vex() {
         .arg(&feed)
         .output()
         .unwrap();
+    assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.starts_with("0 added, 1 updated, 1 unchanged"),
@@ -482,4 +486,47 @@ fn regression_12_without_context_the_rationale_says_what_it_assumed() {
         ),
         "{text}"
     );
+}
+
+/// Issue 14: a CSAF 2.0 document that fails a mandatory test is refused naming the test, and
+/// `vuln ingest` exits 1 when any input is refused (0 when all are stored, 2 on error).
+#[test]
+fn issue_14_ingest_exit_codes_and_csaf_mandatory_tests() {
+    let oasis = Path::new("/work/shared/data/oasis-csaf/csaf_2.0/test/validator/data/mandatory");
+    let oasis = if oasis.exists() {
+        oasis.to_owned()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/oasis-csaf/csaf_2.0/test/validator/data/mandatory")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // Product CSAFPID-9080700 both known_affected and known_not_affected.
+    let out = medguard()
+        .args(["vuln", "ingest", "--db"])
+        .arg(&db)
+        .arg(oasis.join("oasis_csaf_tc-csaf_2_0-2021-6-1-06-01.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("CSAF mandatory test 6.1.6 fails at /vulnerabilities/0/product_status/"),
+        "{text}"
+    );
+    // A valid document: exit 0.
+    medguard()
+        .args(["vuln", "ingest", "--db"])
+        .arg(&db)
+        .arg(oasis.join("oasis_csaf_tc-csaf_2_0-2021-6-1-06-11.json"))
+        .assert()
+        .success();
+    // A source that cannot be read is an error, not a refusal: exit 2.
+    let out = medguard()
+        .args(["vuln", "ingest", "--db"])
+        .arg(&db)
+        .arg(dir.path().join("no-such-feed"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -140,6 +140,11 @@ pub async fn run_async(a: QuickstartArgs) -> anyhow::Result<ExitCode> {
             report.unchanged,
             report.rejected.len()
         );
+        // A refused sample is worth seeing but not worth stopping the quickstart for (the
+        // sample folders hold files that are not advisories).
+        for r in &report.rejected {
+            eprintln!("  rejected {r}");
+        }
     }
 
     println!();

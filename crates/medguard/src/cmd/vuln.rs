@@ -15,6 +15,8 @@ use medguard_advisory::{Database, DeviceContext, ExploitSignals, Finding, Releva
 #[derive(Debug, Subcommand)]
 pub enum VulnCommand {
     /// Add or update advisories (OSV JSON/YAML, CSAF 2.0; files, folders, zip archives).
+    /// Exit 0 when every input was stored, 1 when one was refused (the rest are stored), 2 on
+    /// error.
     Ingest {
         /// The database folder (created if missing).
         #[arg(long)]
@@ -175,7 +177,13 @@ fn ingest(db: &Path, sources: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
             println!("problem {id} ({origin}) at {}: {}", p.pointer, p.reason);
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // As `audit append` does for lines: a refused input is worth a non-zero exit even though
+    // the others were stored, so a script notices it; errors (exit 2) stop before this.
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn scan(input: &ScanInput) -> anyhow::Result<Vec<Finding>> {
