@@ -45,6 +45,30 @@ impl RolloutCache {
             .map(|(_, r)| r.clone())
     }
 
+    /// Decides for `device` on the cached rollout itself (no copy: a rollout of 10,000
+    /// devices is megabytes), when the cache holds `version`. Returns the decision, and the
+    /// rollout to store when the decision opened a wave.
+    fn decide(
+        &self,
+        id: &str,
+        version: i64,
+        device: &str,
+        now: time::OffsetDateTime,
+    ) -> Option<(Decision, Option<Rollout>)> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (v, rollout) = map.get_mut(id)?;
+        if *v != version {
+            return None;
+        }
+        let wave = rollout.current_wave();
+        let decision = rollout.decide(device, now);
+        let changed = (rollout.current_wave() != wave).then(|| rollout.clone());
+        Some((decision, changed))
+    }
+
     fn put(&self, id: &str, version: i64, rollout: &Rollout) {
         let mut map = self
             .0
@@ -341,7 +365,7 @@ impl Fleet {
     /// [`FleetError::Database`], [`FleetError::Corrupt`].
     pub async fn checkin_commands(&self, device: &str) -> Result<Vec<Command>, FleetError> {
         let rows = sqlx::query(
-            "SELECT r.id FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id \
+            "SELECT r.id, r.version FROM rollout_devices d JOIN rollouts r ON r.id = d.rollout_id \
              WHERE d.device_id = $1 AND r.state IN ('active', 'paused', 'stopped') ORDER BY r.created_at",
         )
         .bind(device)
@@ -350,12 +374,25 @@ impl Fleet {
         let mut commands = Vec::new();
         for row in &rows {
             let id: String = row.try_get(0)?;
-            let (mut rollout, version) = self.rollout_versioned(&id).await?;
-            let wave = rollout.current_wave();
-            let decision = rollout.decide(device, self.now());
+            let version: i64 = row.try_get(1)?;
+            let now = self.now();
+            let (decision, changed) = match self.rollout_cache.decide(&id, version, device, now) {
+                Some(d) => d,
+                None => {
+                    // Not cached at this version: read it (and cache it), then decide.
+                    let (mut rollout, version) = self.rollout_versioned(&id).await?;
+                    let wave = rollout.current_wave();
+                    let decision = rollout.decide(device, now);
+                    self.rollout_cache.put(&id, version, &rollout);
+                    (
+                        decision,
+                        (rollout.current_wave() != wave).then_some(rollout),
+                    )
+                }
+            };
             // Only a wave that opened (its pause over) is worth a write; the offer itself is
             // replayed when the device reports.
-            if rollout.current_wave() != wave {
+            if let Some(rollout) = changed {
                 let _ = self.store_rollout(&rollout, version).await?;
             }
             if let Decision::Install {

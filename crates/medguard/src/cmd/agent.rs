@@ -52,18 +52,14 @@ pub struct RunArgs {
     )]
     config: PathBuf,
     /// The first wait before sending again to an unreachable server (doubling, with jitter).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = super::duration_arg)]
     retry_min: std::time::Duration,
     /// The longest wait between sends to an unreachable server.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::duration_arg)]
     retry_max: std::time::Duration,
     /// Print each round as a line of JSON.
     #[arg(long)]
     json: bool,
-}
-
-fn duration(s: &str) -> Result<std::time::Duration, String> {
-    medguard_host::parse_duration(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -158,14 +154,14 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "Simulated CT 9000")]
     model: String,
     /// Keep reporting (after --rounds) until this much time has passed (a soak).
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
     duration: Option<std::time::Duration>,
     /// Each device's pause between its rounds.
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::duration_arg)]
     pause: std::time::Duration,
     /// How long a device resends a batch the server did not answer (a restarting server)
     /// before it gives up; the same sequence numbers, so each report is stored once.
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::duration_arg)]
     retry_for: std::time::Duration,
     /// Print the summary as JSON.
     #[arg(long)]

@@ -89,3 +89,15 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
 }
+
+/// A duration argument in `medguard-host`'s grammar (`30s`, `90m`, `12h`, `365d`, `1h30m`). A
+/// bare number is refused with the spelling to use: commands once read it as days or as
+/// seconds, and a silent guess here would change a key's lifetime or a wait a thousandfold.
+pub(crate) fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{s:?} has no unit: write it with one, e.g. {s}s, {s}m, {s}h or {s}d"
+        ));
+    }
+    medguard_host::parse_duration(s).map_err(|e| e.to_string())
+}

@@ -32,7 +32,7 @@ pub struct QuickstartArgs {
     #[arg(long = "advisories")]
     advisories: Vec<PathBuf>,
     /// How often this machine reports.
-    #[arg(long, default_value = "5m", value_parser = medguard_host::parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = super::duration_arg)]
     interval: Duration,
 }
 

@@ -23,7 +23,7 @@ pub enum RepoCommand {
         #[arg(long, default_value_t = 1)]
         threshold: u64,
         /// How long the root stays valid: 365d, 12h, 90m, 1h30m.
-        #[arg(long, default_value = "365d", value_parser = parse_duration)]
+        #[arg(long, default_value = "365d", value_parser = super::duration_arg)]
         expires: Duration,
         #[command(flatten)]
         expiry: ExpiryArgs,
@@ -78,7 +78,7 @@ pub enum RepoCommand {
         #[arg(long = "root-key", value_name = "NAME.key")]
         root_keys: Vec<PathBuf>,
         /// How long the new root stays valid.
-        #[arg(long, default_value = "365d", value_parser = parse_duration)]
+        #[arg(long, default_value = "365d", value_parser = super::duration_arg)]
         expires: Duration,
         /// Print the result as JSON.
         #[arg(long)]
@@ -126,11 +126,11 @@ pub struct KeyArgs {
 /// Expiry of what a publish signs.
 #[derive(Debug, Args)]
 pub struct ExpiryArgs {
-    #[arg(long, default_value = "90d", value_parser = parse_duration)]
+    #[arg(long, default_value = "90d", value_parser = super::duration_arg)]
     targets_expires: Duration,
-    #[arg(long, default_value = "30d", value_parser = parse_duration)]
+    #[arg(long, default_value = "30d", value_parser = super::duration_arg)]
     snapshot_expires: Duration,
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = super::duration_arg)]
     timestamp_expires: Duration,
 }
 
@@ -194,17 +194,6 @@ fn add_options(
         bundle_version: release.version,
         name: None,
     })
-}
-
-/// `365d`, `12h`, `90m`, `30s` (`medguard_host::parse_duration`). A bare number, which
-/// this command once read as days, is refused with the spelling to use instead.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{s:?} has no unit: write {s}d for days (or 12h, 90m, 30s)"
-        ));
-    }
-    medguard_host::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn print_published(p: &medguard_tuf::Published, dir: &Path, json: bool) -> anyhow::Result<()> {

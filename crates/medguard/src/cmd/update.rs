@@ -69,10 +69,10 @@ pub struct TargetArgs {
     pub model: Option<String>,
     #[command(flatten)]
     pub clinical: super::clinical::ClinicalArgs,
-    /// Wait up to this many seconds for the device to become idle (default: exit at once
-    /// with status 3).
-    #[arg(long, value_name = "SECONDS")]
-    pub wait: Option<u64>,
+    /// Wait up to this long for the device to become idle and its window to open (`30m`,
+    /// `2h`; default: exit at once with status 3).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
+    pub wait: Option<Duration>,
     /// Journal, staging, status record and current profile; must be on the root's file
     /// system.
     #[arg(long, default_value = DEFAULT_STATE_DIR)]
@@ -164,9 +164,7 @@ pub fn install_file(
         root: &target.root,
         model: target.model.as_deref(),
         gate: &gate,
-        policy: target.wait.map_or(WaitPolicy::Exit, |s| {
-            WaitPolicy::WaitUpTo(Duration::from_secs(s))
-        }),
+        policy: target.wait.map_or(WaitPolicy::Exit, WaitPolicy::WaitUpTo),
         state_dir: &target.state_dir,
         clock: &clock,
         audit: audit.as_ref(),
