@@ -4,7 +4,9 @@
 //! under its own name, under its source package name for Debian and Ubuntu (their OSV records
 //! name source packages: `glibc`, not `libc6`), and under `CSAF` with its lower-cased name
 //! for vendor products. The distribution release must agree when both sides give one
-//! (`Debian:12` never matches a `Debian:11` record).
+//! (`Debian:12` never matches a `Debian:11` record; a release agrees with a more precise one
+//! of it, `8` with `8.6`; Red Hat's stream names, `Red Hat:enterprise_linux:8::appstream`,
+//! give their release in the CPE's version).
 //!
 //! Versions are compared with the ecosystem's own order (`medguard-versions`). When the
 //! installed version or a range bound cannot be parsed, or the range is free text, the match
@@ -137,9 +139,38 @@ fn base(ecosystem: &str) -> &str {
     ecosystem.split(':').next().unwrap_or(ecosystem)
 }
 
-/// The release part of an ecosystem (`Debian:12` → `12`, `Ubuntu:22.04:LTS` → `22.04`).
+/// The release part of an ecosystem (`Debian:12` → `12`, `Ubuntu:22.04:LTS` → `22.04`,
+/// `Alpine:v3.20` → `3.20`).
+///
+/// Red Hat's OSV records name a product stream, not a release: their ecosystem is the CPE of
+/// the stream without its `cpe:/a:redhat` prefix (`Red Hat:enterprise_linux:8::appstream`,
+/// `Red Hat:rhel_eus:9.2::crb`), so the release is the CPE's version, the third part. A
+/// package's own ecosystem (`Red Hat:8`, from `distro=rhel-8`) puts it second, as others do.
 fn release(ecosystem: &str) -> Option<&str> {
-    ecosystem.split(':').nth(1).filter(|r| !r.is_empty())
+    let mut parts = ecosystem.split(':');
+    let base = parts.next().unwrap_or_default();
+    let mut r = parts.next()?;
+    if base == "Red Hat" && !r.starts_with(|c: char| c.is_ascii_digit()) {
+        r = parts.next()?;
+    }
+    // Alpine's ecosystems write `v3.20`; package URLs `distro=alpine-3.20.1`.
+    let r = r
+        .strip_prefix('v')
+        .filter(|_| base == "Alpine")
+        .unwrap_or(r);
+    Some(r).filter(|r| !r.is_empty())
+}
+
+/// Whether a record's release and a package's agree: equal, or one names the release the
+/// other gives more precisely. `8` (all of RHEL 8: `enterprise_linux:8`, or a package URL
+/// with `distro=rhel-8`) agrees with `8.6`; `8.6` (an extended-support stream) does not
+/// agree with `8.10`; Alpine `3.20` agrees with `3.20.1`.
+fn releases_agree(a: &str, b: &str) -> bool {
+    let prefix_of = |short: &str, long: &str| {
+        long.strip_prefix(short)
+            .is_some_and(|rest| rest.starts_with('.'))
+    };
+    a == b || prefix_of(a, b) || prefix_of(b, a)
 }
 
 fn key_name(ecosystem: &str, name: &str) -> String {
@@ -211,7 +242,7 @@ impl Matcher {
                     continue;
                 };
                 if let (Some(a), Some(b)) = (release(&aff.ecosystem), release(&package.ecosystem))
-                    && a != b
+                    && !releases_agree(a, b)
                 {
                     continue;
                 }
@@ -538,5 +569,28 @@ mod tests {
         let py = Package::from_purl("pkg:pypi/Typing_Extensions@4.12.2", None).unwrap();
         assert_eq!(py.name, "typing-extensions");
         assert!(Package::from_purl("libc6 2.36-9", None).is_err());
+    }
+
+    #[test]
+    fn red_hat_streams_give_their_release_in_the_cpe_version() {
+        assert_eq!(release("Red Hat:enterprise_linux:8::appstream"), Some("8"));
+        assert_eq!(release("Red Hat:rhel_eus:9.2::crb"), Some("9.2"));
+        assert_eq!(release("Red Hat:8.6"), Some("8.6"));
+        assert_eq!(release("Red Hat"), None);
+        assert_eq!(release("Alpine:v3.20"), Some("3.20"));
+        assert_eq!(release("Debian:12"), Some("12"));
+        assert_eq!(release("Ubuntu:22.04:LTS"), Some("22.04"));
+    }
+
+    #[test]
+    fn a_release_agrees_with_a_more_precise_one_of_it() {
+        assert!(releases_agree("8", "8.6"));
+        assert!(releases_agree("8.6", "8"));
+        assert!(releases_agree("8.6", "8.6"));
+        assert!(!releases_agree("8.6", "8.10"));
+        assert!(!releases_agree("8", "9.2"));
+        assert!(!releases_agree("1", "12"));
+        assert!(releases_agree("3.20", "3.20.1"));
+        assert!(!releases_agree("22.04", "22.10"));
     }
 }

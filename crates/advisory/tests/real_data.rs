@@ -178,3 +178,48 @@ fn schema_violation_is_refused_with_pointer_and_others_ingest() {
         ]
     );
 }
+
+/// Red Hat's real OSV records (ossf/osv-schema's converter output for RHSA-2024:4546, git-lfs
+/// in the RHEL 8.6 AUS/E4S/TUS streams) match the package URLs syft and Trivy write for RHEL
+/// (`distro=rhel-8.6`, `distro=redhat-8.6`, `distro=rhel-8`), and not other releases.
+#[test]
+fn red_hat_osv_streams_match_rhel_package_urls() {
+    use medguard_advisory::{MatchStatus, Matcher, Package};
+    let parsed = read("osv-schema/tools/redhat/testdata/OSV");
+    let advisories: Vec<_> = parsed.into_iter().map(|p| p.result.unwrap().0).collect();
+    assert!(
+        advisories
+            .iter()
+            .flat_map(|a| &a.affected)
+            .all(|aff| aff.ecosystem.starts_with("Red Hat:rhel_"))
+    );
+    let matcher = Matcher::new(advisories);
+    let status = |purl: &str| -> Vec<MatchStatus> {
+        let p = Package::from_purl(purl, None).unwrap();
+        matcher
+            .match_package(&p)
+            .into_iter()
+            .map(|m| m.status)
+            .collect()
+    };
+    // Fixed in 0:2.13.3-3.el8_6.1; one match per stream (AUS, E4S, TUS).
+    for purl in [
+        "pkg:rpm/redhat/git-lfs@2.13.3-3.el8_6?arch=x86_64&distro=rhel-8.6",
+        "pkg:rpm/redhat/git-lfs@2.13.3-3.el8_6?arch=x86_64&distro=redhat-8.6",
+        "pkg:rpm/redhat/git-lfs@2.13.3-3.el8_6?arch=x86_64&distro=rhel-8",
+    ] {
+        assert_eq!(status(purl), vec![MatchStatus::Affected; 3], "{purl}");
+    }
+    assert!(
+        status("pkg:rpm/redhat/git-lfs@2.13.3-3.el8_6.1?arch=x86_64&distro=rhel-8.6").is_empty()
+    );
+    assert!(status("pkg:rpm/redhat/git-lfs@2.13.3-3.el8_6?arch=x86_64&distro=rhel-9.4").is_empty());
+    assert!(
+        status("pkg:rpm/redhat/git-lfs@2.13.3-3.el8_6?arch=x86_64&distro=rhel-8.10").is_empty()
+    );
+    // A module stream's fixed version (epoch 0, `.module+el8...`) against an installed one.
+    assert_eq!(
+        status("pkg:rpm/redhat/PyYAML@5.4.1-1.module+el8.4.0+9000+aaaaaaaa?distro=rhel-8.6"),
+        vec![MatchStatus::Affected; 3]
+    );
+}
