@@ -16,12 +16,15 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let scheme = match selector % 6 {
+    let scheme = match selector % 9 {
         0 => Scheme::Debian,
         1 => Scheme::Rpm,
         2 => Scheme::Semver,
         3 => Scheme::Pep440,
         4 => Scheme::Maven,
+        5 => Scheme::Apk,
+        6 => Scheme::RubyGems,
+        7 => Scheme::NuGet,
         _ => Scheme::Generic,
     };
     let text = String::from_utf8_lossy(rest);

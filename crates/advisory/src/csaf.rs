@@ -14,9 +14,11 @@
 //! CSAF 2.1 documents are read but not tested (2.1 has its own, different test list).
 //!
 //! Version ranges: a `product_version_range` is read as a `vers:` URI (`vers:generic/<2.0`)
-//! or, as CISA writes them, a bare constraint list (`<=12.1.3`, `>=1.0|<2.0`). Anything else
-//! is kept as [`Range::Unparsed`] and reported, so matching says "undetermined" instead of
-//! guessing.
+//! or, as CISA writes them, a bare constraint list (`<=12.1.3`, `>=1.0|<2.0`, and vendors'
+//! versions with letters: `<= B.12`, `< B.06.18`, `<=N`). Anything else (a date, a version
+//! with words beside it, versions on both sides of an operator) is kept as
+//! [`Range::Unparsed`] with its [`UnparsedReason`] and reported, so matching says
+//! "undetermined" instead of guessing.
 
 mod cvss_object;
 mod cwe;
@@ -31,7 +33,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::ecosystem::osv_ecosystem_and_name;
-use crate::model::{Advisory, Affected, Constraint, Format, NotAffected, Op, Range, Score};
+use crate::model::{
+    Advisory, Affected, Constraint, Format, NotAffected, Op, Range, Score, UnparsedReason,
+};
 use crate::{Problem, SourceError};
 pub use mandatory::{MANDATORY_TESTS, TestFailure, mandatory_tests};
 
@@ -542,10 +546,10 @@ pub fn parse_csaf(
             }
         } else if let Some(r) = &p.version_range {
             let range = parse_range(r);
-            if let Range::Unparsed { text } = &range {
+            if let Range::Unparsed { text, reason } = &range {
                 problems.push(Problem {
                     pointer: format!("product {id}"),
-                    reason: format!("{name}: version range {text:?} is not a version expression; findings are reported as undetermined"),
+                    reason: format!("{name}: version range {text:?} is not a version expression ({reason}); findings are reported as undetermined"),
                 });
             }
             entry.ranges.push(range);
@@ -576,16 +580,24 @@ pub fn parse_csaf(
 }
 
 /// Reads a `vers:` URI or a bare `|`-separated constraint list.
+///
+/// A version is one word of letters, digits and `.`, `-`, `_`, `+`, `~` with a digit in it, or
+/// a revision letter or two (`K`, `N`): vendors' versions with letters (`B.06.18`, `R8.0.3`,
+/// `VM5.0`, `BT02`) are versions, ordered by the generic order within their series (see
+/// `matching`). Anything else is kept as [`Range::Unparsed`] with the reason.
 #[must_use]
 pub fn parse_range(text: &str) -> Range {
+    let unparsed = |reason| Range::Unparsed {
+        text: text.to_owned(),
+        reason,
+    };
+    if names_a_date(text) {
+        return unparsed(UnparsedReason::Date);
+    }
     let body = match text.trim().strip_prefix("vers:") {
         Some(rest) => match rest.split_once('/') {
             Some((_, c)) => c,
-            None => {
-                return Range::Unparsed {
-                    text: text.to_owned(),
-                };
-            }
+            None => return unparsed(UnparsedReason::Other),
         },
         None => text.trim(),
     };
@@ -613,16 +625,19 @@ pub fn parse_range(text: &str) -> Range {
             (Op::Eq, part)
         };
         let version = rest.trim();
-        // A version has no spaces and starts with a digit or a `v`; free text does not.
-        let plausible = !version.is_empty()
-            && !version.contains(char::is_whitespace)
-            && version
-                .trim_start_matches(['v', 'V'])
-                .starts_with(|c: char| c.is_ascii_digit());
-        if !plausible {
-            return Range::Unparsed {
-                text: text.to_owned(),
-            };
+        // A note or condition in brackets comes first: `9.x (with Wireless Battery Modules
+        // >= 22D19` has an operator too, but inside words.
+        if version.contains(['(', ')', ',', '/']) {
+            return unparsed(UnparsedReason::Qualified);
+        }
+        if version.contains(['<', '>', '=']) {
+            return unparsed(UnparsedReason::Interval);
+        }
+        if version.contains(char::is_whitespace) {
+            return unparsed(UnparsedReason::Qualified);
+        }
+        if !is_version_word(version) {
+            return unparsed(UnparsedReason::Other);
         }
         constraints.push(Constraint {
             op,
@@ -630,6 +645,51 @@ pub fn parse_range(text: &str) -> Range {
         });
     }
     Range::Constraints { constraints }
+}
+
+/// One word that reads as a version: a digit somewhere (`B.12`, `v20D32`, `4.0`), or one or
+/// two letters alone (a revision: `K`, `N`); starting with a letter or digit.
+fn is_version_word(v: &str) -> bool {
+    let allowed = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '~'));
+    let starts_well = v.starts_with(|c: char| c.is_ascii_alphanumeric());
+    let has_digit = v.contains(|c: char| c.is_ascii_digit());
+    let revision_letters = (1..=2).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphabetic());
+    allowed && starts_well && (has_digit || revision_letters)
+}
+
+/// Whether the text names a month (`< august 28`, `<May 2018`) or is written as a date
+/// (`<8/30/2024`): a release date, which says nothing about which versions it covers.
+fn names_a_date(text: &str) -> bool {
+    let slashed_date = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '/'))
+        .any(|w| {
+            let parts: Vec<&str> = w.split('/').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| (1..=4).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()))
+        });
+    if slashed_date {
+        return true;
+    }
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .any(|w| MONTHS.contains(&w.to_ascii_lowercase().as_str()))
 }
 
 #[cfg(test)]
@@ -660,7 +720,34 @@ mod tests {
                 constraints: vec![]
             }
         );
-        assert!(matches!(parse_range("< august 28"), Range::Unparsed { .. }));
-        assert!(matches!(parse_range("<=N"), Range::Unparsed { .. }));
+        // Vendors' versions with letters, as CISA's medical advisories write them.
+        assert_eq!(
+            parse_range(">=BT02 | <= BT06"),
+            Range::Constraints {
+                constraints: vec![c(Op::Ge, "BT02"), c(Op::Le, "BT06")]
+            }
+        );
+        assert_eq!(
+            parse_range("<=N"),
+            Range::Constraints {
+                constraints: vec![c(Op::Le, "N")]
+            }
+        );
+        let reason = |t| match parse_range(t) {
+            Range::Unparsed { reason, .. } => Some(reason),
+            _ => None,
+        };
+        assert_eq!(reason("< august 28"), Some(UnparsedReason::Date));
+        assert_eq!(reason("<May 2018"), Some(UnparsedReason::Date));
+        assert_eq!(reason("<8/30/2024"), Some(UnparsedReason::Date));
+        assert_eq!(reason("A10 < A11"), Some(UnparsedReason::Interval));
+        assert_eq!(reason("<= 3.0 D15"), Some(UnparsedReason::Qualified));
+        assert_eq!(
+            reason("<= 1.54 (integrated into GE MobileLink)"),
+            Some(UnparsedReason::Qualified)
+        );
+        assert_eq!(reason("<=latest"), Some(UnparsedReason::Other));
+        assert_eq!(reason("vers:<1.0"), Some(UnparsedReason::Other));
+        assert_eq!(reason("<= .5"), Some(UnparsedReason::Other));
     }
 }

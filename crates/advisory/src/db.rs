@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::{Parsed, Rejection};
+use crate::model::{Range, UnparsedReason};
 use crate::{Advisory, AdvisoryError, Problem};
 
 const INDEX: &str = "index.json";
@@ -64,6 +65,41 @@ pub struct IngestReport {
     pub rejected: Vec<Rejection>,
     /// Problems in ingested advisories (unknown ecosystems, unparsable versions).
     pub problems: Vec<(String, String, Problem)>,
+    /// The version ranges of the advisories read (stored or already stored): how many
+    /// matching can order and how many it reports as undetermined.
+    pub ranges: RangeCounts,
+}
+
+/// Version ranges by whether matching can order them.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct RangeCounts {
+    /// Ranges matching orders (OSV events, constraint lists, vendors' lettered versions).
+    pub ordered: usize,
+    /// Ranges kept as the publisher's text, by the reason they cannot be ordered: findings
+    /// under them are undetermined.
+    pub undetermined: BTreeMap<UnparsedReason, usize>,
+}
+
+impl RangeCounts {
+    /// Counts the ranges of one advisory (git commit ranges are neither: they never match
+    /// an installed version).
+    pub fn add(&mut self, advisory: &Advisory) {
+        for range in advisory.affected.iter().flat_map(|a| &a.ranges) {
+            match range {
+                Range::Events { .. } | Range::Constraints { .. } => self.ordered += 1,
+                Range::Unparsed { reason, .. } => {
+                    *self.undetermined.entry(*reason).or_default() += 1;
+                }
+                Range::Git => {}
+            }
+        }
+    }
+
+    /// The number of undetermined ranges, whatever the reason.
+    #[must_use]
+    pub fn undetermined_total(&self) -> usize {
+        self.undetermined.values().sum()
+    }
 }
 
 /// The advisory database in a folder.
@@ -172,6 +208,7 @@ impl Database {
                     continue;
                 }
             };
+            report.ranges.add(&advisory);
             for problem in problems {
                 report
                     .problems

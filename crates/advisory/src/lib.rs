@@ -36,13 +36,15 @@ pub mod vex;
 use std::path::PathBuf;
 
 pub use csaf::{MANDATORY_TESTS, TestFailure, mandatory_tests, parse_csaf, parse_range};
-pub use db::{Database, IngestReport, Outcome};
+pub use db::{Database, IngestReport, Outcome, RangeCounts};
 pub use ecosystem::{normalize_pypi, osv_ecosystem_and_name};
 pub use ingest::{Parsed, Rejection, parse_json_documents, read_sources};
 pub use matching::{Match, MatchSet, MatchStatus, Matcher, Package, UsageContext};
 /// Package URLs are `medguard-purl`'s; re-exported for the paths callers already use.
 pub use medguard_purl::{Purl, PurlError};
-pub use model::{Advisory, Affected, Constraint, Event, Format, NotAffected, Op, Range, Score};
+pub use model::{
+    Advisory, Affected, Constraint, Event, Format, NotAffected, Op, Range, Score, UnparsedReason,
+};
 pub use osv::parse_osv;
 pub use pipeline::{assess_all, package_of, packages_of, scan};
 pub use risk::{

@@ -4,7 +4,9 @@
 //! under its own name, under its source package name for Debian and Ubuntu (their OSV records
 //! name source packages: `glibc`, not `libc6`), and under `CSAF` with its lower-cased name
 //! for vendor products. The distribution release must agree when both sides give one
-//! (`Debian:12` never matches a `Debian:11` record).
+//! (`Debian:12` never matches a `Debian:11` record; a release agrees with a more precise one
+//! of it, `8` with `8.6`; Red Hat's stream names, `Red Hat:enterprise_linux:8::appstream`,
+//! give their release in the CPE's version).
 //!
 //! Versions are compared with the ecosystem's own order (`medguard-versions`). When the
 //! installed version or a range bound cannot be parsed, or the range is free text, the match
@@ -20,7 +22,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ecosystem::{normalize_pypi, osv_ecosystem_and_name};
-use crate::model::{Advisory, Affected, Event, Op, Range};
+use crate::model::{Advisory, Affected, Constraint, Event, Op, Range};
 
 /// How a component is used on the device, from the inventory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,9 +139,38 @@ fn base(ecosystem: &str) -> &str {
     ecosystem.split(':').next().unwrap_or(ecosystem)
 }
 
-/// The release part of an ecosystem (`Debian:12` → `12`, `Ubuntu:22.04:LTS` → `22.04`).
+/// The release part of an ecosystem (`Debian:12` → `12`, `Ubuntu:22.04:LTS` → `22.04`,
+/// `Alpine:v3.20` → `3.20`).
+///
+/// Red Hat's OSV records name a product stream, not a release: their ecosystem is the CPE of
+/// the stream without its `cpe:/a:redhat` prefix (`Red Hat:enterprise_linux:8::appstream`,
+/// `Red Hat:rhel_eus:9.2::crb`), so the release is the CPE's version, the third part. A
+/// package's own ecosystem (`Red Hat:8`, from `distro=rhel-8`) puts it second, as others do.
 fn release(ecosystem: &str) -> Option<&str> {
-    ecosystem.split(':').nth(1).filter(|r| !r.is_empty())
+    let mut parts = ecosystem.split(':');
+    let base = parts.next().unwrap_or_default();
+    let mut r = parts.next()?;
+    if base == "Red Hat" && !r.starts_with(|c: char| c.is_ascii_digit()) {
+        r = parts.next()?;
+    }
+    // Alpine's ecosystems write `v3.20`; package URLs `distro=alpine-3.20.1`.
+    let r = r
+        .strip_prefix('v')
+        .filter(|_| base == "Alpine")
+        .unwrap_or(r);
+    Some(r).filter(|r| !r.is_empty())
+}
+
+/// Whether a record's release and a package's agree: equal, or one names the release the
+/// other gives more precisely. `8` (all of RHEL 8: `enterprise_linux:8`, or a package URL
+/// with `distro=rhel-8`) agrees with `8.6`; `8.6` (an extended-support stream) does not
+/// agree with `8.10`; Alpine `3.20` agrees with `3.20.1`.
+fn releases_agree(a: &str, b: &str) -> bool {
+    let prefix_of = |short: &str, long: &str| {
+        long.strip_prefix(short)
+            .is_some_and(|rest| rest.starts_with('.'))
+    };
+    a == b || prefix_of(a, b) || prefix_of(b, a)
 }
 
 fn key_name(ecosystem: &str, name: &str) -> String {
@@ -211,7 +242,7 @@ impl Matcher {
                     continue;
                 };
                 if let (Some(a), Some(b)) = (release(&aff.ecosystem), release(&package.ecosystem))
-                    && a != b
+                    && !releases_agree(a, b)
                 {
                     continue;
                 }
@@ -412,8 +443,8 @@ fn evaluate(aff: &Affected, version: &str) -> Option<MatchStatus> {
         };
         let result = match range {
             Range::Git => continue,
-            Range::Unparsed { text } => Err(format!(
-                "the advisory gives the affected versions as text ({text:?}), which cannot be compared"
+            Range::Unparsed { text, reason } => Err(format!(
+                "the advisory gives the affected versions as text ({text:?}, {reason}), which cannot be compared"
             )),
             Range::Events { events, .. } => scheme
                 .ok_or_else(|| format!("ecosystem {:?} has no known version order", aff.ecosystem))
@@ -422,6 +453,11 @@ fn evaluate(aff: &Affected, version: &str) -> Option<MatchStatus> {
                 .ok_or_else(|| format!("ecosystem {:?} has no known version order", aff.ecosystem))
                 .and_then(|s| {
                     let v = parse_installed(s, version)?;
+                    let constraints = if base(&aff.ecosystem) == "CSAF" {
+                        same_series(constraints, version)?
+                    } else {
+                        constraints.iter().collect()
+                    };
                     for c in constraints {
                         let bound = Version::parse(s, &c.version).map_err(|e| e.to_string())?;
                         let ord = v.cmp(&bound);
@@ -447,6 +483,64 @@ fn evaluate(aff: &Affected, version: &str) -> Option<MatchStatus> {
         }
     }
     undetermined.map(MatchStatus::Undetermined)
+}
+
+/// The series of a vendor's version: what must agree before two of them can be ordered.
+#[derive(Debug, PartialEq, Eq)]
+enum Series {
+    /// Starts with a digit (or `v` and a digit): `4.0`, `v20D32`, `012U000061`.
+    Numbered,
+    /// Letters only, a revision letter: `K`, `N`.
+    Revision,
+    /// Letters, then digits: the letters name the series (`B` of `B.06.18`, `VM` of `VM5.0`).
+    Prefixed(String),
+}
+
+fn series(version: &str) -> Series {
+    let v = version.trim();
+    let unprefixed = v
+        .strip_prefix(['v', 'V'])
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(v);
+    let letters: String = unprefixed
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    if letters.is_empty() {
+        Series::Numbered
+    } else if letters.len() == unprefixed.len() {
+        Series::Revision
+    } else {
+        Series::Prefixed(letters.to_ascii_lowercase())
+    }
+}
+
+/// The constraints of a CSAF range that speak of the installed version's series.
+///
+/// Vendors number product lines with letters (`<= U61 |<= L81` names two lines, `<= R8.0.3`
+/// one); the generic order would put every `L` version below every `U` one and every lettered
+/// version below every number, an answer the vendor never gave. So a bound of another series
+/// does not apply, and when none applies the match is undetermined, with the reason.
+fn same_series<'a>(
+    constraints: &'a [Constraint],
+    version: &str,
+) -> Result<Vec<&'a Constraint>, String> {
+    let own = series(version);
+    let same: Vec<&Constraint> = constraints
+        .iter()
+        .filter(|c| series(&c.version) == own)
+        .collect();
+    if same.is_empty() && !constraints.is_empty() {
+        let bounds: Vec<String> = constraints
+            .iter()
+            .map(|c| format!("{} {}", c.op.as_str(), c.version))
+            .collect();
+        return Err(format!(
+            "installed version {version:?} is of another series than the advisory's bounds ({}): the vendor's versions cannot be ordered across series",
+            bounds.join(", ")
+        ));
+    }
+    Ok(same)
 }
 
 fn parse_installed(scheme: Scheme, version: &str) -> Result<Version, String> {
@@ -538,5 +632,70 @@ mod tests {
         let py = Package::from_purl("pkg:pypi/Typing_Extensions@4.12.2", None).unwrap();
         assert_eq!(py.name, "typing-extensions");
         assert!(Package::from_purl("libc6 2.36-9", None).is_err());
+    }
+
+    /// CISA's medical advisories give vendors' lettered versions; a bound of another series
+    /// does not apply (`<= U61 |<= L81` is two product lines, not `<= L81` for all).
+    #[test]
+    fn csaf_lettered_versions_order_within_their_series() {
+        let csaf = |range: &str| Affected {
+            ecosystem: "CSAF".into(),
+            name: "pump".into(),
+            purl: None,
+            ranges: vec![crate::csaf::parse_range(range)],
+            versions: Vec::new(),
+            fixed: Vec::new(),
+            scores: Vec::new(),
+        };
+        let two_lines = csaf("<= U61 |<= L81");
+        assert_eq!(evaluate(&two_lines, "U60"), Some(MatchStatus::Affected));
+        assert_eq!(evaluate(&two_lines, "L81"), Some(MatchStatus::Affected));
+        assert_eq!(evaluate(&two_lines, "L82"), None);
+        assert_eq!(evaluate(&two_lines, "U62"), None);
+        assert!(matches!(
+            evaluate(&two_lines, "8.0"),
+            Some(MatchStatus::Undetermined(r)) if r.contains("another series")
+        ));
+        let b = csaf("< B.06.18");
+        assert_eq!(evaluate(&b, "B.06.17"), Some(MatchStatus::Affected));
+        assert_eq!(evaluate(&b, "b.6.2"), Some(MatchStatus::Affected));
+        assert_eq!(evaluate(&b, "B.06.18"), None);
+        assert!(matches!(
+            evaluate(&b, "C.01"),
+            Some(MatchStatus::Undetermined(_))
+        ));
+        let revision = csaf("<=N");
+        assert_eq!(evaluate(&revision, "M"), Some(MatchStatus::Affected));
+        assert_eq!(evaluate(&revision, "P"), None);
+        let numbered = csaf(">= 4.0 | <= 4.6");
+        assert_eq!(evaluate(&numbered, "v4.2"), Some(MatchStatus::Affected));
+        assert_eq!(evaluate(&numbered, "4.7"), None);
+        assert!(matches!(
+            evaluate(&csaf("distributed  < april 1, 2018"), "1.0"),
+            Some(MatchStatus::Undetermined(r)) if r.contains("a date")
+        ));
+    }
+
+    #[test]
+    fn red_hat_streams_give_their_release_in_the_cpe_version() {
+        assert_eq!(release("Red Hat:enterprise_linux:8::appstream"), Some("8"));
+        assert_eq!(release("Red Hat:rhel_eus:9.2::crb"), Some("9.2"));
+        assert_eq!(release("Red Hat:8.6"), Some("8.6"));
+        assert_eq!(release("Red Hat"), None);
+        assert_eq!(release("Alpine:v3.20"), Some("3.20"));
+        assert_eq!(release("Debian:12"), Some("12"));
+        assert_eq!(release("Ubuntu:22.04:LTS"), Some("22.04"));
+    }
+
+    #[test]
+    fn a_release_agrees_with_a_more_precise_one_of_it() {
+        assert!(releases_agree("8", "8.6"));
+        assert!(releases_agree("8.6", "8"));
+        assert!(releases_agree("8.6", "8.6"));
+        assert!(!releases_agree("8.6", "8.10"));
+        assert!(!releases_agree("8", "9.2"));
+        assert!(!releases_agree("1", "12"));
+        assert!(releases_agree("3.20", "3.20.1"));
+        assert!(!releases_agree("22.04", "22.10"));
     }
 }

@@ -107,7 +107,51 @@ pub enum Range {
     Unparsed {
         /// The text as published.
         text: String,
+        /// Why it is not a version expression (records stored before the reason was kept
+        /// read as [`UnparsedReason::Other`]).
+        #[serde(default)]
+        reason: UnparsedReason,
     },
+}
+
+/// Why a published version range cannot be ordered.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnparsedReason {
+    /// A date, not a version (`< august 28`, `distributed < april 1, 2018`): which versions
+    /// were released before it is not in the advisory.
+    Date,
+    /// A version with words or conditions beside it (`<= 1.54 (integrated into GE
+    /// MobileLink)`, `< 1.8.4 Service Pack 01`, `<=11.2 on Windows 8.1 with IIS 7.5`).
+    Qualified,
+    /// Versions on both sides of an operator (`A10 < A11`): not a constraint on one version.
+    Interval,
+    /// Anything else that is not a constraint list (`vers:` without a scheme, a word as the
+    /// version).
+    #[default]
+    Other,
+}
+
+impl UnparsedReason {
+    /// The reason in words, for reports.
+    #[must_use]
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Date => "a date, not a version",
+            Self::Qualified => "a version with words or conditions beside it",
+            Self::Interval => "versions on both sides of an operator",
+            Self::Other => "not a version constraint",
+        }
+    }
+}
+
+impl std::fmt::Display for UnparsedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
 }
 
 /// An OSV range event.
@@ -217,7 +261,7 @@ impl Range {
                 .collect::<Vec<_>>()
                 .join(", "),
             Self::Git => "git commits".to_owned(),
-            Self::Unparsed { text } => format!("unparsed: {text}"),
+            Self::Unparsed { text, reason } => format!("unparsed ({reason}): {text}"),
         }
     }
 }

@@ -38,6 +38,9 @@ fn version_compare_per_scheme() {
     assert_eq!(compare("semver", "1.0.0-alpha", "1.0.0"), "<");
     assert_eq!(compare("maven", "1.0-SNAPSHOT", "1.0"), "<");
     assert_eq!(compare("generic", "10.2", "9.9"), ">");
+    assert_eq!(compare("apk", "1.0_rc1", "1.0-r1"), "<");
+    assert_eq!(compare("gem", "1.0.a", "1.0"), "<");
+    assert_eq!(compare("nuget", "1.0.0-BETA", "1.0.0-beta+build"), "=");
     let out = medguard()
         .args([
             "version",
@@ -529,4 +532,42 @@ fn issue_14_ingest_exit_codes_and_csaf_mandatory_tests() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Issue 14: the ingest summary counts the version ranges it can order and those it cannot,
+/// by reason (real CISA advisories: Fortify Assura's ranges are release dates, Philips
+/// IntelliSpace's `<= B.12` a lettered version).
+#[test]
+fn regression_14_ingest_summary_counts_ordered_and_undetermined_ranges() {
+    let shared = |rel: &str| {
+        let p = Path::new("/work/shared/data/cisa-csaf/csaf_files/OT/white").join(rel);
+        if p.exists() {
+            p
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/data/cisa-csaf/csaf_files/OT/white")
+                .join(rel)
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = medguard()
+        .args(["vuln", "ingest", "--db"])
+        .arg(dir.path().join("db"))
+        .arg(shared("2018/icsma-18-107-01.json"))
+        .arg(shared("2020/icsma-20-163-01.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().nth(1)
+            == Some("version ranges: 1 ordered, 11 undetermined (11 a date, not a version)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\"distributed  < april 1, 2018\" is not a version expression (a date, not a version)"
+        ),
+        "{text}"
+    );
 }

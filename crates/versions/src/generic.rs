@@ -1,7 +1,8 @@
 //! The fallback ordering for ecosystems without an implemented scheme: the string is split
 //! into runs of digits and runs of other characters; digit runs compare as numbers, other
 //! runs lexically, separators (`.`, `-`, `_`, `+`) only separate. A version that ends where
-//! the other goes on is smaller.
+//! the other goes on is smaller. A leading `v` before a digit is not part of the version
+//! (`v4.2` is `4.2`, as vendors, git tags and Composer write it); `VM5.0` keeps its letters.
 
 use std::cmp::Ordering;
 
@@ -24,6 +25,10 @@ impl GenericVersion {
         if s.is_empty() {
             return Err("version string is empty");
         }
+        let s = s
+            .strip_prefix(['v', 'V'])
+            .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+            .unwrap_or(s);
         let mut parts = Vec::new();
         let mut cur = String::new();
         let mut cur_digit = false;
@@ -80,3 +85,17 @@ impl PartialEq for GenericVersion {
     }
 }
 impl Eq for GenericVersion {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leading_v_before_a_digit_is_not_part_of_the_version() {
+        let p = |s| GenericVersion::parse(s).unwrap();
+        assert_eq!(p("v4.2"), p("4.2"));
+        assert_eq!(p("V20D32"), p("20D32"));
+        assert!(p("VM5.0") < p("5.0"));
+        assert!(p("v") < p("1"));
+    }
+}

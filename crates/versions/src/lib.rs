@@ -14,6 +14,10 @@
 //!   implements it (its 14,000 generated comparisons pass). Known weakness, found by fuzzing:
 //!   that order is not transitive on some odd versions (`1.p-al <= 1.0-alpha-1 <= 1.0` but
 //!   `1.p-al > 1.0`), so do not sort Maven versions with it; pairwise comparisons are exact.
+//! - [`Scheme::Apk`]: Alpine's apk-tools (`apk version -t`), for Alpine, Wolfi and Chainguard.
+//! - [`Scheme::RubyGems`]: Ruby's `Gem::Version` (pre-release strings, trailing zeros).
+//! - [`Scheme::NuGet`]: NuGet.Versioning's `NuGetVersion` order (four numbers, release labels
+//!   compared ignoring case, metadata ignored).
 //! - [`Scheme::Generic`]: a fallback that compares runs of digits numerically and other runs
 //!   lexically, for ecosystems with no better definition.
 //!
@@ -27,11 +31,14 @@
 //! easier to trust than four dependencies with four error types.
 #![forbid(unsafe_code)]
 
+mod apk;
 mod debian;
 mod generic;
 mod maven;
+mod nuget;
 mod pep440;
 mod rpm;
+mod rubygems;
 mod semver;
 mod util;
 
@@ -52,6 +59,12 @@ pub enum Scheme {
     Pep440,
     /// Maven artifacts.
     Maven,
+    /// Alpine packages (`apk`), also Wolfi's and Chainguard's.
+    Apk,
+    /// Ruby gems (`Gem::Version`).
+    RubyGems,
+    /// NuGet packages (`NuGetVersion`).
+    NuGet,
     /// Any other ecosystem: digits numerically, everything else lexically.
     Generic,
 }
@@ -72,8 +85,13 @@ impl Scheme {
             "npm" | "crates.io" | "Go" | "Hex" | "Pub" | "SwiftURL" | "Bitnami" => Self::Semver,
             "PyPI" => Self::Pep440,
             "Maven" => Self::Maven,
-            "Packagist" | "RubyGems" | "NuGet" | "Hackage" | "CRAN" | "GitHub Actions"
-            | "Alpine" | "Wolfi" | "Chainguard" | "Linux" | "OSS-Fuzz" | "GIT" => Self::Generic,
+            // Wolfi and Chainguard build apk packages; OSV orders their versions as Alpine's.
+            "Alpine" | "Wolfi" | "Chainguard" => Self::Apk,
+            "RubyGems" => Self::RubyGems,
+            "NuGet" => Self::NuGet,
+            "Packagist" | "Hackage" | "CRAN" | "GitHub Actions" | "Linux" | "OSS-Fuzz" | "GIT" => {
+                Self::Generic
+            }
             _ => return None,
         })
     }
@@ -87,15 +105,16 @@ impl Scheme {
             "npm" | "cargo" | "golang" | "hex" | "pub" | "swift" => Self::Semver,
             "pypi" => Self::Pep440,
             "maven" => Self::Maven,
-            "composer" | "gem" | "nuget" | "hackage" | "cran" | "apk" | "generic" | "github" => {
-                Self::Generic
-            }
+            "apk" => Self::Apk,
+            "gem" => Self::RubyGems,
+            "nuget" => Self::NuGet,
+            "composer" | "hackage" | "cran" | "generic" | "github" => Self::Generic,
             _ => return None,
         })
     }
 
     /// The short name used on the command line (`deb`, `rpm`, `semver`, `pep440`, `maven`,
-    /// `generic`).
+    /// `apk`, `gem`, `nuget`, `generic`).
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -104,6 +123,9 @@ impl Scheme {
             Self::Semver => "semver",
             Self::Pep440 => "pep440",
             Self::Maven => "maven",
+            Self::Apk => "apk",
+            Self::RubyGems => "gem",
+            Self::NuGet => "nuget",
             Self::Generic => "generic",
         }
     }
@@ -124,6 +146,9 @@ impl std::str::FromStr for Scheme {
             "semver" => Self::Semver,
             "pep440" | "pypi" | "python" => Self::Pep440,
             "maven" => Self::Maven,
+            "apk" | "alpine" => Self::Apk,
+            "gem" | "rubygems" | "ruby" => Self::RubyGems,
+            "nuget" => Self::NuGet,
             "generic" => Self::Generic,
             _ => {
                 return Err(VersionError::UnknownScheme { name: s.to_owned() });
@@ -146,9 +171,10 @@ pub enum VersionError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The scheme name is not one of `deb`, `rpm`, `semver`, `pep440`, `maven`, `generic`.
+    /// The scheme name is not one of `deb`, `rpm`, `semver`, `pep440`, `maven`, `apk`, `gem`,
+    /// `nuget`, `generic`.
     #[error(
-        "unknown version scheme {name:?} (expected deb, rpm, semver, pep440, maven or generic)"
+        "unknown version scheme {name:?} (expected deb, rpm, semver, pep440, maven, apk, gem, nuget or generic)"
     )]
     UnknownScheme {
         /// The name given.
@@ -163,6 +189,9 @@ enum Parsed {
     Semver(semver::SemVersion),
     Pep440(pep440::Pep440Version),
     Maven(maven::MavenVersion),
+    Apk(apk::ApkVersion),
+    RubyGems(rubygems::GemVersion),
+    NuGet(nuget::NuGetVersion),
     Generic(generic::GenericVersion),
 }
 
@@ -195,6 +224,11 @@ impl Version {
             Scheme::Semver => Parsed::Semver(semver::SemVersion::parse(text).map_err(invalid)?),
             Scheme::Pep440 => Parsed::Pep440(pep440::Pep440Version::parse(text).map_err(invalid)?),
             Scheme::Maven => Parsed::Maven(maven::MavenVersion::parse(text).map_err(invalid)?),
+            Scheme::Apk => Parsed::Apk(apk::ApkVersion::parse(text).map_err(invalid)?),
+            Scheme::RubyGems => {
+                Parsed::RubyGems(rubygems::GemVersion::parse(text).map_err(invalid)?)
+            }
+            Scheme::NuGet => Parsed::NuGet(nuget::NuGetVersion::parse(text).map_err(invalid)?),
             Scheme::Generic => {
                 Parsed::Generic(generic::GenericVersion::parse(text).map_err(invalid)?)
             }
@@ -233,6 +267,9 @@ impl Ord for Version {
             (Parsed::Semver(a), Parsed::Semver(b)) => a.cmp(b),
             (Parsed::Pep440(a), Parsed::Pep440(b)) => a.cmp(b),
             (Parsed::Maven(a), Parsed::Maven(b)) => a.cmp(b),
+            (Parsed::Apk(a), Parsed::Apk(b)) => a.cmp(b),
+            (Parsed::RubyGems(a), Parsed::RubyGems(b)) => a.cmp(b),
+            (Parsed::NuGet(a), Parsed::NuGet(b)) => a.cmp(b),
             (Parsed::Generic(a), Parsed::Generic(b)) => a.cmp(b),
             _ => self.scheme.cmp(&other.scheme),
         }

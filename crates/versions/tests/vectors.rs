@@ -247,5 +247,204 @@ fn osv_ecosystems_map_to_schemes() {
     assert_eq!(Scheme::for_osv_ecosystem("crates.io"), Some(Scheme::Semver));
     assert_eq!(Scheme::for_osv_ecosystem("Go"), Some(Scheme::Semver));
     assert_eq!(Scheme::for_osv_ecosystem("Maven"), Some(Scheme::Maven));
+    assert_eq!(Scheme::for_osv_ecosystem("Alpine:v3.20"), Some(Scheme::Apk));
+    assert_eq!(Scheme::for_osv_ecosystem("Wolfi"), Some(Scheme::Apk));
+    assert_eq!(
+        Scheme::for_osv_ecosystem("RubyGems"),
+        Some(Scheme::RubyGems)
+    );
+    assert_eq!(Scheme::for_osv_ecosystem("NuGet"), Some(Scheme::NuGet));
+    assert_eq!(Scheme::for_purl_type("apk"), Some(Scheme::Apk));
+    assert_eq!(Scheme::for_purl_type("gem"), Some(Scheme::RubyGems));
+    assert_eq!(Scheme::for_purl_type("nuget"), Some(Scheme::NuGet));
     assert_eq!(Scheme::for_osv_ecosystem("NoSuchEcosystem"), None);
+}
+
+/// apk-tools' own vectors (`tests/data/apk-tools-version.data`, its `test/unit/version.data`),
+/// read as its `version_test.c` reads them. Fuzzy operators (`~`, prefix matching for
+/// dependencies) are not an order and are skipped; a comparison with a version that apk-tools'
+/// own validity lines call invalid is refused by us, never answered.
+#[test]
+fn apk_tools_vectors() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/apk-tools-version.data");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (mut agreed, mut refused, mut fuzzy, mut validity) = (0, Vec::new(), 0, 0);
+    let mut failures = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [a, op, b] = words[..] {
+            let (invert, op) = op.strip_prefix('!').map_or((false, op), |o| (true, o));
+            if op.contains('~') {
+                fuzzy += 1;
+                continue;
+            }
+            let (Ok(x), Ok(y)) = (
+                Version::parse(Scheme::Apk, a),
+                Version::parse(Scheme::Apk, b),
+            ) else {
+                refused.push(line.to_owned());
+                continue;
+            };
+            let got = x.cmp(&y);
+            let holds = match got {
+                Ordering::Less => op.contains('<'),
+                Ordering::Equal => op.contains('='),
+                Ordering::Greater => op.contains('>'),
+            };
+            if holds == invert {
+                failures.push(format!("{line}: got {got:?}"));
+            } else {
+                agreed += 1;
+            }
+        } else {
+            let (want_valid, v) = line.strip_prefix('!').map_or((true, line), |v| (false, v));
+            // The one deliberate difference (see the apk module): a number after the letter
+            // is accepted, as apk-tools 2 did.
+            if line == "!0.1a1" {
+                assert!(Version::parse(Scheme::Apk, v).is_ok());
+                continue;
+            }
+            validity += 1;
+            if Version::parse(Scheme::Apk, v).is_ok() != want_valid {
+                failures.push(format!("{line}: validity"));
+            }
+        }
+    }
+    eprintln!(
+        "apk-tools version.data: {agreed} comparisons agree, {validity} validity lines agree, \
+         {} refused (an invalid version), {fuzzy} fuzzy skipped",
+        refused.len()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Two comparisons name a version apk-tools itself calls invalid (an unknown suffix, two
+    // letters; the second is marked "invalid" in the file): refused, not guessed.
+    assert_eq!(refused, ["23_foo > 4_beta", "1.0 < 1.0bc"]);
+    assert!(agreed > 700 && validity >= 30);
+}
+
+/// Runs an osv-scalibr comparison file and returns the lines with a version the scheme
+/// refuses, after checking every other line.
+fn scalibr_lines(scheme: Scheme, file: &str) -> (usize, Vec<String>) {
+    let path = data_dir().join("osv-scalibr-semantic").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (mut agreed, mut refused, mut failures) = (0, Vec::new(), Vec::new());
+    for line in text.lines() {
+        if line.trim().is_empty() || line.starts_with('#') || line.starts_with("// ") {
+            continue;
+        }
+        let parts: Vec<&str> = line.split(' ').collect();
+        let want = match parts[1] {
+            "<" => Ordering::Less,
+            "=" => Ordering::Equal,
+            ">" => Ordering::Greater,
+            op => panic!("{file}: unknown operator {op}"),
+        };
+        match compare(scheme, parts[0], parts[2]) {
+            Ok(got) if got == want => agreed += 1,
+            Ok(got) => failures.push(format!("{line}: got {got:?}")),
+            Err(_) => refused.push(line.to_owned()),
+        }
+    }
+    assert!(failures.is_empty(), "{file}: {failures:#?}");
+    eprintln!("{file}: {agreed} agree, {} refused", refused.len());
+    (agreed, refused)
+}
+
+#[test]
+fn scalibr_alpine() {
+    // The generated list: real Alpine versions from OSV, ordered by apk-tools itself.
+    let (agreed, refused) = scalibr_lines(Scheme::Apk, "alpine-versions-generated.txt");
+    assert!(agreed > 13_000);
+    assert!(refused.is_empty(), "{refused:#?}");
+    // The hand-written list also compares versions apk-tools calls invalid (its comments say
+    // the answers differ between apk-tools 2 and 3): those must be refused, the rest agree.
+    let (_, refused) = scalibr_lines(Scheme::Apk, "alpine-versions.txt");
+    for line in &refused {
+        assert!(
+            line.split(' ')
+                .any(|v| Version::parse(Scheme::Apk, v).is_err() && v != "<" && v != ">"),
+            "{line}"
+        );
+    }
+}
+
+/// NuGet.Client's own versioning tests, transcribed (`tests/data/nuget-client-vectors.json`).
+#[test]
+fn nuget_client_vectors() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/nuget-client-vectors.json");
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let pairs = |key: &str| -> Vec<(String, String)> {
+        d[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+            .collect()
+    };
+    let mut count = 0;
+    for (a, b) in pairs("equal") {
+        assert_eq!(
+            compare(Scheme::NuGet, &a, &b),
+            Ok(Ordering::Equal),
+            "{a} = {b}"
+        );
+        count += 1;
+    }
+    for (a, b) in pairs("less") {
+        assert_eq!(
+            compare(Scheme::NuGet, &a, &b),
+            Ok(Ordering::Less),
+            "{a} < {b}"
+        );
+        assert_eq!(
+            compare(Scheme::NuGet, &b, &a),
+            Ok(Ordering::Greater),
+            "{b} > {a}"
+        );
+        count += 1;
+    }
+    for v in d["invalid"].as_array().unwrap() {
+        let v = v.as_str().unwrap();
+        assert!(
+            Version::parse(Scheme::NuGet, v).is_err(),
+            "{v:?} must be refused"
+        );
+        count += 1;
+    }
+    for v in d["valid"].as_array().unwrap() {
+        let v = v.as_str().unwrap();
+        assert!(
+            Version::parse(Scheme::NuGet, v).is_ok(),
+            "{v:?} must be accepted"
+        );
+        count += 1;
+    }
+    eprintln!("NuGet.Client vectors: {count} agree");
+}
+
+#[test]
+fn scalibr_nuget() {
+    let (agreed, refused) = scalibr_lines(Scheme::NuGet, "nuget-versions.txt");
+    assert!(agreed > 20);
+    // osv-scalibr compares 30-digit numbers; NuGet's `System.Version` refuses any number
+    // beyond a 32-bit integer, and so do we.
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    for line in &refused {
+        assert!(line.contains("999999999999999999999999999991"), "{line}");
+    }
+}
+
+#[test]
+fn scalibr_rubygems() {
+    // Versions we refuse must be ones `Gem::Version` refuses too (checked with Ruby in
+    // reference_tools.rs); here every line we accept must agree.
+    let (agreed, _) = scalibr_lines(Scheme::RubyGems, "rubygems-versions.txt");
+    let (generated, refused) = scalibr_lines(Scheme::RubyGems, "rubygems-versions-generated.txt");
+    assert!(agreed > 15 && generated > 4000);
+    assert!(refused.is_empty(), "{refused:#?}");
 }

@@ -1,5 +1,5 @@
 //! `medguard version compare`: one version question, answered as the ecosystem's own tool
-//! would (dpkg, rpm, packaging, semver, Maven).
+//! would (dpkg, rpm, packaging, semver, Maven, apk, Gem::Version, NuGet).
 
 use std::cmp::Ordering;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use medguard_versions::Scheme;
 pub enum VersionCommand {
     /// Compare two versions; prints `<`, `=` or `>`.
     Compare {
-        /// The ordering: deb, rpm, semver, pep440, maven or generic.
+        /// The ordering: deb, rpm, semver, pep440, maven, apk, gem, nuget or generic.
         #[arg(long)]
         scheme: Scheme,
         /// The left-hand version.

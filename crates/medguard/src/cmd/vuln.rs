@@ -2,7 +2,7 @@
 //! risk assessment per finding (`medguard_advisory::scan`), export not-relevant findings as
 //! VEX. Parsing and printing only.
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -157,7 +157,11 @@ fn ingest(db: &Path, sources: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
     if json {
         super::print_json(&report)?;
     } else {
-        println!(
+        // Written, not printed: a reader that closes the pipe early (`| head`) ends the
+        // output quietly instead of panicking in `println!`.
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
             "{} added, {} updated, {} unchanged, {} stale (older than stored), {} rejected; {} advisories in {}",
             report.added,
             report.updated,
@@ -166,15 +170,36 @@ fn ingest(db: &Path, sources: &[PathBuf], json: bool) -> anyhow::Result<ExitCode
             report.rejected.len(),
             database.len(),
             db.display()
-        );
+        )?;
+        let undetermined: Vec<String> = report
+            .ranges
+            .undetermined
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        writeln!(
+            out,
+            "version ranges: {} ordered, {} undetermined{}",
+            report.ranges.ordered,
+            report.ranges.undetermined_total(),
+            if undetermined.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", undetermined.join("; "))
+            }
+        )?;
         for r in &report.rejected {
             match &r.pointer {
-                Some(p) => println!("rejected {} at {p}: {}", r.origin, r.reason),
-                None => println!("rejected {}: {}", r.origin, r.reason),
+                Some(p) => writeln!(out, "rejected {} at {p}: {}", r.origin, r.reason)?,
+                None => writeln!(out, "rejected {}: {}", r.origin, r.reason)?,
             }
         }
         for (origin, id, p) in &report.problems {
-            println!("problem {id} ({origin}) at {}: {}", p.pointer, p.reason);
+            writeln!(
+                out,
+                "problem {id} ({origin}) at {}: {}",
+                p.pointer, p.reason
+            )?;
         }
     }
     // As `audit append` does for lines: a refused input is worth a non-zero exit even though

@@ -55,3 +55,56 @@ pub fn require_dpkg() {
         .is_ok_and(|s| s.success());
     assert!(ok, "`dpkg` is required (apt-get install dpkg)");
 }
+
+/// Runs a Ruby script with `input` on stdin and returns its stdout lines. A missing `ruby`
+/// fails the test naming the package (`.ci/install-deps` installs it): never a silent pass.
+pub fn run_ruby(script: &str, input: &str) -> Vec<String> {
+    let ok = Command::new("ruby")
+        .args(["-e", "exit 0"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "`ruby` is required to check the RubyGems order against Gem::Version \
+         (apt-get install ruby, or run .ci/install-deps)"
+    );
+    let mut child = Command::new("ruby")
+        .args(["-e", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ruby starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("ruby runs");
+    assert!(out.status.success(), "ruby failed");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The shared reference data (`$MEDGUARD_SHARED_DATA`, else `../shared/data` beside the
+/// workspace, else `/work/shared/data`).
+pub fn shared_data() -> PathBuf {
+    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from,
+    );
+    let dir = if dir.exists() {
+        dir
+    } else {
+        PathBuf::from("/work/shared/data")
+    };
+    assert!(
+        dir.exists(),
+        "shared test data not found at {}",
+        dir.display()
+    );
+    dir
+}
