@@ -59,3 +59,15 @@ CREATE TABLE signing_sessions (
     session_key TEXT PRIMARY KEY,
     data        TEXT NOT NULL
 );
+
+-- What a person asked a device to do (verify now, scan now, collect the inventory or the
+-- services); handed out at the device's next check-in, once.
+CREATE TABLE device_commands (
+    id            TEXT PRIMARY KEY,
+    device_id     TEXT NOT NULL REFERENCES devices(id),
+    kind          TEXT NOT NULL,
+    requested_by  TEXT NOT NULL,
+    requested_at  BIGINT NOT NULL,
+    delivered_at  BIGINT
+);
+CREATE INDEX device_commands_pending ON device_commands (device_id, delivered_at);

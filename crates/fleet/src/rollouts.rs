@@ -358,8 +358,86 @@ impl Fleet {
         Ok(n == 1)
     }
 
-    /// What the server asks `device` to do at its check-in: the install of each rollout
-    /// whose open wave holds it.
+    /// Queues a command a person gave a device (verify now, scan now, collect the inventory
+    /// or the services), handed out at its next check-in. Returns the command's id.
+    ///
+    /// # Errors
+    /// [`FleetError::Invalid`] for an install (only a rollout installs); [`FleetError::Database`].
+    pub async fn queue_command(
+        &self,
+        device: &str,
+        kind: &CommandKind,
+        by: &str,
+    ) -> Result<String, FleetError> {
+        let kind = match kind {
+            CommandKind::VerifyNow => "verify-now",
+            CommandKind::ScanNow => "scan-now",
+            CommandKind::CollectInventory => "collect-inventory",
+            CommandKind::CollectServices => "collect-services",
+            _ => {
+                return Err(FleetError::Invalid {
+                    reason: "only a rollout asks a device to install".into(),
+                });
+            }
+        };
+        let id = format!("cmd-{}", hex::encode(crate::random_bytes::<8>()?));
+        sqlx::query(
+            "INSERT INTO device_commands (id, device_id, kind, requested_by, requested_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(device)
+        .bind(kind)
+        .bind(by)
+        .bind(self.now_secs())
+        .execute(&self.store.write)
+        .await?;
+        Ok(id)
+    }
+
+    /// The commands people queued for `device` and not yet handed out; marks them handed out
+    /// (each is carried out once).
+    async fn take_queued_commands(&self, device: &str) -> Result<Vec<Command>, FleetError> {
+        let rows = sqlx::query(
+            "SELECT id, kind FROM device_commands WHERE device_id = $1 AND delivered_at IS NULL \
+             ORDER BY requested_at, id",
+        )
+        .bind(device)
+        .fetch_all(&self.store.read)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get(0)?;
+            let kind = match r.try_get::<String, _>(1)?.as_str() {
+                "verify-now" => CommandKind::VerifyNow,
+                "scan-now" => CommandKind::ScanNow,
+                "collect-inventory" => CommandKind::CollectInventory,
+                "collect-services" => CommandKind::CollectServices,
+                other => {
+                    return Err(FleetError::Corrupt {
+                        what: format!("command {id}"),
+                        reason: format!("unknown kind {other:?}"),
+                    });
+                }
+            };
+            // Handed out by exactly one check-in, even with two servers.
+            let taken = sqlx::query(
+                "UPDATE device_commands SET delivered_at = $2 WHERE id = $1 AND delivered_at IS NULL",
+            )
+            .bind(&id)
+            .bind(self.now_secs())
+            .execute(&self.store.write)
+            .await?
+            .rows_affected();
+            if taken == 1 {
+                out.push(Command { id, kind });
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the server asks `device` to do at its check-in: the commands people queued for
+    /// it, and the install of each rollout whose open wave holds it.
     ///
     /// # Errors
     /// [`FleetError::Database`], [`FleetError::Corrupt`].
@@ -371,7 +449,7 @@ impl Fleet {
         .bind(device)
         .fetch_all(&self.store.read)
         .await?;
-        let mut commands = Vec::new();
+        let mut commands = self.take_queued_commands(device).await?;
         for row in &rows {
             let id: String = row.try_get(0)?;
             let version: i64 = row.try_get(1)?;

@@ -948,3 +948,42 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_command_a_person_queued_is_handed_out_once_at_check_in,
+    |lab: Lab| async move {
+        let lab = lab;
+        let fleet = &lab.fleet;
+        let token = fleet
+            .create_enrollment_token("North", None, Duration::hours(1), 1)
+            .await
+            .unwrap();
+        let d = enroll(fleet, &token.secret, "C-1").await.unwrap();
+        assert!(fleet.checkin_commands(&d.id).await.unwrap().is_empty());
+        let id = fleet
+            .queue_command(&d.id, &medguard_proto::CommandKind::VerifyNow, "bea")
+            .await
+            .unwrap();
+        fleet
+            .queue_command(&d.id, &medguard_proto::CommandKind::CollectInventory, "bea")
+            .await
+            .unwrap();
+        let first = fleet.checkin_commands(&d.id).await.unwrap();
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first[0].id, id);
+        assert_eq!(first[0].kind, medguard_proto::CommandKind::VerifyNow);
+        assert!(
+            fleet.checkin_commands(&d.id).await.unwrap().is_empty(),
+            "once"
+        );
+        let install = medguard_proto::CommandKind::Install {
+            rollout: "r".into(),
+            target: "t".into(),
+            version: "1".into(),
+        };
+        assert!(matches!(
+            fleet.queue_command(&d.id, &install, "bea").await,
+            Err(FleetError::Invalid { .. })
+        ));
+    }
+);

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/devices/{id}", get(device))
         .route("/api/v1/devices/{id}/findings", get(device_findings))
         .route("/api/v1/devices/{id}/revoke", post(revoke))
+        .route("/api/v1/devices/{id}/commands", post(queue_command))
         .route("/api/v1/findings", get(findings))
         .route(
             "/api/v1/advisories",
@@ -364,6 +365,54 @@ async fn revoke(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    /// `verify-now`, `scan-now`, `collect-inventory` or `collect-services`.
+    command: String,
+}
+
+/// Asks a device to verify, scan or collect now; it learns of it at its next check-in (the
+/// device opens no port).
+async fn queue_command(
+    State(state): Shared,
+    who: Person,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read(body, 64 << 10).await?;
+    let b: CommandBody = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))?;
+    let kind = match b.command.as_str() {
+        "verify-now" => medguard_proto::CommandKind::VerifyNow,
+        "scan-now" => medguard_proto::CommandKind::ScanNow,
+        "collect-inventory" => medguard_proto::CommandKind::CollectInventory,
+        "collect-services" => medguard_proto::CommandKind::CollectServices,
+        other => {
+            return Err(ApiError::new(
+                codes::INVALID,
+                format!(
+                    "command {other:?}: one of verify-now, scan-now, collect-inventory, collect-services"
+                ),
+            ));
+        }
+    };
+    device_of(&state, &who, Permission::ManageDevices, &id).await?;
+    let command = state.fleet.queue_command(&id, &kind, who.name()).await?;
+    audit(
+        &state,
+        &who,
+        EventKind::ConfigurationChange,
+        format!("device {id}: {} queued ({command})", b.command),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"id": command, "command": b.command})),
+    )
+        .into_response())
 }
 
 async fn findings(

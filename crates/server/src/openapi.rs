@@ -116,6 +116,15 @@ pub const ROUTES: &[Route] = &[
         query: &[],
     },
     Route {
+        method: "post",
+        path: "/api/v1/devices/{id}/commands",
+        summary: "Ask a device to verify, scan or collect now (handed out at its next check-in)",
+        caller: Caller::Person(Some(Permission::ManageDevices)),
+        request: Some("CommandBody"),
+        response: (202, "QueuedCommand"),
+        query: &[],
+    },
+    Route {
         method: "get",
         path: "/api/v1/findings",
         summary: "Findings across the fleet, most urgent first",

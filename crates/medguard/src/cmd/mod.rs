@@ -101,3 +101,25 @@ pub(crate) fn duration_arg(s: &str) -> Result<std::time::Duration, String> {
     }
     medguard_host::parse_duration(s).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::duration_arg;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_arg("12h"), Ok(Duration::from_secs(12 * 3_600)));
+        assert_eq!(duration_arg("365d"), Ok(Duration::from_secs(365 * 86_400)));
+        assert!(duration_arg("7w2x").is_err());
+        assert!(duration_arg("").is_err());
+    }
+
+    /// Commands once read a bare number as days (`repo --expires`) or seconds (`update
+    /// --wait`); it is refused now, saying what to write.
+    #[test]
+    fn a_bare_number_is_refused_with_the_spelling_to_use() {
+        let e = duration_arg("7").unwrap_err();
+        assert!(e.contains("7d") && e.contains("7s"), "{e}");
+    }
+}

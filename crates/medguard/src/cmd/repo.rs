@@ -347,27 +347,3 @@ pub fn run(cmd: RepoCommand) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(12 * 3_600)));
-        assert_eq!(
-            parse_duration("365d"),
-            Ok(Duration::from_secs(365 * 86_400))
-        );
-        assert!(parse_duration("7w2x").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    /// The old grammar read a bare number as days; it is refused now, saying what to write.
-    #[test]
-    fn a_bare_number_is_refused_with_the_spelling_to_use() {
-        let e = parse_duration("7").unwrap_err();
-        assert!(e.contains("write 7d"), "{e}");
-    }
-}
