@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use crate::app::{AppState, Shared, audit, read};
 use crate::auth::{Person, Via};
+use crate::people::json_body;
 use crate::problem::ApiError;
 use crate::repository;
 use crate::trail::Action;
@@ -61,10 +62,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/evidence/{digest}", get(evidence_file))
         .route("/api/v1/validated-patches", get(validated))
         .route("/tuf/{*path}", get(tuf_file))
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))
 }
 
 /// The person as a record shows them.
@@ -577,24 +574,42 @@ struct ReasonBody {
     reason: String,
 }
 
+/// A change of state that takes a reason (defer, resume, withdraw): parsed, applied by the
+/// record's own method `apply`, recorded.
+async fn with_reason(
+    state: &AppState,
+    who: &Person,
+    id: &str,
+    body: Body,
+    verb: &str,
+    apply: fn(
+        &mut PatchRecord,
+        &medguard_patch::Person,
+        time::OffsetDateTime,
+        &str,
+    ) -> Result<(), medguard_patch::PatchError>,
+) -> Result<Response, ApiError> {
+    let b: ReasonBody = json_body(&read(body, MAX_BODY).await?)?;
+    let person = record_person(who);
+    let (record, ()) = change(
+        state,
+        who,
+        id,
+        EventKind::PatchAssessed,
+        &format!("{verb}: {}", b.reason),
+        |r| apply(r, &person, now(), &b.reason),
+    )
+    .await?;
+    Ok(Json(record_json(state, &record)).into_response())
+}
+
 async fn defer(
     State(state): Shared,
     who: Person,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let b: ReasonBody = json_body(&read(body, MAX_BODY).await?)?;
-    let person = record_person(&who);
-    let (record, ()) = change(
-        &state,
-        &who,
-        &id,
-        EventKind::PatchAssessed,
-        &format!("deferred: {}", b.reason),
-        |r| r.defer(&person, now(), &b.reason),
-    )
-    .await?;
-    Ok(Json(record_json(&state, &record)).into_response())
+    with_reason(&state, &who, &id, body, "deferred", PatchRecord::defer).await
 }
 
 async fn resume(
@@ -603,18 +618,7 @@ async fn resume(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let b: ReasonBody = json_body(&read(body, MAX_BODY).await?)?;
-    let person = record_person(&who);
-    let (record, ()) = change(
-        &state,
-        &who,
-        &id,
-        EventKind::PatchAssessed,
-        &format!("resumed: {}", b.reason),
-        |r| r.resume(&person, now(), &b.reason),
-    )
-    .await?;
-    Ok(Json(record_json(&state, &record)).into_response())
+    with_reason(&state, &who, &id, body, "resumed", PatchRecord::resume).await
 }
 
 async fn withdraw(
@@ -623,18 +627,7 @@ async fn withdraw(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let b: ReasonBody = json_body(&read(body, MAX_BODY).await?)?;
-    let person = record_person(&who);
-    let (record, ()) = change(
-        &state,
-        &who,
-        &id,
-        EventKind::PatchAssessed,
-        &format!("withdrawn: {}", b.reason),
-        |r| r.withdraw(&person, now(), &b.reason),
-    )
-    .await?;
-    Ok(Json(record_json(&state, &record)).into_response())
+    with_reason(&state, &who, &id, body, "withdrawn", PatchRecord::withdraw).await
 }
 
 async fn export(

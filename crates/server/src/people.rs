@@ -55,7 +55,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/audit", get(audit_log))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// A JSON body, or a `malformed` problem naming what is wrong with it.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))
 }
 

@@ -26,6 +26,7 @@ use serde::Deserialize;
 use crate::app::{AppState, Shared, audit, read};
 use crate::auth::Person;
 use crate::patches::record_person;
+use crate::people::json_body;
 use crate::problem::ApiError;
 
 const MAX_BODY: usize = 1 << 20;
@@ -41,10 +42,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/rollouts/{id}/retry", post(retry))
         .route("/api/v1/rollouts/{id}/defer", post(defer))
         .route("/api/v1/rollouts/{id}/exclude", post(exclude))
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::new(codes::MALFORMED, e.to_string()))
 }
 
 fn now() -> time::OffsetDateTime {
