@@ -94,6 +94,11 @@ struct RunningAgent {
 
 impl RunningAgent {
     fn start(config: &Path) -> Self {
+        Self::start_with_env(config, &[])
+    }
+
+    /// Started with these environment variables added.
+    fn start_with_env(config: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Self {
         let mut child = StdCommand::cargo_bin("medguard")
             .unwrap()
             .args([
@@ -108,6 +113,7 @@ impl RunningAgent {
             .arg(config.with_file_name("state"))
             .arg("--config")
             .arg(config)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -219,111 +225,153 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A server with one enrolled device: `server init` and `server run` on a free loopback port,
+/// a vendor key, a profiled root, the agent's configuration (verification every 2 s) and
+/// state, and an API token.
+struct Fleet {
+    work: tempfile::TempDir,
+    data: std::path::PathBuf,
+    listen: String,
+    url: String,
+    root: std::path::PathBuf,
+    config: std::path::PathBuf,
+    id: String,
+    api: String,
+    server: Option<RunningServer>,
+}
+
+impl Fleet {
+    fn new(serial: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path();
+        let data = work.join("server");
+        check(
+            &medguard()
+                .args(["server", "init", "--data"])
+                .arg(&data)
+                .output()
+                .unwrap(),
+            0,
+        );
+        let listen = format!("127.0.0.1:{}", free_port());
+        let url = format!("https://{listen}");
+        let server = RunningServer::start(&data, &listen);
+
+        let vendor = work.join("vendor");
+        check(
+            &medguard()
+                .args(["key", "generate", "--out"])
+                .arg(&vendor)
+                .output()
+                .unwrap(),
+            0,
+        );
+        let root = work.join("device/root");
+        std::fs::create_dir_all(root.join("opt/viewer/bin")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+        std::fs::write(
+            root.join("var/lib/dpkg/status"),
+            "Package: viewer\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("opt/viewer/bin/viewer"),
+            "#!/bin/sh\necho viewer\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/os-release"),
+            "ID=debian\nVERSION_ID=\"12\"\n",
+        )
+        .unwrap();
+        let profile = work.join("device/device.profile");
+        check(
+            &medguard()
+                .args(["profile", "create"])
+                .arg(&root)
+                .arg("--out")
+                .arg(&profile)
+                .arg("--key")
+                .arg(vendor.with_extension("key"))
+                .output()
+                .unwrap(),
+            0,
+        );
+        let config = work.join("device/agent.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[device]\nmodel = \"CT 9000\"\nserial = \"{serial}\"\n\
+                 [profile]\nroot = \"root\"\nprofile = \"device.profile\"\ntrust = [{:?}]\n\
+                 interval = \"2s\"\n[inventory]\n",
+                vendor.with_extension("pub")
+            ),
+        )
+        .unwrap();
+        let token = secret(&check(
+            &medguard()
+                .args(["server", "enroll-token", "--site", "Radiology", "--data"])
+                .arg(&data)
+                .output()
+                .unwrap(),
+            0,
+        ));
+        let enrolled: Value = serde_json::from_str(&check(
+            &medguard()
+                .args([
+                    "agent", "enroll", "--json", "--server", &url, "--token", &token,
+                ])
+                .arg("--ca")
+                .arg(data.join("tls/ca.pem"))
+                .arg("--state")
+                .arg(config.with_file_name("state"))
+                .arg("--config")
+                .arg(&config)
+                .output()
+                .unwrap(),
+            0,
+        ))
+        .unwrap();
+        let id = enrolled["device_id"].as_str().unwrap().to_owned();
+        let api = secret(&check(
+            &medguard()
+                .args([
+                    "server", "token", "create", "--user", "admin", "--name", "daemon", "--data",
+                ])
+                .arg(&data)
+                .output()
+                .unwrap(),
+            0,
+        ));
+
+        Self {
+            data,
+            listen,
+            url,
+            root,
+            config,
+            id,
+            api,
+            server: Some(server),
+            work: dir,
+        }
+    }
+}
+
 #[test]
 fn the_daemon_reports_a_change_within_an_interval_and_everything_once_after_an_outage() {
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let data = work.join("server");
-    check(
-        &medguard()
-            .args(["server", "init", "--data"])
-            .arg(&data)
-            .output()
-            .unwrap(),
-        0,
+    let mut f = Fleet::new("SN-daemon");
+    let (data, url, api, id, root, config, listen) = (
+        f.data.clone(),
+        f.url.clone(),
+        f.api.clone(),
+        f.id.clone(),
+        f.root.clone(),
+        f.config.clone(),
+        f.listen.clone(),
     );
-    let listen = format!("127.0.0.1:{}", free_port());
-    let url = format!("https://{listen}");
-    let mut server = RunningServer::start(&data, &listen);
-
-    let vendor = work.join("vendor");
-    check(
-        &medguard()
-            .args(["key", "generate", "--out"])
-            .arg(&vendor)
-            .output()
-            .unwrap(),
-        0,
-    );
-    let root = work.join("device/root");
-    std::fs::create_dir_all(root.join("opt/viewer/bin")).unwrap();
-    std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
-    std::fs::write(
-        root.join("var/lib/dpkg/status"),
-        "Package: viewer\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("opt/viewer/bin/viewer"),
-        "#!/bin/sh\necho viewer\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("etc/os-release"),
-        "ID=debian\nVERSION_ID=\"12\"\n",
-    )
-    .unwrap();
-    let profile = work.join("device/device.profile");
-    check(
-        &medguard()
-            .args(["profile", "create"])
-            .arg(&root)
-            .arg("--out")
-            .arg(&profile)
-            .arg("--key")
-            .arg(vendor.with_extension("key"))
-            .output()
-            .unwrap(),
-        0,
-    );
-    let config = work.join("device/agent.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[device]\nmodel = \"CT 9000\"\nserial = \"SN-daemon\"\n\
-             [profile]\nroot = \"root\"\nprofile = \"device.profile\"\ntrust = [{:?}]\n\
-             interval = \"2s\"\n[inventory]\n",
-            vendor.with_extension("pub")
-        ),
-    )
-    .unwrap();
-    let token = secret(&check(
-        &medguard()
-            .args(["server", "enroll-token", "--site", "Radiology", "--data"])
-            .arg(&data)
-            .output()
-            .unwrap(),
-        0,
-    ));
-    let enrolled: Value = serde_json::from_str(&check(
-        &medguard()
-            .args([
-                "agent", "enroll", "--json", "--server", &url, "--token", &token,
-            ])
-            .arg("--ca")
-            .arg(data.join("tls/ca.pem"))
-            .arg("--state")
-            .arg(config.with_file_name("state"))
-            .arg("--config")
-            .arg(&config)
-            .output()
-            .unwrap(),
-        0,
-    ))
-    .unwrap();
-    let id = enrolled["device_id"].as_str().unwrap().to_owned();
-    let api = secret(&check(
-        &medguard()
-            .args([
-                "server", "token", "create", "--user", "admin", "--name", "daemon", "--data",
-            ])
-            .arg(&data)
-            .output()
-            .unwrap(),
-        0,
-    ));
-
+    let mut server = f.server.take().unwrap();
     let mut agent = RunningAgent::start(&config);
     agent.wait_for(0, &["verify: intact", "0 queued", "server holds up to seq"]);
     let d = wait_on_server(&url, &data, &api, &id, |d| {
@@ -392,4 +440,80 @@ fn the_daemon_reports_a_change_within_an_interval_and_everything_once_after_an_o
     );
     assert_eq!(d["detail"]["audit"], "intact", "{d:#}");
     drop(server);
+}
+
+/// The datagrams a service manager would receive on `NOTIFY_SOCKET`.
+struct NotifySocket {
+    path: std::path::PathBuf,
+    socket: std::os::unix::net::UnixDatagram,
+    seen: Vec<String>,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> Self {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(PATIENCE)).unwrap();
+        Self {
+            path,
+            socket,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads datagrams until one has the line `want`; returns how many came before it.
+    fn wait_for(&mut self, want: &str) -> usize {
+        let mut buf = vec![0u8; 4096];
+        let mut before = 0;
+        loop {
+            let n = self.socket.recv(&mut buf).unwrap_or_else(|e| {
+                panic!("no {want} on NOTIFY_SOCKET ({e}); got {:?}", self.seen)
+            });
+            let message = String::from_utf8(buf[..n].to_vec()).unwrap();
+            self.seen.push(message.clone());
+            if message.lines().any(|l| l == want) {
+                return before;
+            }
+            before += 1;
+        }
+    }
+}
+
+#[test]
+fn under_systemd_the_daemon_says_ready_feeds_the_watchdog_and_says_stopping() {
+    let f = Fleet::new("SN-notify");
+    let mut socket = NotifySocket::bind(f.work.path());
+    // A 2 s watchdog: pings every second.
+    let agent = RunningAgent::start_with_env(
+        &f.config,
+        &[
+            ("NOTIFY_SOCKET", socket.path.as_os_str()),
+            ("WATCHDOG_USEC", std::ffi::OsStr::new("2000000")),
+        ],
+    );
+    assert_eq!(
+        socket.wait_for("READY=1"),
+        0,
+        "READY=1 is the first notification: {:?}",
+        socket.seen
+    );
+    // Keep-alives keep coming across several rounds (verification every 2 s), spaced by
+    // about half the watchdog interval.
+    let started = Instant::now();
+    for _ in 0..4 {
+        socket.wait_for("WATCHDOG=1");
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(2500),
+        "four pings of a 2 s watchdog span at least 3 half-intervals: {elapsed:?}"
+    );
+    assert!(
+        socket.seen.iter().any(|m| m.starts_with("STATUS=round ")),
+        "{:?}",
+        socket.seen
+    );
+    let (status, stderr) = agent.stop();
+    assert!(status.success(), "{status}: {stderr}");
+    socket.wait_for("STOPPING=1");
 }

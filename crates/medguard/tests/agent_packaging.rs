@@ -19,6 +19,8 @@ fn the_systemd_unit_verifies() {
     assert!(probe.status.success());
     let unit = std::fs::read_to_string(packaging().join("medguard-agent.service")).unwrap();
     assert!(unit.contains("Restart=on-failure"));
+    // The agent notifies (agent_daemon.rs checks READY=1, WATCHDOG=1 and STOPPING=1).
+    assert!(unit.contains("Type=notify") && unit.contains("WatchdogSec="));
     assert!(unit.contains("ReadWritePaths=/var/lib/medguard"));
     // The unit names the installed binary; verify it against the one just built.
     let dir = tempfile::tempdir().unwrap();

@@ -186,6 +186,8 @@ fn run_daemon(a: &RunArgs) -> anyhow::Result<ExitCode> {
     let options = DaemonOptions {
         backoff_min: a.retry_min,
         backoff_max: a.retry_max,
+        // The binary is the unit's main process: it may answer NOTIFY_SOCKET.
+        notify: medguard_agent::ServiceNotify::FromEnvironment,
         ..DaemonOptions::default()
     };
     let json = a.json;
