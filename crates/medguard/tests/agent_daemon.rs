@@ -5,6 +5,11 @@
 //! on the same address, and everything arrives exactly once: the server's last sequence
 //! number is the device's, nothing is refused, the audit chain is intact (a duplicated or
 //! missing audit record would break it), and the deviations count all four changes.
+//!
+//! Faults: the agent SIGKILLed while it sends (every sequence number stored once, counted in
+//! the server's database); a server with another CA's certificate (the problem names the
+//! certificate, the agent keeps running and queueing). Under systemd: READY=1, WATCHDOG=1 and
+//! STOPPING=1 on a `NOTIFY_SOCKET` the test binds. Bad configurations: agent_cli.rs.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -357,6 +362,31 @@ impl Fleet {
             work: dir,
         }
     }
+
+    /// The device as the server shows it.
+    fn device(&self) -> Value {
+        get(
+            &self.url,
+            &self.data,
+            &self.api,
+            &format!("/api/v1/devices/{}", self.id),
+        )
+    }
+
+    /// Polls the device on the server until `done` holds.
+    fn wait_on_server(&self, done: impl Fn(&Value) -> bool) -> Value {
+        wait_on_server(&self.url, &self.data, &self.api, &self.id, done)
+    }
+
+    /// The agent's outbox (read while the agent is stopped).
+    fn outbox(&self) -> medguard_agent::QueueStats {
+        medguard_agent::Outbox::open(
+            &medguard_agent::StateDir::new(self.config.with_file_name("state")).outbox_path(),
+        )
+        .unwrap()
+        .stats()
+        .unwrap()
+    }
 }
 
 #[test]
@@ -516,4 +546,132 @@ fn under_systemd_the_daemon_says_ready_feeds_the_watchdog_and_says_stopping() {
     let (status, stderr) = agent.stop();
     assert!(status.success(), "{status}: {stderr}");
     socket.wait_for("STOPPING=1");
+}
+
+/// The reports the server stored for the device: (count, lowest seq, highest seq), read from
+/// its SQLite database with the `sqlite3` tool (an independent reader).
+fn stored_reports(f: &Fleet) -> (u64, u64, u64) {
+    let out = StdCommand::new("sqlite3")
+        .arg(f.data.join("fleet.db"))
+        .arg(format!(
+            "SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM reports \
+             WHERE device_id = '{}'",
+            f.id
+        ))
+        .output()
+        .expect("sqlite3 must be installed for this test (.ci/install-deps)");
+    let text = check(&out, 0);
+    let v: Vec<u64> = text.trim().split('|').map(|x| x.parse().unwrap()).collect();
+    assert_eq!(v[0], v[1], "a sequence number stored twice: {text}");
+    (v[0], v[2], v[3])
+}
+
+#[test]
+fn an_agent_killed_while_sending_delivers_every_report_exactly_once_after_restarts() {
+    let mut f = Fleet::new("SN-killed");
+    let mut agent = RunningAgent::start(&f.config);
+    agent.wait_for(0, &["0 queued", "server holds up to seq"]);
+
+    // The server goes away while reports pile up (a verification every 2 s).
+    drop(f.server.take());
+    let mut at = agent.wait_for(0, &["PROBLEM: sending"]);
+    for n in 1..=4 {
+        std::fs::write(f.root.join(format!("etc/added-{n}")), "x\n").unwrap();
+        at = agent.wait_for(at, &[&format!("verify: DEVIATIONS: {n} added")]);
+    }
+    drop(agent); // SIGKILL
+
+    // The server comes back; the agent is SIGKILLed again and again while it sends the
+    // queue: the moment the server's last sequence number moves (the server has stored a
+    // batch the agent may not have removed yet), then at start, a little later, and after
+    // the server acknowledged part of it.
+    f.server = Some(RunningServer::start(&f.data, &f.listen));
+    let before = f.device()["last_seq"].as_u64().unwrap();
+    let agent = RunningAgent::start(&f.config);
+    let deadline = Instant::now() + PATIENCE;
+    while f.device()["last_seq"].as_u64().unwrap() == before {
+        assert!(Instant::now() < deadline, "the agent never sent");
+    }
+    drop(agent);
+    let mut seen = vec![f.device()["last_seq"].as_u64().unwrap()];
+    for delay_ms in [0u64, 150, 400, 900, 1500] {
+        std::fs::write(f.root.join("etc/added-1"), format!("{delay_ms}\n")).unwrap();
+        let agent = RunningAgent::start(&f.config);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        drop(agent);
+        seen.push(f.device()["last_seq"].as_u64().unwrap());
+    }
+    println!("the server's last seq after each SIGKILL: {before} then {seen:?}");
+
+    // A clean run drains the queue.
+    let mut agent = RunningAgent::start(&f.config);
+    agent.wait_for(0, &["0 queued", "server holds up to seq"]);
+    let (status, stderr) = agent.stop();
+    assert!(status.success(), "{status}: {stderr}");
+    let outbox = f.outbox();
+    assert_eq!(outbox.reports, 0, "{outbox:?}");
+    assert_eq!(outbox.refused, 0, "{outbox:?}");
+    let d = f.device();
+    assert_eq!(d["last_seq"].as_u64().unwrap(), outbox.last_seq, "{d:#}");
+    // Every sequence number from 1 to the last is stored, each once.
+    assert_eq!(
+        stored_reports(&f),
+        (outbox.last_seq, 1, outbox.last_seq),
+        "{d:#}"
+    );
+    // A duplicated or lost audit record would break the chain.
+    assert_eq!(d["detail"]["audit"], "intact", "{d:#}");
+    assert_eq!(d["detail"]["deviations"], 4, "{d:#}");
+}
+
+#[test]
+fn a_server_with_another_cas_certificate_is_named_and_the_agent_queues_until_the_real_one_returns()
+{
+    let mut f = Fleet::new("SN-imposter");
+    let mut agent = RunningAgent::start(&f.config);
+    agent.wait_for(0, &["0 queued", "server holds up to seq"]);
+
+    // Another server, with its own CA, answers on the fleet's address.
+    drop(f.server.take());
+    let other = f.work.path().join("other-server");
+    check(
+        &medguard()
+            .args(["server", "init", "--data"])
+            .arg(&other)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let imposter = RunningServer::start(&other, &f.listen);
+    let first = agent.wait_for(0, &["PROBLEM: sending", "not trusted"]);
+    let line = agent.lines.lock().unwrap()[first].clone();
+    assert!(
+        line.contains(&f.url) && line.to_lowercase().contains("certificate"),
+        "the problem names the server and the certificate: {line}"
+    );
+    // It keeps running, verifying and queueing.
+    std::fs::write(f.root.join("etc/added-by-imposter-time"), "x\n").unwrap();
+    let later = agent.wait_for(first + 1, &["verify: DEVIATIONS: 1 added"]);
+    let later = agent.wait_for(later, &["PROBLEM: sending", "not trusted"]);
+    let queued: u64 = {
+        let lines = agent.lines.lock().unwrap();
+        lines[later]
+            .split("; ")
+            .find_map(|p| p.strip_suffix(" queued")?.parse().ok())
+            .unwrap()
+    };
+    assert!(queued >= 2, "{queued}");
+
+    // The real server returns: everything arrives.
+    drop(imposter);
+    f.server = Some(RunningServer::start(&f.data, &f.listen));
+    agent.wait_for(later, &["0 queued", "server holds up to seq"]);
+    let d = f.wait_on_server(|d| d["detail"]["deviations"] == 1);
+    let (status, stderr) = agent.stop();
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(
+        d["last_seq"].as_u64().unwrap(),
+        f.outbox().last_seq,
+        "{d:#}"
+    );
 }
