@@ -208,9 +208,13 @@ fn run_daemon(a: &RunArgs) -> anyhow::Result<ExitCode> {
             },
         ))
         .context("running the agent")?;
-    eprintln!(
+    // Not eprintln!: it panics when stderr cannot be written (a log file on a full disk),
+    // turning a clean stop into exit 101.
+    let _ = writeln!(
+        std::io::stderr(),
         "medguard: agent stopped after {} round(s); {} report(s) queued",
-        summary.rounds, summary.queued
+        summary.rounds,
+        summary.queued
     );
     Ok(ExitCode::SUCCESS)
 }
