@@ -7,6 +7,9 @@
 //! Tasks run on the calling thread, one after the other: a verification or scan in progress
 //! finishes before a shutdown is seen (the scan itself runs at idle priority and pauses while
 //! the clinical-state provider says the device is in use).
+//!
+//! Under systemd ([`DaemonOptions::notify`]) the daemon reports readiness once the agent is
+//! open, feeds the watchdog from the loop and says when it stops ([`crate::systemd`]).
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
@@ -25,6 +28,7 @@ use crate::config::AgentConfig;
 use crate::run::{Agent, ScanPolicy, TaskResult};
 use crate::send::SendSummary;
 use crate::state::StateDir;
+use crate::systemd::{Cover, ServiceManager, ServiceNotify};
 use crate::transport::Timeouts;
 
 /// How often the allowlist's denials and the agent's own audit records are uploaded: the
@@ -249,6 +253,8 @@ pub struct DaemonOptions {
     pub backoff_min: Duration,
     /// The longest wait between sends to an unreachable server.
     pub backoff_max: Duration,
+    /// Whether to notify systemd (readiness, watchdog, stopping).
+    pub notify: ServiceNotify,
 }
 
 impl Default for DaemonOptions {
@@ -257,6 +263,7 @@ impl Default for DaemonOptions {
             timeouts: Timeouts::default(),
             backoff_min: Duration::from_secs(5),
             backoff_max: Duration::from_secs(300),
+            notify: ServiceNotify::Off,
         }
     }
 }
@@ -309,6 +316,10 @@ pub async fn run_daemon(
     mut observe: impl FnMut(&Round),
 ) -> Result<DaemonSummary, AgentError> {
     let mut agent = Agent::open(state, config, clock.clone(), options.timeouts)?;
+    let manager = ServiceManager::new(options.notify);
+    // Ready once the state is open: the first round's verification may take minutes and
+    // must not count against the unit's start timeout.
+    let mut startup_problem = manager.ready().err().map(|e| e.to_string());
     let mut schedule = Schedule::new(agent.config(), clock.now(), agent.scan_due()?);
     let mut backoff = Backoff::new(options.backoff_min, options.backoff_max);
     let mut scan_now = false;
@@ -322,20 +333,30 @@ pub async fn run_daemon(
             () = &mut shutdown => break,
             () = std::future::ready(()) => {}
         }
+        manager.keep_alive();
         let now = clock.now();
         let due = schedule.due(now);
         let send_due = backoff.retry_at().is_some_and(|at| at <= now);
         if !due.is_empty() || send_due || rounds == 0 {
-            let round = round(
+            let mut round = round(
                 &mut agent,
                 &mut schedule,
                 &mut backoff,
                 &due,
                 &mut scan_now,
                 clock.as_ref(),
+                &manager,
             )
             .await?;
             rounds += 1;
+            round.problems.extend(startup_problem.take());
+            let mut status = format!("round {rounds}: {} report(s) queued", round.queued);
+            if let Some(p) = round.problems.last() {
+                status.push_str("; ");
+                status.push_str(p);
+            }
+            // The status line is a convenience: its failure is not the round's problem.
+            let _ = manager.status(&status);
             observe(&round);
         }
         let now = clock.now();
@@ -343,16 +364,20 @@ pub async fn run_daemon(
             .into_iter()
             .flatten()
             .min();
-        let nap = wake.map_or(MAX_NAP, |at| {
+        let longest = manager.ping_every().map_or(MAX_NAP, |p| p.min(MAX_NAP));
+        let nap = wake.map_or(longest, |at| {
             Duration::try_from(at - now)
                 .unwrap_or(Duration::ZERO)
-                .min(MAX_NAP)
+                .min(longest)
         });
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep(nap) => {}
         }
     }
+    // Said before the closing checkpoint, which may take a moment: systemd then knows the
+    // stop was seen.
+    let _ = manager.stopping();
     let queued = agent.outbox().stats()?.reports;
     agent.close()?;
     Ok(DaemonSummary { rounds, queued })
@@ -365,6 +390,7 @@ async fn round(
     due: &[Job],
     scan_now: &mut bool,
     clock: &dyn Clock,
+    manager: &ServiceManager,
 ) -> Result<Round, AgentError> {
     let at = clock.now();
     let mut problems = Vec::new();
@@ -374,7 +400,11 @@ async fn round(
     let mut tasks = Vec::new();
     for job in due {
         match job {
-            Job::Verify => tasks.push(agent.verify(&Progress::default())),
+            Job::Verify => {
+                let progress = Arc::new(Progress::default());
+                let _fed = manager.cover(Cover::WhileAdvancing(progress.clone()));
+                tasks.push(agent.verify(&progress));
+            }
             Job::Inventory => tasks.extend(agent.inventory()),
             Job::Services => tasks.push(agent.services()),
             Job::Scan => {
@@ -383,6 +413,7 @@ async fn round(
                 } else {
                     ScanPolicy::WhenDue
                 };
+                let _fed = manager.cover(Cover::Always);
                 tasks.extend(agent.scan(policy, &Arc::new(Progress::default())));
             }
             Job::Allowlist => tasks.push(agent.allowlist()),
@@ -390,6 +421,7 @@ async fn round(
             Job::Audit => {}
         }
         schedule.ran(*job, clock.now());
+        manager.keep_alive();
     }
     tasks.extend(agent.local_install());
     // Every round ends with the audit upload, so the server gets what the round recorded.
@@ -428,6 +460,7 @@ async fn round(
                         .collect();
                     if !installs.is_empty() {
                         for (rollout, target) in installs {
+                            let _fed = manager.cover(Cover::Always);
                             tasks.push(agent.install(rollout, target).await);
                         }
                         // The outcome goes to the server now, not a round later.

@@ -30,7 +30,8 @@
 //! (bundled SQLite, already in the build for the RPM database) for the outbox, because a
 //! queue that survives power loss needs atomic multi-row updates (a report and the audit
 //! cursor it advances commit together), which SQLite gives in one transaction; `tokio` for
-//! the simulator's thousands of concurrent devices.
+//! the simulator's thousands of concurrent devices; `sd-notify` for systemd's readiness and
+//! watchdog protocol (why: [`systemd`]).
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -43,6 +44,7 @@ mod run;
 mod send;
 pub mod simulate;
 mod state;
+pub mod systemd;
 pub mod tasks;
 mod text;
 pub mod transport;
@@ -57,6 +59,7 @@ pub use outbox::{
 pub use run::{Agent, ReportOptions, RunSummary, ScanPolicy, TaskResult, TaskStatus, report_once};
 pub use send::SendSummary;
 pub use state::{CertificateRecord, Enrollment, StateDir};
+pub use systemd::{ServiceManager, ServiceNotify};
 pub use transport::{SendError, ServerLink, Timeouts};
 
 /// The agent's version, sent in enrollment facts and health reports.

@@ -25,19 +25,22 @@ fn a_configuration_with_an_unknown_key_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.toml");
     std::fs::write(&config, "[profile]\nroot = \"/\"\nintreval = \"1h\"\n").unwrap();
-    let out = medguard()
-        .args(["agent", "report", "--state"])
-        .arg(dir.path().join("state"))
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(
-        stderr(&out).contains("unknown key `profile.intreval`"),
-        "{}",
-        stderr(&out)
-    );
+    // The one-shot report and the daemon refuse it alike, before touching the state.
+    for command in ["report", "run"] {
+        let out = medguard()
+            .args(["agent", command, "--state"])
+            .arg(dir.path().join("state"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}: {out:?}");
+        assert!(
+            stderr(&out).contains("unknown key `profile.intreval`"),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 #[test]
@@ -49,19 +52,37 @@ fn a_configuration_naming_a_missing_file_is_an_error_naming_key_and_path() {
         "[profile]\nroot = \"/\"\nprofile = \"nowhere.profile\"\ntrust = [\"vendor.pub\"]\n",
     )
     .unwrap();
+    for command in ["report", "run"] {
+        let out = medguard()
+            .args(["agent", command, "--state"])
+            .arg(dir.path().join("state"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}: {out:?}");
+        let e = stderr(&out);
+        assert!(
+            e.contains("`profile.profile`") && e.contains("nowhere.profile"),
+            "{command}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_configuration_file_is_an_error_naming_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nowhere/agent.toml");
     let out = medguard()
-        .args(["agent", "report", "--state"])
+        .args(["agent", "run", "--state"])
         .arg(dir.path().join("state"))
         .arg("--config")
         .arg(&config)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     let e = stderr(&out);
-    assert!(
-        e.contains("`profile.profile`") && e.contains("nowhere.profile"),
-        "{e}"
-    );
+    assert!(e.contains(&config.display().to_string()), "{e}");
 }
 
 #[test]

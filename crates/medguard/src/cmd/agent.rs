@@ -182,6 +182,8 @@ fn run_daemon(a: &RunArgs) -> anyhow::Result<ExitCode> {
     let options = DaemonOptions {
         backoff_min: a.retry_min,
         backoff_max: a.retry_max,
+        // The binary is the unit's main process: it may answer NOTIFY_SOCKET.
+        notify: medguard_agent::ServiceNotify::FromEnvironment,
         ..DaemonOptions::default()
     };
     let json = a.json;
@@ -202,9 +204,13 @@ fn run_daemon(a: &RunArgs) -> anyhow::Result<ExitCode> {
             },
         ))
         .context("running the agent")?;
-    eprintln!(
+    // Not eprintln!: it panics when stderr cannot be written (a log file on a full disk),
+    // turning a clean stop into exit 101.
+    let _ = writeln!(
+        std::io::stderr(),
         "medguard: agent stopped after {} round(s); {} report(s) queued",
-        summary.rounds, summary.queued
+        summary.rounds,
+        summary.queued
     );
     Ok(ExitCode::SUCCESS)
 }
