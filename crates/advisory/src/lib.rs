@@ -10,7 +10,7 @@
 //!   schema is refused with the file and JSON pointer and the rest go on; unknown ecosystems
 //!   and unparsable versions are reported as [`Problem`]s, never silently dropped.
 //! - [`Database`] keeps one normalised JSON file per advisory under `records/` and an
-//!   `index.json` (id, modified, content hash), each written atomically (temp file + rename),
+//!   `index.json` (id, modified, content hash), each written atomically (temp file, fsync, rename, directory fsync),
 //!   so an interrupted ingest leaves the previous state. Loading reads the files in parallel.
 //! - [`Matcher`] indexes affected packages by (ecosystem, name) in memory and matches each
 //!   distinct (ecosystem, name, version) once, however many devices share it.
