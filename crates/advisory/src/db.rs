@@ -150,11 +150,13 @@ impl Database {
                     serde_json::from_slice(&bytes).map_err(|e| AdvisoryError::Corrupt {
                         path: index_path.clone(),
                         reason: e.to_string(),
+                        source: Some(Box::new(e)),
                     })?;
                 if index.format != FORMAT_VERSION {
                     return Err(AdvisoryError::Corrupt {
                         path: index_path,
                         reason: format!("format {} is not {FORMAT_VERSION}", index.format),
+                        source: None,
                     });
                 }
                 index
@@ -242,6 +244,7 @@ impl Database {
                 let bytes = serde_json::to_vec(advisory).map_err(|e| AdvisoryError::Corrupt {
                     path: records.join(file_name_for(id)),
                     reason: e.to_string(),
+                    source: Some(Box::new(e)),
                 })?;
                 write_durably(&records.join(file_name_for(id)), &bytes)
             })?;
@@ -249,6 +252,7 @@ impl Database {
         let bytes = serde_json::to_vec(&self.index).map_err(|e| AdvisoryError::Corrupt {
             path: index_path.clone(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
         write_durably(&index_path, &bytes)?;
         Ok(report)
@@ -270,11 +274,13 @@ impl Database {
                     serde_json::from_slice(&bytes).map_err(|e| AdvisoryError::Corrupt {
                         path: path.clone(),
                         reason: e.to_string(),
+                        source: Some(Box::new(e)),
                     })?;
                 if &advisory.id != id || advisory.content_hash != entry.content_hash {
                     return Err(AdvisoryError::Corrupt {
                         path,
                         reason: format!("does not hold {id} as indexed"),
+                        source: None,
                     });
                 }
                 Ok(advisory)

@@ -142,3 +142,48 @@ fn regression_12_database_files_use_the_one_durable_write() {
         assert_eq!(mode(r), expected, "{}", r.display());
     }
 }
+
+/// Issue 12: errors keep their cause as `source()` (not only its text), so callers can walk
+/// the chain to the parser's error.
+#[test]
+fn regression_12_errors_keep_their_cause_as_source() {
+    use std::error::Error as _;
+    // A record that is not JSON: the syntax error's source is serde_json's error.
+    let err = medguard_advisory::parse_record(b"{", false).unwrap_err();
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .is_some_and(serde_json::Error::is_eof),
+        "{err:?}"
+    );
+    // A record that breaks the OSV schema: the schema error keeps the deserialiser's error.
+    let err = medguard_advisory::parse_record(br#"{"id": "X", "modified": 7}"#, false).unwrap_err();
+    assert!(
+        matches!(err, medguard_advisory::SourceError::Schema { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+    // A damaged index: the database error's source is serde_json's error.
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(db.path().join("index.json"), b"{").unwrap();
+    let err = Database::open(db.path()).unwrap_err();
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+    // A missing source file: the io::Error is there to walk to.
+    let err = read_sources(&[db.path().join("absent.json")], &|| {}).unwrap_err();
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+}

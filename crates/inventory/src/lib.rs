@@ -63,6 +63,7 @@ pub enum InventoryError {
         /// The path.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// An SBOM (or vendor file) is not well-formed or misses what its format requires.
@@ -76,6 +77,10 @@ pub enum InventoryError {
         pointer: String,
         /// What was wrong.
         message: String,
+        /// The parser's error when one found the problem (JSON, TOML, a package URL), kept
+        /// so callers can walk the cause chain; `None` for a rule of ours.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A signed document (a declaration of allowed services) that is unsigned, signed by no
     /// trusted key, or altered.
@@ -343,6 +348,7 @@ pub fn parse_sbom(bytes: &[u8], path: &Path) -> Result<Sbom, InventoryError> {
             format: "JSON",
             pointer: String::new(),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
     if value.get("bomFormat").is_some() {
         cyclonedx::from_value(value, path)

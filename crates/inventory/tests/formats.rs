@@ -345,3 +345,27 @@ fn regression_12_invalid_text_in_an_sbom_is_refused_with_its_offset() {
     le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
     parse_sbom(&le, path).unwrap();
 }
+
+/// Issue 12: library errors keep their cause as `source()`, so a caller (the binary's
+/// broken-pipe check) can walk the chain down to the `io::Error` or the parser's error.
+#[test]
+fn regression_12_errors_keep_their_cause_as_source() {
+    use std::error::Error as _;
+    let dir = tempfile::tempdir().unwrap();
+    let err = read_sbom(&dir.path().join("missing.json")).unwrap_err();
+    let io = err
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+
+    let err = parse_sbom(b"{", Path::new("x.json")).unwrap_err();
+    assert!(matches!(err, InventoryError::Invalid { .. }), "{err:?}");
+    let json = err
+        .source()
+        .and_then(|s| s.downcast_ref::<serde_json::Error>())
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert!(json.is_eof());
+    // The message is unchanged: the cause's text was already in it.
+    assert!(err.to_string().contains(&json.to_string()), "{err}");
+}
