@@ -262,7 +262,11 @@ pub fn parse_csaf(
             count: failures.len(),
         });
     }
-    let schema = |pointer: String, reason: String| SourceError::Schema { pointer, reason };
+    let schema = |pointer: String, reason: String| SourceError::Schema {
+        pointer,
+        reason,
+        source: None,
+    };
     if !matches!(raw.document.csaf_version.as_str(), "2.0" | "2.1") {
         return Err(schema(
             "/document/csaf_version".into(),

@@ -4,12 +4,12 @@
 //!
 //! Why files and not SQLite: records are written once and read all at once into memory for
 //! matching; one file per record makes an incremental update touch only what changed, needs
-//! no schema migration, and can be inspected with `jq`. Every file is written to a temporary
-//! name and renamed, and the index last, so a crash mid-ingest leaves a consistent database
+//! no schema migration, and can be inspected with `jq`. Every file is written durably through
+//! `medguard_host::write_bytes_atomically` (temporary file, fsync, rename, directory fsync),
+//! and the index last, so a crash mid-ingest leaves a consistent database
 //! (at worst an orphan record file that the next ingest overwrites).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -125,18 +125,15 @@ fn file_name_for(id: &str) -> String {
     format!("{safe}.{}.json", tag.get(..12).unwrap_or_default())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8], sync: bool) -> Result<(), AdvisoryError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(AdvisoryError::io(dir))?;
-    tmp.write_all(bytes).map_err(AdvisoryError::io(path))?;
-    if sync {
-        tmp.as_file().sync_all().map_err(AdvisoryError::io(path))?;
-    }
-    tmp.persist(path).map_err(|e| AdvisoryError::Io {
-        path: path.to_owned(),
-        source: e.error,
-    })?;
-    Ok(())
+/// Writes a database file through the workspace's one durable replacement (temporary file,
+/// fsync, rename, directory fsync). Records are synced too, not only the index: the index
+/// is written last and names them, so a record still in the page cache when the power goes
+/// would leave an index pointing at an empty or torn file.
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), AdvisoryError> {
+    medguard_host::write_bytes_atomically(path, 0o644, bytes).map_err(|e| AdvisoryError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 impl Database {
@@ -153,11 +150,13 @@ impl Database {
                     serde_json::from_slice(&bytes).map_err(|e| AdvisoryError::Corrupt {
                         path: index_path.clone(),
                         reason: e.to_string(),
+                        source: Some(Box::new(e)),
                     })?;
                 if index.format != FORMAT_VERSION {
                     return Err(AdvisoryError::Corrupt {
                         path: index_path,
                         reason: format!("format {} is not {FORMAT_VERSION}", index.format),
+                        source: None,
                     });
                 }
                 index
@@ -245,15 +244,17 @@ impl Database {
                 let bytes = serde_json::to_vec(advisory).map_err(|e| AdvisoryError::Corrupt {
                     path: records.join(file_name_for(id)),
                     reason: e.to_string(),
+                    source: Some(Box::new(e)),
                 })?;
-                write_atomically(&records.join(file_name_for(id)), &bytes, false)
+                write_durably(&records.join(file_name_for(id)), &bytes)
             })?;
         let index_path = self.dir.join(INDEX);
         let bytes = serde_json::to_vec(&self.index).map_err(|e| AdvisoryError::Corrupt {
             path: index_path.clone(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
-        write_atomically(&index_path, &bytes, true)?;
+        write_durably(&index_path, &bytes)?;
         Ok(report)
     }
 
@@ -273,11 +274,13 @@ impl Database {
                     serde_json::from_slice(&bytes).map_err(|e| AdvisoryError::Corrupt {
                         path: path.clone(),
                         reason: e.to_string(),
+                        source: Some(Box::new(e)),
                     })?;
                 if &advisory.id != id || advisory.content_hash != entry.content_hash {
                     return Err(AdvisoryError::Corrupt {
                         path,
                         reason: format!("does not hold {id} as indexed"),
+                        source: None,
                     });
                 }
                 Ok(advisory)

@@ -33,7 +33,9 @@ pub struct Rejection {
 impl Rejection {
     pub(crate) fn new(origin: &str, err: &SourceError) -> Self {
         let (pointer, reason) = match err {
-            SourceError::Schema { pointer, reason } => (Some(pointer.clone()), reason.clone()),
+            SourceError::Schema {
+                pointer, reason, ..
+            } => (Some(pointer.clone()), reason.clone()),
             SourceError::CsafMandatoryTest { pointer, .. } => {
                 (Some(pointer.clone()), err.to_string())
             }
@@ -94,6 +96,7 @@ fn read_zip(path: &Path) -> Result<Vec<(String, Vec<u8>, bool)>, AdvisoryError> 
     let zip_err = |e: zip::result::ZipError| AdvisoryError::Zip {
         path: path.to_owned(),
         reason: e.to_string(),
+        source: Box::new(e),
     };
     let file = std::fs::File::open(path).map_err(AdvisoryError::io(path))?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(zip_err)?;
@@ -144,6 +147,7 @@ pub fn read_sources(
                 .map_err(|e| SourceError::Syntax {
                     format: "file",
                     reason: e.to_string(),
+                    source: Some(Box::new(e)),
                 })
                 .and_then(|bytes| crate::parse_record(&bytes, *kind == Kind::Yaml));
             progress();
@@ -175,6 +179,7 @@ pub fn parse_json_documents(bytes: &[u8], origin: &str) -> Result<Vec<Parsed>, S
         serde_json::from_slice(bytes).map_err(|e| SourceError::Syntax {
             format: "JSON",
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
     let documents = match value {
         serde_json::Value::Array(items) => items,

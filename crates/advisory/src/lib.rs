@@ -10,7 +10,7 @@
 //!   schema is refused with the file and JSON pointer and the rest go on; unknown ecosystems
 //!   and unparsable versions are reported as [`Problem`]s, never silently dropped.
 //! - [`Database`] keeps one normalised JSON file per advisory under `records/` and an
-//!   `index.json` (id, modified, content hash), each written atomically (temp file + rename),
+//!   `index.json` (id, modified, content hash), each written atomically (temp file, fsync, rename, directory fsync),
 //!   so an interrupted ingest leaves the previous state. Loading reads the files in parallel.
 //! - [`Matcher`] indexes affected packages by (ecosystem, name) in memory and matches each
 //!   distinct (ecosystem, name, version) once, however many devices share it.
@@ -73,6 +73,9 @@ pub enum SourceError {
         pointer: String,
         /// What is wrong.
         reason: String,
+        /// The deserialiser's error, when one found the problem; `None` for a rule of ours.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A CSAF 2.0 document fails a mandatory test of its section 6.1 ("a program MUST handle
     /// a test failure as an error"): the first failure, and how many there are.
@@ -95,6 +98,9 @@ pub enum SourceError {
         format: &'static str,
         /// The parser's message (with line and column).
         reason: String,
+        /// The parser's (or reader's) error, for callers walking the cause chain.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// Neither an OSV record nor a CSAF document.
     #[error(
@@ -121,8 +127,11 @@ pub enum AdvisoryError {
     Zip {
         /// The archive.
         path: PathBuf,
-        /// The cause.
+        /// The zip reader's message.
         reason: String,
+        /// The zip reader's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A database file is corrupt (not written by this version, or damaged).
     #[error("{path}: corrupt database file: {reason}")]
@@ -131,6 +140,9 @@ pub enum AdvisoryError {
         path: PathBuf,
         /// What could not be read.
         reason: String,
+        /// The (de)serialiser's error, when one found the problem; `None` for a check of ours.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A device context, KEV catalogue or EPSS file is malformed.
     #[error("{path}: {reason}")]
@@ -139,6 +151,9 @@ pub enum AdvisoryError {
         path: PathBuf,
         /// What is wrong, with line where known.
         reason: String,
+        /// The parser's error, when one found the problem; `None` for a check of ours.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// Matching was asked of a database that holds no advisories, which would read as "no
     /// vulnerabilities" when nothing was checked.
@@ -196,9 +211,11 @@ pub(crate) fn deserialize_at<T: serde::de::DeserializeOwned>(
         if pointer.is_empty() {
             pointer.push('/');
         }
+        let inner = err.into_inner();
         SourceError::Schema {
             pointer,
-            reason: err.into_inner().to_string(),
+            reason: inner.to_string(),
+            source: Some(Box::new(inner)),
         }
     })
 }
@@ -212,11 +229,13 @@ pub fn parse_record(bytes: &[u8], yaml: bool) -> Result<(Advisory, Vec<Problem>)
         serde_norway::from_slice(bytes).map_err(|e| SourceError::Syntax {
             format: "YAML",
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?
     } else {
         serde_json::from_slice(bytes).map_err(|e| SourceError::Syntax {
             format: "JSON",
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?
     };
     let hash = blake3::hash(bytes).to_hex().to_string();

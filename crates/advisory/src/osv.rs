@@ -99,6 +99,7 @@ pub fn parse_osv(
     let schema = |pointer: String, reason: &str| SourceError::Schema {
         pointer,
         reason: reason.to_owned(),
+        source: None,
     };
     if raw.id.trim().is_empty() {
         return Err(schema("/id".into(), "the id is empty"));

@@ -79,6 +79,7 @@ impl DeviceContext {
         toml::from_str(&text).map_err(|e| AdvisoryError::Input {
             path: path.to_owned(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })
     }
 }
@@ -113,6 +114,7 @@ impl ExploitSignals {
             serde_json::from_slice(&bytes).map_err(|e| AdvisoryError::Input {
                 path: path.to_owned(),
                 reason: format!("not a CISA KEV catalogue: {e}"),
+                source: Some(Box::new(e)),
             })?;
         self.kev
             .extend(kev.vulnerabilities.into_iter().map(|v| v.cve_id));
@@ -130,6 +132,7 @@ impl ExploitSignals {
             .map_err(|(line, reason)| AdvisoryError::Input {
                 path: path.to_owned(),
                 reason: format!("line {line}: {reason}"),
+                source: None,
             })
     }
 

@@ -105,3 +105,85 @@ fn zip_archives_ingest() {
     assert_eq!(r.added, 2);
     assert!(r.rejected.is_empty());
 }
+
+/// Issue 12: the database wrote its files through its own copy of the atomic write (no
+/// fsync of the records or of the directory, files left at the temporary file's mode 0600).
+/// It now goes through `medguard_host::write_bytes_atomically` like every durable write:
+/// ordinary files with the usual mode, and no temporary left beside them.
+#[test]
+fn regression_12_database_files_use_the_one_durable_write() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let feed = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    record(feed.path(), "A-1", "2024-01-01T00:00:00Z", "1.0.1");
+    record(feed.path(), "A-2", "2024-01-01T00:00:00Z", "2.0.1");
+    ingest(db.path(), feed.path());
+    // What a plain file gets here under the current umask, narrowed to 0644.
+    let probe = feed.path().join("probe");
+    std::fs::write(&probe, b"").unwrap();
+    let expected = std::fs::metadata(&probe).unwrap().permissions().mode() & 0o644;
+
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let index = db.path().join("index.json");
+    assert_eq!(mode(&index), expected);
+    let mut names: Vec<String> = std::fs::read_dir(db.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["index.json", "records"]);
+    let records: Vec<_> = std::fs::read_dir(db.path().join("records"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    for r in &records {
+        assert!(!r.file_name().unwrap().to_string_lossy().starts_with('.'));
+        assert_eq!(mode(r), expected, "{}", r.display());
+    }
+}
+
+/// Issue 12: errors keep their cause as `source()` (not only its text), so callers can walk
+/// the chain to the parser's error.
+#[test]
+fn regression_12_errors_keep_their_cause_as_source() {
+    use std::error::Error as _;
+    // A record that is not JSON: the syntax error's source is serde_json's error.
+    let err = medguard_advisory::parse_record(b"{", false).unwrap_err();
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .is_some_and(serde_json::Error::is_eof),
+        "{err:?}"
+    );
+    // A record that breaks the OSV schema: the schema error keeps the deserialiser's error.
+    let err = medguard_advisory::parse_record(br#"{"id": "X", "modified": 7}"#, false).unwrap_err();
+    assert!(
+        matches!(err, medguard_advisory::SourceError::Schema { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+    // A damaged index: the database error's source is serde_json's error.
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(db.path().join("index.json"), b"{").unwrap();
+    let err = Database::open(db.path()).unwrap_err();
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<serde_json::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+    // A missing source file: the io::Error is there to walk to.
+    let err = read_sources(&[db.path().join("absent.json")], &|| {}).unwrap_err();
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+}

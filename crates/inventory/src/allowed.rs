@@ -268,25 +268,33 @@ impl AllowedServices {
     /// [`InventoryError::Invalid`] naming `path`, the TOML key path and line of the first
     /// problem.
     pub fn parse(body: &[u8], path: &Path) -> Result<Self, InventoryError> {
-        let invalid = |pointer: String, message: String| InventoryError::Invalid {
-            path: path.to_path_buf(),
-            format: FORMAT,
-            pointer,
-            message,
-        };
+        let invalid =
+            |pointer: String, message: String, source: Box<dyn std::error::Error + Send + Sync>| {
+                InventoryError::Invalid {
+                    path: path.to_path_buf(),
+                    format: FORMAT,
+                    pointer,
+                    message,
+                    source: Some(source),
+                }
+            };
         let text = std::str::from_utf8(body)
-            .map_err(|e| invalid(String::new(), format!("not UTF-8: {e}")))?;
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| invalid(String::new(), toml_message(text, &e)))?;
+            .map_err(|e| invalid(String::new(), format!("not UTF-8: {e}"), Box::new(e)))?;
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            let message = toml_message(text, &e);
+            invalid(String::new(), message, Box::new(e))
+        })?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             let pointer = e.path().to_string();
+            let message = toml_message(text, e.inner());
             invalid(
                 if pointer == "." {
                     String::new()
                 } else {
                     pointer
                 },
-                toml_message(text, e.inner()),
+                message,
+                Box::new(e.into_inner()),
             )
         })
     }
@@ -301,6 +309,7 @@ impl AllowedServices {
             format: FORMAT,
             pointer: String::new(),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         })
     }
 }
@@ -390,6 +399,7 @@ pub fn load(path: &Path, trusted: &[PublicKey]) -> Result<SignedAllowedServices,
             format: FORMAT,
             pointer: String::new(),
             message: format!("larger than {MAX_SIZE} bytes"),
+            source: None,
         });
     }
     verify(&bytes, path, trusted)

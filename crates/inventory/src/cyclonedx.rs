@@ -491,6 +491,7 @@ impl Check<'_> {
             format: "CycloneDX",
             pointer,
             message: message.into(),
+            source: None,
         }
     }
 }

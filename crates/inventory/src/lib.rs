@@ -63,6 +63,7 @@ pub enum InventoryError {
         /// The path.
         path: PathBuf,
         /// The cause.
+        #[source]
         error: std::io::Error,
     },
     /// An SBOM (or vendor file) is not well-formed or misses what its format requires.
@@ -76,6 +77,10 @@ pub enum InventoryError {
         pointer: String,
         /// What was wrong.
         message: String,
+        /// The parser's error when one found the problem (JSON, TOML, a package URL), kept
+        /// so callers can walk the cause chain; `None` for a rule of ours.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A signed document (a declaration of allowed services) that is unsigned, signed by no
     /// trusted key, or altered.
@@ -86,6 +91,18 @@ pub enum InventoryError {
         /// What the envelope check found.
         #[source]
         source: medguard_digest::EnvelopeError,
+    },
+    /// An SBOM's bytes are not valid text in its encoding (UTF-8, or UTF-16 after a
+    /// byte-order mark): refused rather than read with replacement characters, so every
+    /// command that reads an SBOM gives the same answer for the same file.
+    #[error("{path}: not valid {encoding}: invalid byte sequence at byte offset {offset}")]
+    Encoding {
+        /// The file.
+        path: PathBuf,
+        /// `UTF-8` or `UTF-16`.
+        encoding: &'static str,
+        /// Offset in the file (byte-order mark included) of the first invalid byte.
+        offset: usize,
     },
     /// A JSON document that is neither CycloneDX nor SPDX.
     #[error("{path}: neither a CycloneDX nor an SPDX JSON document")]
@@ -308,8 +325,9 @@ fn apply_evidence(
 /// Reads an SBOM file, CycloneDX (1.4–1.6) or SPDX (2.2, 2.3) JSON, into the model.
 ///
 /// # Errors
-/// When the file cannot be read, is not JSON, is neither format, or breaks its format's
-/// rules: [`InventoryError::Invalid`] carries the JSON pointer of the first problem.
+/// When the file cannot be read, is not valid text ([`InventoryError::Encoding`], with the
+/// byte offset), is not JSON, is neither format, or breaks its format's rules:
+/// [`InventoryError::Invalid`] carries the JSON pointer of the first problem.
 pub fn read_sbom(path: &Path) -> Result<Sbom, InventoryError> {
     let bytes = std::fs::read(path).map_err(|error| InventoryError::Io {
         path: path.to_path_buf(),
@@ -323,13 +341,14 @@ pub fn read_sbom(path: &Path) -> Result<Sbom, InventoryError> {
 /// # Errors
 /// As [`read_sbom`].
 pub fn parse_sbom(bytes: &[u8], path: &Path) -> Result<Sbom, InventoryError> {
-    let text = decode_text(bytes);
+    let text = decode_text(bytes, path)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| InventoryError::Invalid {
             path: path.to_path_buf(),
             format: "JSON",
             pointer: String::new(),
             message: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
     if value.get("bomFormat").is_some() {
         cyclonedx::from_value(value, path)
@@ -343,23 +362,53 @@ pub fn parse_sbom(bytes: &[u8], path: &Path) -> Result<Sbom, InventoryError> {
 }
 
 /// The text of a JSON file: UTF-8 (with or without a byte-order mark) or, with a BOM, UTF-16
-/// (some SPDX tools write it). Invalid sequences become U+FFFD; JSON parsing then decides.
-fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    let utf16 = |rest: &[u8], big: bool| -> String {
-        let units: Vec<u16> = rest
-            .chunks_exact(2)
-            .map(|c| match c {
-                [a, b] if big => u16::from_be_bytes([*a, *b]),
-                [a, b] => u16::from_le_bytes([*a, *b]),
-                _ => 0xfffd,
-            })
-            .collect();
-        String::from_utf16_lossy(&units)
+/// (some SPDX tools write it).
+///
+/// Invalid sequences are refused with their offset, not replaced with U+FFFD: JSON text must
+/// be Unicode (RFC 8259, section 8.1), a replaced byte would silently change a package name or
+/// version that matching then looks up, and the advisory side (`serde_json::from_slice`)
+/// already refuses such bytes; one rule for both.
+fn decode_text<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+) -> Result<std::borrow::Cow<'a, str>, InventoryError> {
+    let refuse = |encoding, offset| InventoryError::Encoding {
+        path: path.to_path_buf(),
+        encoding,
+        offset,
+    };
+    let utf8 = |rest: &'a [u8], bom: usize| {
+        std::str::from_utf8(rest)
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(|e| refuse("UTF-8", bom + e.valid_up_to()))
+    };
+    let utf16 = |rest: &[u8], big: bool| {
+        if !rest.len().is_multiple_of(2) {
+            // A trailing half code unit.
+            return Err(refuse("UTF-16", 2 + rest.len() - 1));
+        }
+        let units = rest.chunks_exact(2).map(|c| match c {
+            [a, b] if big => u16::from_be_bytes([*a, *b]),
+            [a, b] => u16::from_le_bytes([*a, *b]),
+            _ => 0xfffd,
+        });
+        let mut text = String::with_capacity(rest.len() / 2);
+        let mut offset = 2;
+        for c in char::decode_utf16(units) {
+            match c {
+                Ok(c) => {
+                    text.push(c);
+                    offset += 2 * c.len_utf16();
+                }
+                Err(_) => return Err(refuse("UTF-16", offset)),
+            }
+        }
+        Ok(std::borrow::Cow::Owned(text))
     };
     match bytes {
-        [0xef, 0xbb, 0xbf, rest @ ..] => String::from_utf8_lossy(rest),
-        [0xff, 0xfe, rest @ ..] => std::borrow::Cow::Owned(utf16(rest, false)),
-        [0xfe, 0xff, rest @ ..] => std::borrow::Cow::Owned(utf16(rest, true)),
-        _ => String::from_utf8_lossy(bytes),
+        [0xef, 0xbb, 0xbf, rest @ ..] => utf8(rest, 3),
+        [0xff, 0xfe, rest @ ..] => utf16(rest, false),
+        [0xfe, 0xff, rest @ ..] => utf16(rest, true),
+        _ => utf8(bytes, 0),
     }
 }

@@ -300,6 +300,7 @@ fn fail(path: &Path, pointer: String, message: impl Into<String>) -> InventoryEr
         format: "SPDX",
         pointer,
         message: message.into(),
+        source: None,
     }
 }
 

@@ -67,12 +67,18 @@ struct VendorHash {
 /// # Errors
 /// [`InventoryError::Invalid`] naming the component (`/component/N/field`) or the TOML line.
 pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, InventoryError> {
-    let fail = |pointer: String, message: String| InventoryError::Invalid {
-        path: path.to_path_buf(),
-        format: "vendor components",
-        pointer,
-        message,
+    let caused = |pointer: String,
+                  message: String,
+                  source: Option<Box<dyn std::error::Error + Send + Sync>>| {
+        InventoryError::Invalid {
+            path: path.to_path_buf(),
+            format: "vendor components",
+            pointer,
+            message,
+            source,
+        }
     };
+    let fail = |pointer: String, message: String| caused(pointer, message, None);
     let file: VendorFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| {
             text.get(..s.start)
@@ -81,9 +87,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, I
                 .count()
                 + 1
         });
-        fail(
+        let message = e.message().to_owned();
+        caused(
             line.map(|l| format!("line {l}")).unwrap_or_default(),
-            e.message().to_owned(),
+            message,
+            Some(Box::new(e)),
         )
     })?;
     let mut out = Vec::with_capacity(file.component.len());
@@ -99,7 +107,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<(Component, Vec<String>)>, I
             Some(p) => {
                 // Our own input, written into our SBOM: it must follow the specification,
                 // and is written in canonical form.
-                let parsed = Purl::parse(p).map_err(|e| fail(at("purl"), e.to_string()))?;
+                let parsed = Purl::parse(p)
+                    .map_err(|e| caused(at("purl"), e.to_string(), Some(Box::new(e))))?;
                 let eco = match ecosystem_from_purl(&parsed) {
                     Ecosystem::Other(_) => Ecosystem::Vendor,
                     e => e,

@@ -311,3 +311,61 @@ fn invalid_spdx_is_refused_with_the_pointer() {
         Err(InventoryError::Invalid { .. })
     ));
 }
+
+/// Issue 12: an SBOM with invalid UTF-8 was read with replacement characters (a package name
+/// silently changed) where advisories with the same bytes were refused. Now it is refused with
+/// the byte offset (in the file, byte-order mark included), in UTF-8 and in UTF-16.
+#[test]
+fn regression_12_invalid_text_in_an_sbom_is_refused_with_its_offset() {
+    let path = Path::new("bad.json");
+    let offset_of = |bytes: &[u8]| match parse_sbom(bytes, path) {
+        Err(InventoryError::Encoding {
+            path: p,
+            encoding,
+            offset,
+        }) => {
+            assert_eq!(p, path);
+            (encoding, offset)
+        }
+        other => panic!("{other:?}"),
+    };
+    let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"x"#;
+    let mut bad = doc.to_vec();
+    bad.extend_from_slice(b"\xff\"}]}");
+    assert_eq!(offset_of(&bad), ("UTF-8", doc.len()));
+    let mut bom = b"\xef\xbb\xbf".to_vec();
+    bom.extend_from_slice(&bad);
+    assert_eq!(offset_of(&bom), ("UTF-8", doc.len() + 3));
+    // UTF-16LE: `{"` then an unpaired high surrogate.
+    let utf16 = b"\xff\xfe{\0\"\0\x00\xd8a\0";
+    assert_eq!(offset_of(utf16), ("UTF-16", 6));
+    // The valid UTF-16 form of a document still reads.
+    let mut le = b"\xff\xfe".to_vec();
+    let text = r#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[]}"#;
+    le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    parse_sbom(&le, path).unwrap();
+}
+
+/// Issue 12: library errors keep their cause as `source()`, so a caller (the binary's
+/// broken-pipe check) can walk the chain down to the `io::Error` or the parser's error.
+#[test]
+fn regression_12_errors_keep_their_cause_as_source() {
+    use std::error::Error as _;
+    let dir = tempfile::tempdir().unwrap();
+    let err = read_sbom(&dir.path().join("missing.json")).unwrap_err();
+    let io = err
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+
+    let err = parse_sbom(b"{", Path::new("x.json")).unwrap_err();
+    assert!(matches!(err, InventoryError::Invalid { .. }), "{err:?}");
+    let json = err
+        .source()
+        .and_then(|s| s.downcast_ref::<serde_json::Error>())
+        .unwrap_or_else(|| panic!("{err:?}"));
+    assert!(json.is_eof());
+    // The message is unchanged: the cause's text was already in it.
+    assert!(err.to_string().contains(&json.to_string()), "{err}");
+}

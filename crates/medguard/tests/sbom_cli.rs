@@ -173,3 +173,34 @@ fn services_json_names_process_and_package() {
         "{t}"
     );
 }
+
+/// Issue 12: `sbom show` read an SBOM of invalid UTF-8 (with replacement characters) where
+/// `vuln ingest` refuses such bytes. Every command that reads an SBOM now refuses it the same
+/// way: exit 2, the file and the byte offset named.
+#[test]
+fn regression_12_invalid_utf8_sbom_is_refused_by_show_and_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("latin1.json");
+    let head = br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"type":"library","name":"caf"#;
+    let mut bytes = head.to_vec();
+    bytes.extend_from_slice(b"\xe9\",\"version\":\"1\"}]}");
+    fs::write(&f, &bytes).unwrap();
+    let expected = format!(
+        "latin1.json: not valid UTF-8: invalid byte sequence at byte offset {}",
+        head.len()
+    );
+
+    let a = medguard().args(["sbom", "show"]).arg(&f).assert().code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains(&expected), "{err}");
+
+    let a = medguard()
+        .args(["vuln", "scan", "--db"])
+        .arg(dir.path().join("db"))
+        .arg("--sbom")
+        .arg(&f)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains(&expected), "{err}");
+}

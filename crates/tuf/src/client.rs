@@ -70,6 +70,7 @@ fn base_url(s: &str) -> Result<Url, TufError> {
     Url::parse(&with_slash).map_err(|e| TufError::Transport {
         url: s.to_owned(),
         reason: e.to_string(),
+        source: Some(Box::new(e)),
     })
 }
 
@@ -77,6 +78,7 @@ fn join(base: &Url, path: &str) -> Result<Url, TufError> {
     base.join(path).map_err(|e| TufError::Transport {
         url: format!("{base}{path}"),
         reason: e.to_string(),
+        source: Some(Box::new(e)),
     })
 }
 
@@ -179,7 +181,7 @@ async fn refresh_async(
         .expiration_enforcement(ExpirationEnforcement::Safe)
         .load()
         .await
-        .map_err(|e| from_tough(&e))?;
+        .map_err(from_tough)?;
     check_expiry("root", repo.root(), now)?;
     check_expiry("timestamp", repo.timestamp(), now)?;
     check_expiry("snapshot", repo.snapshot(), now)?;
@@ -322,12 +324,12 @@ async fn download(
     let mut stream = transport
         .fetch(url.clone())
         .await
-        .map_err(|e| transport_error(url.as_str(), &e))?;
+        .map_err(|e| transport_error(url.as_str(), e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(TufError::io(dir))?;
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut seen = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| transport_error(url.as_str(), &e))?;
+        let chunk = chunk.map_err(|e| transport_error(url.as_str(), e))?;
         seen += chunk.len() as u64;
         if seen > target.length {
             return Err(TufError::TooLong {

@@ -198,10 +198,7 @@ fn role_keys(role: &str, keys: &[RoleKey], threshold: u64) -> Result<RoleKeys, T
 fn decode_id(k: &RoleKey) -> Result<Decoded<Hex>, TufError> {
     hex::decode(k.key_id())
         .map(Decoded::from)
-        .map_err(|e| TufError::Key {
-            path: k.path().to_owned(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| TufError::key_by(k.path(), e))
 }
 
 /// The given keys that a role lists, checked against its threshold.
@@ -327,7 +324,7 @@ pub fn init(dir: &Path, keys: &RepoKeys, options: &InitOptions) -> Result<Publis
 fn read_staged(dir: &Path) -> Result<Vec<StagedTarget>, TufError> {
     let path = staged_index(dir);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TufError::malformed(&path, e)),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| TufError::malformed_by(&path, e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(TufError::Io { path, source: e }),
     }
@@ -532,7 +529,7 @@ pub fn publish(
             reason: "not a safe TUF target name",
         })?;
         let sha =
-            hex::decode(&entry.sha256).map_err(|e| TufError::malformed(staged_index(dir), e))?;
+            hex::decode(&entry.sha256).map_err(|e| TufError::malformed_by(staged_index(dir), e))?;
         let target = Target {
             length: entry.length,
             hashes: Hashes {

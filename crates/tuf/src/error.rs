@@ -8,6 +8,10 @@ use std::path::PathBuf;
 /// A TUF role, for error reports.
 pub type Role = String;
 
+/// The error beneath a [`TufError`], kept for callers walking `source()`: `tough`'s,
+/// `url`'s, `hex`'s and `serde_json`'s error types differ, so it is boxed.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything that can go wrong in the repository editor or the client.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -20,10 +24,22 @@ pub enum TufError {
     },
     /// A key file could not be used.
     #[error("key {path}: {reason}")]
-    Key { path: PathBuf, reason: String },
+    Key {
+        path: PathBuf,
+        reason: String,
+        /// The error that refused the key, if one did (`None` for a rule of ours).
+        #[source]
+        source: Option<Cause>,
+    },
     /// A metadata or state file is not what it should be.
     #[error("{path}: {reason}")]
-    Malformed { path: PathBuf, reason: String },
+    Malformed {
+        path: PathBuf,
+        reason: String,
+        /// The parser's error, if one found the problem (`None` for a check of ours).
+        #[source]
+        source: Option<Cause>,
+    },
     /// A name (device model, bundle file name, role) cannot be used in a repository.
     #[error("invalid {what} {name:?}: {reason}")]
     InvalidName {
@@ -81,7 +97,14 @@ pub enum TufError {
     NoApplicableBundle { model: String },
     /// The repository could not be reached or a file could not be fetched.
     #[error("fetching {url}: {reason}")]
-    Transport { url: String, reason: String },
+    Transport {
+        url: String,
+        reason: String,
+        /// The transport's (or URL parser's) error; `reason` is its message, or that of
+        /// the HTTP error inside it.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The repository did not connect or answer in time (a stalled or slow-drip server):
     /// `after` is the timeout that ran out (see [`crate::Timeouts`]).
     #[error("fetching {url}: no answer within {after:?}")]
@@ -100,17 +123,56 @@ impl TufError {
         move |source| Self::Io { path, source }
     }
 
+    /// A file that breaks a check of ours (no error beneath).
     pub(crate) fn malformed(path: impl Into<PathBuf>, reason: impl ToString) -> Self {
         Self::Malformed {
             path: path.into(),
             reason: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// A file a parser refused: its message as the reason, the error as the source.
+    pub(crate) fn malformed_by(
+        path: impl Into<PathBuf>,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Malformed {
+            path: path.into(),
+            reason: err.to_string(),
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// A key refused by `err`: its message as the reason, the error as the source.
+    pub(crate) fn key_by(path: impl Into<PathBuf>, err: impl Into<Cause>) -> Self {
+        let err: Cause = err.into();
+        Self::Key {
+            path: path.into(),
+            reason: err.to_string(),
+            source: Some(err),
         }
     }
 }
 
 /// Translates an error from `tough`, looking through transport errors for the cause that a
-/// stream adapter (hash, size limit) put there.
-pub(crate) fn from_tough(err: &tough::error::Error) -> TufError {
+/// stream adapter (hash, size limit) put there; a transport error keeps `tough`'s error as
+/// its source.
+pub(crate) fn from_tough(err: tough::error::Error) -> TufError {
+    match err {
+        tough::error::Error::Transport { url, source, .. } => {
+            if let Some(inner) = cause_in(&source) {
+                return from_tough_ref(inner);
+            }
+            crate::transport::transport_error(url.as_str(), source)
+        }
+        other => from_tough_ref(&other),
+    }
+}
+
+/// [`from_tough`] for an error found inside another (borrowed, so a transport error nested
+/// this deep carries its message without a source).
+fn from_tough_ref(err: &tough::error::Error) -> TufError {
     use tough::error::Error as E;
     match err {
         E::ExpiredMetadata { role, .. } => TufError::Expired {
@@ -193,9 +255,9 @@ pub(crate) fn from_tough(err: &tough::error::Error) -> TufError {
         },
         E::Transport { url, source, .. } => {
             if let Some(inner) = cause_in(source) {
-                return from_tough(inner);
+                return from_tough_ref(inner);
             }
-            crate::transport::transport_error(url.as_str(), source)
+            crate::transport::transport_error_ref(url.as_str(), source)
         }
         other => TufError::Refused {
             reason: other.to_string(),

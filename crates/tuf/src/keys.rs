@@ -34,25 +34,21 @@ impl RoleKey {
                 return Err(TufError::Key {
                     path: path.to_owned(),
                     reason: format!("PEM block is {:?}, expected PRIVATE KEY", block.tag()),
+                    source: None,
                 });
             }
             Err(_) => bytes,
         };
-        let signer = tough::sign::parse_keypair(&der).map_err(|e| TufError::Key {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let signer = tough::sign::parse_keypair(&der).map_err(|e| TufError::key_by(path, e))?;
         let key = signer.tuf_key();
         if !matches!(key, Key::Ed25519 { .. }) {
             return Err(TufError::Key {
                 path: path.to_owned(),
                 reason: "not an Ed25519 key".into(),
+                source: None,
             });
         }
-        let key_id = key.key_id().map_err(|e| TufError::Key {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let key_id = key.key_id().map_err(|e| TufError::key_by(path, e))?;
         let key_id = hex::encode(key_id);
         Ok(Self {
             path: path.to_owned(),

@@ -77,7 +77,7 @@ pub use editor::{
     AddOptions, InitOptions, PublishOptions, Published, RepoKeys, RotateOptions, add, add_all,
     init, publish, rotate_key,
 };
-pub use error::{Role, TufError};
+pub use error::{Cause, Role, TufError};
 pub use keys::RoleKey;
 pub use metadata::{BundleInfo, TrustedRoot};
 pub use transport::Timeouts;

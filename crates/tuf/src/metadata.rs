@@ -76,7 +76,7 @@ impl TrustedRoot {
 
 /// Deserialises one signed metadata file. Never panics on any input.
 pub fn parse_role<T: DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<Signed<T>, TufError> {
-    serde_json::from_slice(bytes).map_err(|e| TufError::malformed(path, e))
+    serde_json::from_slice(bytes).map_err(|e| TufError::malformed_by(path, e))
 }
 
 /// What medguard records about a bundle target in its `custom` metadata.
@@ -149,14 +149,9 @@ pub(crate) fn sign_role<T: Role + Serialize>(
         {
             continue;
         }
-        let sig = crate::block_on(key.signer().sign(&data, &rng))?.map_err(|e| TufError::Key {
-            path: key.path().to_owned(),
-            reason: e.to_string(),
-        })?;
-        let keyid = hex::decode(key.key_id()).map_err(|e| TufError::Key {
-            path: key.path().to_owned(),
-            reason: e.to_string(),
-        })?;
+        let sig = crate::block_on(key.signer().sign(&data, &rng))?
+            .map_err(|e| TufError::key_by(key.path(), e))?;
+        let keyid = hex::decode(key.key_id()).map_err(|e| TufError::key_by(key.path(), e))?;
         signatures.push(Signature {
             keyid: keyid.into(),
             sig: sig.into(),

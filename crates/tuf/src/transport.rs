@@ -356,7 +356,19 @@ impl HttpFetch {
 
 /// The error a failed fetch means to a caller: a timeout as [`TufError::Timeout`], anything
 /// else as [`TufError::Transport`].
-pub(crate) fn transport_error(url: &str, err: &TransportError) -> TufError {
+pub(crate) fn transport_error(url: &str, err: TransportError) -> TufError {
+    match transport_error_ref(url, &err) {
+        TufError::Transport { url, reason, .. } => TufError::Transport {
+            url,
+            reason,
+            source: Some(Box::new(err)),
+        },
+        other => other,
+    }
+}
+
+/// [`transport_error`] for a borrowed error: the message only, no source.
+pub(crate) fn transport_error_ref(url: &str, err: &TransportError) -> TufError {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = err.source();
     while let Some(e) = cur {
         if let Some(http) = e.downcast_ref::<HttpError>() {
@@ -369,6 +381,7 @@ pub(crate) fn transport_error(url: &str, err: &TransportError) -> TufError {
             return TufError::Transport {
                 url: url.to_owned(),
                 reason: http.to_string(),
+                source: None,
             };
         }
         cur = e.source();
@@ -376,6 +389,7 @@ pub(crate) fn transport_error(url: &str, err: &TransportError) -> TufError {
     TufError::Transport {
         url: url.to_owned(),
         reason: err.to_string(),
+        source: None,
     }
 }
 

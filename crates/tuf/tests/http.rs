@@ -144,7 +144,7 @@ fn a_failing_server_is_given_up_on_after_three_tries() {
         .fetch_from(&server.url, &device, "CT-9000", now, short())
         .unwrap_err();
     assert!(
-        matches!(err, TufError::Transport { ref url, ref reason } if url.ends_with("/metadata/timestamp.json") && reason.contains("503")),
+        matches!(err, TufError::Transport { ref url, ref reason, .. } if url.ends_with("/metadata/timestamp.json") && reason.contains("503")),
         "{err:?}"
     );
     assert_eq!(server.count("/metadata/timestamp.json"), 3);

@@ -53,6 +53,7 @@ pub fn collect(
         format: "CycloneDX",
         pointer: String::new(),
         message: e.to_string(),
+        source: Some(Box::new(e)),
     })?;
     if collection.services.len() > MAX_LISTENERS {
         warnings.push(format!(
