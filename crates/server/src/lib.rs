@@ -16,6 +16,7 @@ mod auth;
 pub mod host;
 pub mod openapi;
 mod pages;
+mod patch_pages;
 mod patches;
 mod people;
 pub mod problem;

@@ -36,7 +36,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/sign-out", post(sign_out))
 }
 
-fn error_page(viewer: &Viewer, e: &ApiError) -> Response {
+pub(crate) fn error_page(viewer: &Viewer, e: &ApiError) -> Response {
     let status = StatusCode::from_u16(e.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     html(
         status,
@@ -45,10 +45,10 @@ fn error_page(viewer: &Viewer, e: &ApiError) -> Response {
 }
 
 /// A signed-in person looking at pages.
-struct Reader {
-    principal: Principal,
-    token: SessionToken,
-    viewer: Viewer,
+pub(crate) struct Reader {
+    pub(crate) principal: Principal,
+    pub(crate) token: SessionToken,
+    pub(crate) viewer: Viewer,
 }
 
 impl FromRequestParts<Arc<AppState>> for Reader {
@@ -107,12 +107,17 @@ impl FromRequestParts<Arc<AppState>> for Reader {
 }
 
 impl Reader {
-    fn may(&self, state: &AppState, p: Permission, site: Option<&str>) -> Result<(), ApiError> {
+    pub(crate) fn may(
+        &self,
+        state: &AppState,
+        p: Permission,
+        site: Option<&str>,
+    ) -> Result<(), ApiError> {
         state.fleet.authorize(&self.principal, p, site)?;
         Ok(())
     }
 
-    fn home(&self) -> Option<String> {
+    pub(crate) fn home(&self) -> Option<String> {
         self.principal.site().map(|s| s.as_str().to_owned())
     }
 }
@@ -132,7 +137,7 @@ fn default_limit() -> u32 {
     50
 }
 
-fn nonempty(v: Option<String>) -> Option<String> {
+pub(crate) fn nonempty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 

@@ -13,13 +13,17 @@
 //! given. maud escapes every value by construction.
 #![forbid(unsafe_code)]
 
+pub mod patches;
 pub mod svg;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use medguard_fleet::{DeviceDetail, DeviceSummary, FleetFinding, OverallStatus, Page};
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].
-pub const STYLESHEET: &str = include_str!("../assets/medguard.css");
+pub const STYLESHEET: &str = concat!(
+    include_str!("../assets/medguard.css"),
+    include_str!("../assets/patches.css")
+);
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/medguard.css";
 
@@ -44,6 +48,12 @@ pub enum Section {
     Fleet,
     /// Findings.
     Findings,
+    /// Patch records.
+    Patches,
+    /// Rollouts.
+    Rollouts,
+    /// Validated patches per model.
+    Validated,
     /// None (sign-in).
     None,
 }
@@ -52,6 +62,13 @@ fn layout(title: &str, viewer: &Viewer, section: Section, body: Markup) -> Strin
     let nav = [
         (Section::Fleet, "/", "Fleet"),
         (Section::Findings, "/findings", "Findings"),
+        (Section::Patches, "/patches", "Patch records"),
+        (Section::Rollouts, "/rollouts", "Rollouts"),
+        (
+            Section::Validated,
+            "/validated-patches",
+            "Validated patches",
+        ),
     ];
     html! {
         (DOCTYPE)
