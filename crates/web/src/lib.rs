@@ -1,7 +1,8 @@
 //! The dashboard's pages, rendered on the server as HTML with SVG pictures.
 //!
 //! Each page is a function from the fleet's data to a document: [`fleet_overview`],
-//! [`device_page`], [`findings_page`], [`sign_in_page`]. Everything a page needs is here:
+//! [`device_page`], [`findings_page`], [`sign_in_page`]; the patch workflow's pages are in
+//! [`patches`]. Everything a page needs is here:
 //! the stylesheet ([`STYLESHEET`], served from the binary) and the pictures, drawn as SVG on
 //! the server ([`svg`]). No page loads anything from elsewhere or runs a script: hospital
 //! networks are closed, the Content-Security-Policy forbids it, and reading works with
