@@ -11,138 +11,18 @@
     clippy::indexing_slicing
 )]
 
+mod browser;
+
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt as _;
-use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn oathtool(secret: &str) -> String {
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", secret])
-        .output()
-        .expect("oathtool must be installed for this test (.ci/install-deps)");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// chromedriver's (legacy, still served) log endpoint: the browser console since the last call.
-#[derive(Debug)]
-struct BrowserLog;
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({ "type": "browser" }).to_string()),
-        )
-    }
-}
-
-struct Journey {
-    browser: Client,
-    shots: PathBuf,
-    base: String,
-}
-
-impl Journey {
-    /// Saves the page's screenshot and fails on any console error (CSP violations are
-    /// console errors in Chromium).
-    async fn check(&self, name: &str) {
-        let png = self.browser.screenshot().await.unwrap();
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
-        let log = self.browser.issue_cmd(BrowserLog).await.unwrap();
-        let errors: Vec<&Value> = log
-            .as_array()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter(|e| {
-                        e["level"] == "SEVERE"
-                            || e["message"]
-                                .as_str()
-                                .is_some_and(|m| m.contains("Content Security Policy"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(errors.is_empty(), "{name}: console errors {errors:?}");
-        let source = self.browser.source().await.unwrap();
-        assert!(source.contains("<main"), "{name}: no main landmark");
-    }
-
-    async fn text(&self) -> String {
-        self.browser
-            .find(Locator::Css("main"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn fill(&self, id: &str, value: &str) {
-        let input = self.browser.find(Locator::Id(id)).await.unwrap();
-        input.clear().await.unwrap();
-        input.send_keys(value).await.unwrap();
-    }
-
-    /// Submits the page's form and waits until the next page replaced it (a click returns
-    /// before the navigation it starts has finished).
-    async fn submit(&self) {
-        let old = self.browser.find(Locator::Css("main")).await.unwrap();
-        self.browser
-            .find(Locator::Css("main button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        for _ in 0..200 {
-            if old.text().await.is_err() {
-                self.browser
-                    .wait()
-                    .for_element(Locator::Css("main"))
-                    .await
-                    .unwrap();
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the form's page stayed");
-    }
-}
+use browser::{
+    BrowserLog, Journey, Killed, free_port, oathtool, open_browser, screenshots, start_chromedriver,
+};
+use fantoccini::Locator;
 
 fn start_quickstart(data: &Path, root: &Path, port: u16) -> (Killed, String) {
     let mut child = Command::cargo_bin("medguard")
@@ -179,22 +59,6 @@ fn start_quickstart(data: &Path, root: &Path, port: u16) -> (Killed, String) {
     )
 }
 
-fn start_chromedriver(port: u16) -> Killed {
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver must be installed for this test (Debian: chromium chromium-driver; .ci/install-deps)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Killed(child)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_reaches_their_machine_in_a_browser() {
     let work = tempfile::tempdir().unwrap();
@@ -206,20 +70,8 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
     let driver_port = free_port();
     let _driver = start_chromedriver(driver_port);
 
-    let mut caps = Capabilities::new();
-    caps.insert("acceptInsecureCerts".into(), json!(true));
-    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"] }),
-    );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{driver_port}"))
-        .await
-        .expect("chromium must start under chromedriver");
-    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../dashboard-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let browser = open_browser(driver_port).await;
+    let shots = screenshots();
     let j = Journey {
         browser,
         shots,
@@ -239,7 +91,7 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
         .unwrap();
     let phrase = "violet tractors mumble under seventeen lanterns";
     j.fill("passphrase", phrase).await;
-    j.fill("code", &oathtool(&secret)).await;
+    j.fill("code", &oathtool(&secret, 0)).await;
     j.submit().await;
     j.check("2-recovery-codes").await;
     assert!(j.text().await.contains("Your account is set up"));

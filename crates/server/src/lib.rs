@@ -17,6 +17,7 @@ pub mod host;
 pub mod mds2;
 pub mod openapi;
 mod pages;
+mod patch_pages;
 mod patches;
 mod people;
 pub mod problem;

@@ -46,8 +46,8 @@ pub(crate) fn error_page(viewer: &Viewer, e: &ApiError) -> Response {
 
 /// A signed-in person looking at pages.
 pub(crate) struct Reader {
-    principal: Principal,
-    token: SessionToken,
+    pub(crate) principal: Principal,
+    pub(crate) token: SessionToken,
     pub(crate) viewer: Viewer,
 }
 
@@ -137,7 +137,7 @@ fn default_limit() -> u32 {
     50
 }
 
-fn nonempty(v: Option<String>) -> Option<String> {
+pub(crate) fn nonempty(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 

@@ -112,7 +112,7 @@ async fn change<T>(
 /// The record with each signature's status (valid, void, forged) and what the next
 /// signing of this person will ask.
 fn record_json(state: &AppState, record: &PatchRecord) -> serde_json::Value {
-    let checks = record.check_signatures(&[state.server_key.public_key().clone()]);
+    let checks = signature_checks(state, record);
     serde_json::json!({
         "record": record,
         "content_digest": record.content_digest(),
@@ -432,13 +432,49 @@ async fn sign(
     body: Body,
 ) -> Result<Response, ApiError> {
     let b: SignBody = json_body(&read(body, MAX_BODY).await?)?;
-    let permission = match b.meaning {
+    let (record, signature) = sign_record(
+        &state,
+        &who,
+        &id,
+        b.meaning,
+        &b.passphrase,
+        b.code.as_deref(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "signature": signature,
+            "record": record_json(&state, &record),
+        })),
+    )
+        .into_response())
+}
+
+/// The permission a signature of `meaning` needs.
+pub(crate) fn sign_permission(meaning: Meaning) -> Permission {
+    match meaning {
         Meaning::Validated => Permission::SignValidated,
         Meaning::Approved => Permission::SignApproved,
         Meaning::Authored | Meaning::Reviewed => Permission::EditPatchRecords,
-    };
+    }
+}
+
+/// Signs record `id` as `who` with `meaning` after re-authenticating them (21 CFR Part 11
+/// §11.200): the one path of the API's `POST .../signatures` and the dashboard's signing
+/// dialog, so both check the role, the components presented and the record's rules alike
+/// and record the outcome (done or refused) in the trail.
+pub(crate) async fn sign_record(
+    state: &AppState,
+    who: &Person,
+    id: &str,
+    meaning: Meaning,
+    passphrase: &str,
+    code: Option<&str>,
+) -> Result<(PatchRecord, medguard_patch::ElectronicSignature), ApiError> {
+    let permission = sign_permission(meaning);
     if let Err(e) = state.fleet.authorize(&who.principal, permission, None) {
-        return Err(refused(&state, &who, &format!("{id}: signing"), e).await);
+        return Err(refused(state, who, &format!("{id}: signing"), e).await);
     }
     let policy = SigningPolicy::default();
     let clock = medguard_host::SystemClock;
@@ -456,15 +492,13 @@ async fn sign(
         .map_or(SigningChallenge::PassphraseAndTotp, |l| {
             policy.challenge(l, previous.as_ref(), &clock)
         });
-    let code = b
-        .code
-        .as_deref()
+    let code = code
         .map(TotpCode::parse)
         .transpose()
         .map_err(|_| ApiError::from(FleetError::LoginFailed))?;
     let presented = match state
         .fleet
-        .reauthenticate(&who.principal.person.name, &b.passphrase, code.as_ref())
+        .reauthenticate(&who.principal.person.name, passphrase, code.as_ref())
         .await
     {
         Ok(p) if p >= needed => p,
@@ -473,7 +507,7 @@ async fn sign(
                 needed,
                 presented: p,
             });
-            return Err(refused(&state, &who, &format!("{id}: signing"), e).await);
+            return Err(refused(state, who, &format!("{id}: signing"), e).await);
         }
         Err(e) => {
             if let Some(l) = &login {
@@ -492,15 +526,15 @@ async fn sign(
             return Err(e.into());
         }
     };
-    let person = record_person(&who);
+    let person = record_person(who);
     let key = state.server_key.clone();
     let (record, signature) = change(
-        &state,
-        &who,
-        &id,
+        state,
+        who,
+        id,
         EventKind::PatchValidated,
-        &format!("signed as {}", b.meaning.as_str()),
-        |r| r.sign(b.meaning, &person, now(), &key),
+        &format!("signed as {}", meaning.as_str()),
+        |r| r.sign(meaning, &person, now(), &key),
     )
     .await?;
     if let Some(l) = &login {
@@ -509,14 +543,15 @@ async fn sign(
             .map_err(FleetError::from)?;
         state.fleet.store_signing_session(l, Some(&period)).await?;
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({
-            "signature": signature,
-            "record": record_json(&state, &record),
-        })),
-    )
-        .into_response())
+    Ok((record, signature))
+}
+
+/// Each signature of `record` with its status (valid, void, forged) against the server's key.
+pub(crate) fn signature_checks(
+    state: &AppState,
+    record: &PatchRecord,
+) -> Vec<medguard_patch::SignatureCheck> {
+    record.check_signatures(&[state.server_key.public_key().clone()])
 }
 
 async fn release(

@@ -224,6 +224,19 @@ async fn act(
     what: &str,
     action: impl FnMut(&mut Rollout) -> Result<String, medguard_patch::RolloutError>,
 ) -> Result<Response, ApiError> {
+    let rollout = act_on(state, who, id, what, action).await?;
+    Ok(Json(rollout_json(&rollout, who)).into_response())
+}
+
+/// The core of every action on a rollout, shared by the API and the dashboard's forms: the
+/// fleet applies it, the trail records it (done or refused).
+async fn act_on(
+    state: &AppState,
+    who: &Person,
+    id: &str,
+    what: &str,
+    action: impl FnMut(&mut Rollout) -> Result<String, medguard_patch::RolloutError>,
+) -> Result<Rollout, ApiError> {
     match state.fleet.change_rollout(id, action).await {
         Ok((rollout, done)) => {
             audit(
@@ -233,12 +246,58 @@ async fn act(
                 format!("rollout {id}: {what}: {done}"),
             )
             .await?;
-            Ok(Json(rollout_json(&rollout, who)).into_response())
+            Ok(rollout)
         }
         Err(e) => {
             Err(crate::patches::refused(state, who, &format!("rollout {id}: {what}"), e).await)
         }
     }
+}
+
+/// The permission check the route table makes for the API, made here too: the dashboard's
+/// forms are not in that table.
+async fn may_manage(state: &AppState, who: &Person, id: &str, what: &str) -> Result<(), ApiError> {
+    let home = who.principal.site().map(|s| s.as_str().to_owned());
+    if let Err(e) =
+        state
+            .fleet
+            .authorize(&who.principal, Permission::ManageRollouts, home.as_deref())
+    {
+        return Err(crate::patches::refused(state, who, &format!("rollout {id}: {what}"), e).await);
+    }
+    Ok(())
+}
+
+/// Pauses rollout `id` with a reason: the API's `pause` and the dashboard's form.
+pub(crate) async fn pause_rollout(
+    state: &AppState,
+    who: &Person,
+    id: &str,
+    reason: &str,
+) -> Result<Rollout, ApiError> {
+    may_manage(state, who, id, "pause").await?;
+    if reason.trim().is_empty() {
+        return Err(ApiError::new(codes::INVALID, "give a `reason`"));
+    }
+    let by = record_person(who);
+    act_on(state, who, id, "pause", |r| {
+        r.pause(&by, reason, now()).map(|()| reason.to_owned())
+    })
+    .await
+}
+
+/// Resumes rollout `id`: the API's `resume` and the dashboard's form.
+pub(crate) async fn resume_rollout(
+    state: &AppState,
+    who: &Person,
+    id: &str,
+) -> Result<Rollout, ApiError> {
+    may_manage(state, who, id, "resume").await?;
+    let by = record_person(who);
+    act_on(state, who, id, "resume", |r| {
+        r.resume(&by, now()).map(|_| "resumed".to_owned())
+    })
+    .await
 }
 
 /// A hospital role acts on its own site's devices only.
@@ -275,11 +334,8 @@ async fn pause(
 ) -> Result<Response, ApiError> {
     let b = body_of(body).await?;
     let reason = reason(&b)?.to_owned();
-    let by = record_person(&who);
-    act(&state, &who, &id, "pause", |r| {
-        r.pause(&by, &reason, now()).map(|()| reason.clone())
-    })
-    .await
+    let rollout = pause_rollout(&state, &who, &id, &reason).await?;
+    Ok(Json(rollout_json(&rollout, &who)).into_response())
 }
 
 async fn resume(
@@ -287,11 +343,8 @@ async fn resume(
     who: Person,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let by = record_person(&who);
-    act(&state, &who, &id, "resume", |r| {
-        r.resume(&by, now()).map(|_| "resumed".to_owned())
-    })
-    .await
+    let rollout = resume_rollout(&state, &who, &id).await?;
+    Ok(Json(rollout_json(&rollout, &who)).into_response())
 }
 
 async fn cancel(

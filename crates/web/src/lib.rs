@@ -1,7 +1,8 @@
 //! The dashboard's pages, rendered on the server as HTML with SVG pictures.
 //!
 //! Each page is a function from the fleet's data to a document: [`fleet_overview`],
-//! [`device_page`], [`findings_page`], [`sign_in_page`]. Everything a page needs is here:
+//! [`device_page`], [`findings_page`], [`sign_in_page`]; the patch workflow's pages are in
+//! [`patches`]. Everything a page needs is here:
 //! the stylesheet ([`STYLESHEET`], served from the binary) and the pictures, drawn as SVG on
 //! the server ([`svg`]). No page loads anything from elsewhere or runs a script: hospital
 //! networks are closed, the Content-Security-Policy forbids it, and reading works with
@@ -14,13 +15,17 @@
 #![forbid(unsafe_code)]
 
 pub mod mds2;
+pub mod patches;
 pub mod svg;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use medguard_fleet::{DeviceDetail, DeviceSummary, FleetFinding, OverallStatus, Page};
 
 /// The stylesheet, served at [`STYLESHEET_PATH`].
-pub const STYLESHEET: &str = include_str!("../assets/medguard.css");
+pub const STYLESHEET: &str = concat!(
+    include_str!("../assets/medguard.css"),
+    include_str!("../assets/patches.css")
+);
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/static/medguard.css";
 
@@ -45,6 +50,12 @@ pub enum Section {
     Fleet,
     /// Findings.
     Findings,
+    /// Patch records.
+    Patches,
+    /// Rollouts.
+    Rollouts,
+    /// Validated patches per model.
+    Validated,
     /// None (sign-in).
     None,
 }
@@ -53,6 +64,13 @@ fn layout(title: &str, viewer: &Viewer, section: Section, body: Markup) -> Strin
     let nav = [
         (Section::Fleet, "/", "Fleet"),
         (Section::Findings, "/findings", "Findings"),
+        (Section::Patches, "/patches", "Patch records"),
+        (Section::Rollouts, "/rollouts", "Rollouts"),
+        (
+            Section::Validated,
+            "/validated-patches",
+            "Validated patches",
+        ),
     ];
     html! {
         (DOCTYPE)

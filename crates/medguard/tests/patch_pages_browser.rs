@@ -1,0 +1,720 @@
+//! The patch workflow's pages in a real browser (issue 18's journeys "a patch record's sign-off"
+//! and "pausing a rollout"), against `medguard server run`.
+//!
+//! The record is brought to the validator's step through the binary and the API as
+//! `patch_e2e.rs` does (a real advisory matched on enrolled devices, the vendor's bundle, the
+//! impact analysis, a test report, the server's malware scan, a reference install). Then, in
+//! the browser: the validator signs in, reads the record and signs it `validated` through the
+//! signing dialog (a wrong passphrase first, refused on the page), with a code from `oathtool`;
+//! the page shows the valid signature. Through the API the approver signs, releases and starts
+//! a rollout to one device; in the browser the approver pauses it from its page with a reason,
+//! and the page shows it paused. Each page's screenshot is saved under
+//! `target/dashboard-screenshots/`; any console error or CSP violation fails the test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod browser;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use assert_cmd::cargo::CommandCargoExt as _;
+use browser::{BrowserLog, Journey, free_port, oathtool, open_browser, screenshots};
+use fantoccini::Locator;
+use serde_json::{Value, json};
+
+const MODEL: &str = "CT-9000";
+
+fn medguard() -> Command {
+    Command::cargo_bin("medguard").unwrap()
+}
+
+fn check(out: &std::process::Output, code: i32) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn run(args: &[&str], extra: &[&Path], code: i32) -> String {
+    let mut cmd = medguard();
+    cmd.args(args);
+    for a in extra {
+        cmd.arg(a);
+    }
+    check(&cmd.output().unwrap(), code)
+}
+
+fn shared_data() -> PathBuf {
+    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from,
+    );
+    let dir = if dir.exists() {
+        dir
+    } else {
+        PathBuf::from("/work/shared/data")
+    };
+    assert!(
+        dir.exists(),
+        "shared test data not found at {}",
+        dir.display()
+    );
+    dir
+}
+
+/// `medguard server run` on a free loopback port, SIGKILLed when dropped.
+struct RunningServer {
+    child: Child,
+    url: String,
+}
+
+impl RunningServer {
+    fn start(data: &Path, port: u16) -> Self {
+        let mut child = StdCommand::cargo_bin("medguard")
+            .unwrap()
+            .args(["server", "run", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("server exited before it listened")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Self { child, url }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The API through curl, pinning the fleet CA.
+struct Api<'a> {
+    url: &'a str,
+    ca: PathBuf,
+}
+
+impl Api<'_> {
+    fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        file: Option<&Path>,
+    ) -> (u16, Value) {
+        let mut cmd = StdCommand::new("curl");
+        cmd.args(["--silent", "--show-error", "-X", method, "--cacert"])
+            .arg(&self.ca)
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args(["-w", "\n%{http_code}"]);
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
+                .arg(b.to_string());
+        }
+        if let Some(f) = file {
+            cmd.args([
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+            ])
+            .arg(format!("@{}", f.display()));
+        }
+        let out = cmd
+            .arg(format!("{}{path}", self.url))
+            .output()
+            .expect("curl must be installed for this test (.ci/install-deps)");
+        let text = check(&out, 0);
+        let (body, status) = text
+            .trim_end()
+            .rsplit_once('\n')
+            .unwrap_or(("", text.trim()));
+        (
+            status.parse().unwrap(),
+            serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+        )
+    }
+
+    fn ok(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let (status, v) = self.call(token, method, path, body, None);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {v:#}"
+        );
+        v
+    }
+}
+
+/// A person added on the server host and set up through their link: (API token, TOTP
+/// secret, a recovery code to sign in with in the browser; the set-up used the current TOTP
+/// step, and the signing dialog needs the next one).
+fn person(api: &Api<'_>, data: &Path, name: &str, role: &str) -> (String, String, String) {
+    let out = run(
+        &["server", "user", "add", name, "--role", role, "--data"],
+        &[data],
+        0,
+    );
+    let link = out
+        .split_whitespace()
+        .find(|w| w.contains("/setup/"))
+        .unwrap_or_else(|| panic!("no set-up link in {out}"));
+    let setup = link.rsplit('/').next().unwrap();
+    let offer = api.ok("none", "GET", &format!("/api/v1/setup/{setup}"), None);
+    let secret = offer["totp_secret"].as_str().unwrap().to_owned();
+    let done = api.ok(
+        "none",
+        "POST",
+        &format!("/api/v1/setup/{setup}"),
+        Some(&json!({
+            "passphrase": passphrase(name),
+            "totp_secret": secret,
+            "code": oathtool(&secret, 0),
+        })),
+    );
+    let recovery = done["recovery_codes"][0].as_str().unwrap().to_owned();
+    let out = run(
+        &[
+            "server", "token", "create", "--user", name, "--name", "e2e", "--data",
+        ],
+        &[data],
+        0,
+    );
+    let token = out
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap()
+        .trim()
+        .to_owned();
+    (token, secret, recovery)
+}
+
+fn passphrase(name: &str) -> String {
+    format!("correct horse battery staple {name}")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    let out = StdCommand::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap();
+    check(&out, 0);
+}
+
+/// A device imaged from the vendor's base tree: its root, profile and agent configuration.
+fn device(work: &Path, name: &str, base: &Path, vendor: &Path) -> PathBuf {
+    let dir = work.join(name);
+    copy_tree(base, &dir.join("root"));
+    run(
+        &["profile", "create"],
+        &[
+            &dir.join("root"),
+            Path::new("--out"),
+            &dir.join("device.profile"),
+            Path::new("--key"),
+            &vendor.with_extension("key"),
+        ],
+        0,
+    );
+    let config = dir.join("agent.toml");
+    write(
+        &config,
+        &format!(
+            "[device]\nmodel = \"{MODEL}\"\nserial = \"SN-{name}\"\n\
+             [profile]\nroot = \"root\"\nprofile = \"device.profile\"\ntrust = [{:?}]\ninterval = \"3s\"\n\
+             [inventory]\ninterval = \"1h\"\n[report]\nwithin = \"4s\"\n[update]\n",
+            vendor.with_extension("pub")
+        ),
+    );
+    config
+}
+
+fn enroll(server: &RunningServer, data: &Path, token: &str, config: &Path) -> String {
+    let out = run(
+        &[
+            "agent",
+            "enroll",
+            "--json",
+            "--server",
+            &server.url,
+            "--token",
+            token,
+        ],
+        &[
+            Path::new("--ca"),
+            &data.join("tls/ca.pem"),
+            Path::new("--state"),
+            &config.with_file_name("state"),
+            Path::new("--config"),
+            config,
+        ],
+        0,
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["device_id"].as_str().unwrap().to_owned()
+}
+
+fn report(config: &Path) {
+    run(
+        &["agent", "report"],
+        &[
+            Path::new("--state"),
+            &config.with_file_name("state"),
+            Path::new("--config"),
+            config,
+        ],
+        0,
+    );
+}
+
+fn enroll_token(data: &Path, site: &str) -> String {
+    let out = run(
+        &[
+            "server",
+            "enroll-token",
+            "--site",
+            site,
+            "--uses",
+            "1",
+            "--data",
+        ],
+        &[data],
+        0,
+    );
+    out.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// A record ready for the validator's signature, its server, and the validator and approver
+/// (API token, TOTP secret, recovery code).
+struct Prepared {
+    server: RunningServer,
+    data: PathBuf,
+    record: String,
+    val: (String, String, String),
+    app: (String, String, String),
+}
+
+/// The record brought to the validator's step through the binary and the API, as
+/// `patch_e2e.rs` does.
+fn prepare(work: &Path, port: u16) -> Prepared {
+    let data = work.join("server");
+    run(&["server", "init", "--data"], &[&data], 0);
+    let vendor = work.join("vendor");
+    run(&["key", "generate", "--out"], &[&vendor], 0);
+    std::fs::copy(
+        vendor.with_extension("pub"),
+        data.join("trust/bundles/vendor.pub"),
+    )
+    .unwrap();
+    write(
+        &data.join("scan/hashes/eicar.hdb"),
+        "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n",
+    );
+    let base = work.join("trees/base");
+    write(
+        &base.join("opt/viewer/bin/viewer"),
+        "#!/bin/sh\necho viewer 1\n",
+    );
+    write(
+        &base.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=\"7\"\n",
+    );
+    write(
+        &base.join("var/lib/dpkg/status"),
+        "Package: nginx\nStatus: install ok installed\nVersion: 1.2.1-2.2+wheezy2\nArchitecture: amd64\n\n",
+    );
+    let fixed = work.join("trees/fixed");
+    copy_tree(&base, &fixed);
+    write(
+        &fixed.join("opt/viewer/bin/viewer"),
+        "#!/bin/sh\necho viewer 2\n",
+    );
+    write(
+        &fixed.join("var/lib/dpkg/status"),
+        "Package: nginx\nStatus: install ok installed\nVersion: 1.2.1-2.2+wheezy3\nArchitecture: amd64\n\n",
+    );
+    let bundle = work.join("nginx-wheezy3.bundle");
+    run(
+        &[
+            "bundle",
+            "create",
+            "--model",
+            MODEL,
+            "--version",
+            "1.2.1-2.2+wheezy3",
+            "--self-test",
+            "test -f \"$MEDGUARD_ROOT/opt/viewer/bin/viewer\"",
+            "--from",
+        ],
+        &[
+            &base,
+            Path::new("--to"),
+            &fixed,
+            Path::new("--out"),
+            &bundle,
+            Path::new("--key"),
+            &vendor.with_extension("key"),
+        ],
+        0,
+    );
+
+    let server = RunningServer::start(&data, port);
+    let api = Api {
+        url: &server.url,
+        ca: data.join("tls/ca.pem"),
+    };
+    // One device in Radiology (the rollout's), one reference device in the vendor's lab.
+    let ward = device(work, "ward", &base, &vendor);
+    let lab = device(work, "lab", &base, &vendor);
+    enroll(&server, &data, &enroll_token(&data, "Radiology"), &ward);
+    let lab_id = enroll(&server, &data, &enroll_token(&data, "Lab"), &lab);
+    report(&ward);
+    report(&lab);
+    let advisory = shared_data()
+        .join("osv-debian-ubuntu-samples/gcp/workers/oss_fuzz_worker/testdata/DSA-3029-1.json");
+    run(
+        &["server", "advisories", "ingest", "--data"],
+        &[&data, &advisory],
+        0,
+    );
+
+    let (eng, _, _) = person(&api, &data, "eng", "vendor-security-engineer");
+    let val = person(&api, &data, "val", "validator");
+    let app = person(&api, &data, "app", "release-approver");
+
+    let opened = api.ok(
+        &eng,
+        "POST",
+        "/api/v1/patch-records",
+        Some(&json!({"title": "nginx 1.2.1-2.2+wheezy3 for DSA-3029-1", "advisory": "DSA-3029-1"})),
+    );
+    let id = opened["record"]["id"].as_str().unwrap().to_owned();
+    let rec = |p: &str| format!("/api/v1/patch-records/{id}{p}");
+    let (status, body) = api.call(&eng, "PUT", &rec("/bundle"), None, Some(&bundle));
+    assert_eq!(status, 200, "{body:#}");
+    api.ok(
+        &eng,
+        "PUT",
+        &rec("/impact"),
+        Some(&json!({
+            "clinical_functions": "image viewing: the viewer binary is replaced",
+            "safety_and_effectiveness": "none expected: web server fix, viewer unchanged in function",
+            "regression_tests": "viewer start-up self-test; DICOM query on the reference device",
+            "performance": "none measurable",
+        })),
+    );
+    let test_report = work.join("regression-report.txt");
+    write(
+        &test_report,
+        "Regression tests on the reference device: 12 of 12 passed.\n",
+    );
+    let (status, body) = api.call(
+        &eng,
+        "POST",
+        &rec("/evidence?name=regression-report.txt"),
+        None,
+        Some(&test_report),
+    );
+    assert_eq!(status, 201, "{body:#}");
+    api.ok(&eng, "POST", &rec("/evidence/malware-scan"), None);
+    run(
+        &["update", "apply", "--model", MODEL],
+        &[
+            &bundle,
+            Path::new("--trust"),
+            &vendor.with_extension("pub"),
+            Path::new("--root"),
+            &lab.with_file_name("root"),
+            Path::new("--state-dir"),
+            &lab.with_file_name("state").join("update"),
+        ],
+        0,
+    );
+    report(&lab);
+    let (status, body) = api.call(
+        &eng,
+        "POST",
+        &rec("/evidence/reference-install"),
+        Some(&json!({"device": lab_id})),
+        None,
+    );
+    assert_eq!(status, 201, "{body:#}");
+    Prepared {
+        server,
+        data,
+        record: id,
+        val,
+        app,
+    }
+}
+
+impl Journey {
+    /// Signs in through the sign-in page with a recovery code.
+    async fn sign_in(&self, user: &str, recovery: &str) {
+        self.browser
+            .goto(&format!("{}/sign-in", self.base))
+            .await
+            .unwrap();
+        self.fill("user", user).await;
+        self.fill("passphrase", &passphrase(user)).await;
+        self.fill("code", recovery).await;
+        self.submit().await;
+        assert!(
+            self.text().await.contains("Fleet"),
+            "{user} is signed in: {}",
+            self.text().await
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let p = tokio::task::block_in_place(|| prepare(work.path(), port));
+    let api = Api {
+        url: &p.server.url,
+        ca: p.data.join("tls/ca.pem"),
+    };
+    let driver_port = free_port();
+    let _driver = browser::start_chromedriver(driver_port);
+    let j = Journey {
+        browser: open_browser(driver_port).await,
+        shots: screenshots(),
+        base: format!("https://localhost:{port}"),
+    };
+
+    // A patch record's sign-off: the validator reads the record, then signs it.
+    let (val_token, val_secret, val_recovery) = &p.val;
+    j.sign_in("val", val_recovery).await;
+    j.browser
+        .goto(&format!("{}/patches", j.base))
+        .await
+        .unwrap();
+    assert!(j.text().await.contains("impact analysed"));
+    j.check("patch-1-records").await;
+    j.browser
+        .find(Locator::Css(&format!(
+            "main a[href='/patches/{}']",
+            p.record
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    j.browser
+        .wait()
+        .for_element(Locator::Id("sign"))
+        .await
+        .unwrap();
+    let record = j.text().await;
+    for part in [
+        "DSA-3029-1",
+        "Operations",
+        "Reach",
+        "Radiology",
+        "Impact analysis",
+        "regression-report.txt",
+        "Malware scan",
+        "Reference install",
+        "Not signed yet",
+        "History",
+        "Sign this record",
+        "content digest",
+    ] {
+        assert!(
+            record.contains(part),
+            "the record page lacks {part}: {record}"
+        );
+    }
+    j.check("patch-2-record").await;
+    j.browser
+        .goto(&format!("{}/patches/{}#sign", j.base, p.record))
+        .await
+        .unwrap();
+    j.check("patch-3-signing-dialog").await;
+
+    // A wrong passphrase is refused on the page, and nothing is signed.
+    j.browser
+        .find(Locator::Id("meaning-validated"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    j.fill("sign-passphrase", "not the passphrase at all").await;
+    j.fill("sign-code", &oathtool(val_secret, 1)).await;
+    j.submit().await;
+    let refused = j.text().await;
+    assert!(refused.contains("Not signed"), "{refused}");
+    assert!(refused.contains("Not signed yet"), "{refused}");
+    // The refusal's 401 is in the console as a failed load: expected here, and only here.
+    j.browser.issue_cmd(BrowserLog).await.unwrap();
+
+    j.browser
+        .find(Locator::Id("meaning-validated"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    j.fill("sign-passphrase", &passphrase("val")).await;
+    j.fill("sign-code", &oathtool(val_secret, 1)).await;
+    j.submit().await;
+    let signed = j.text().await;
+    assert!(
+        signed.contains("Your signature (validated) is recorded"),
+        "{signed}"
+    );
+    let row = j
+        .browser
+        .find(Locator::Css("table.signatures tbody tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for part in ["val", "validated", "UTC", "valid"] {
+        assert!(row.contains(part), "the signature row lacks {part}: {row}");
+    }
+    j.check("patch-4-record-signed").await;
+    let through_api = api.ok(
+        val_token,
+        "GET",
+        &format!("/api/v1/patch-records/{}", p.record),
+        None,
+    );
+    assert_eq!(through_api["record"]["state"], "validated");
+    assert_eq!(through_api["signatures"][0]["status"]["status"], "valid");
+
+    // The approver signs and releases through the API, and starts a rollout to the ward.
+    let (app_token, app_secret, app_recovery) = &p.app;
+    let (status, body) = tokio::task::block_in_place(|| {
+        api.call(
+            app_token,
+            "POST",
+            &format!("/api/v1/patch-records/{}/signatures", p.record),
+            Some(&json!({"meaning": "approved", "passphrase": passphrase("app"), "code": oathtool(app_secret, 1)})),
+            None,
+        )
+    });
+    assert_eq!(status, 201, "{body:#}");
+    api.ok(
+        app_token,
+        "POST",
+        &format!("/api/v1/patch-records/{}/release", p.record),
+        None,
+    );
+    let rollout = api.ok(
+        app_token,
+        "POST",
+        "/api/v1/rollouts",
+        Some(&json!({"record": p.record, "sites": ["Radiology"]})),
+    );
+    let rollout_id = rollout["id"].as_str().unwrap().to_owned();
+
+    // Pausing a rollout: the approver, from the rollout's page, with a reason.
+    j.browser.delete_all_cookies().await.unwrap();
+    j.sign_in("app", app_recovery).await;
+    j.browser
+        .goto(&format!("{}/rollouts/{rollout_id}", j.base))
+        .await
+        .unwrap();
+    let page = j.text().await;
+    for part in [
+        "Waves",
+        "Waiting for window",
+        "Radiology",
+        "Events",
+        "Pause the rollout",
+    ] {
+        assert!(page.contains(part), "the rollout page lacks {part}: {page}");
+    }
+    assert!(
+        j.browser.source().await.unwrap().contains("<svg"),
+        "the progress bar is drawn"
+    );
+    j.check("rollout-1-active").await;
+    j.fill("pause-reason", "MRI upgrade in Radiology this week")
+        .await;
+    j.submit().await;
+    let paused = j.text().await;
+    assert!(paused.contains("The rollout is paused"), "{paused}");
+    assert!(
+        paused.contains("Paused by app: MRI upgrade in Radiology this week"),
+        "{paused}"
+    );
+    assert!(paused.contains("Resume the rollout"), "{paused}");
+    j.check("rollout-2-paused").await;
+    let through_api = api.ok(
+        app_token,
+        "GET",
+        &format!("/api/v1/rollouts/{rollout_id}"),
+        None,
+    );
+    assert_eq!(through_api["state"]["state"], "paused", "{through_api:#}");
+
+    // The record as released and rolling out, and the hospital's view per model.
+    j.browser
+        .goto(&format!("{}/patches/{}", j.base, p.record))
+        .await
+        .unwrap();
+    let record = j.text().await;
+    assert!(
+        record.contains(&format!("Rollout {rollout_id}")),
+        "{record}"
+    );
+    assert!(record.contains("approved for release"), "{record}");
+    j.check("patch-5-record-rolling-out").await;
+    j.browser
+        .goto(&format!("{}/validated-patches", j.base))
+        .await
+        .unwrap();
+    let validated = j.text().await;
+    assert!(validated.contains(MODEL), "{validated}");
+    assert!(validated.contains("1.2.1-2.2+wheezy3"), "{validated}");
+    j.check("patch-6-validated-patches").await;
+    j.browser.close().await.unwrap();
+}
