@@ -55,8 +55,10 @@ impl PatchState {
         matches!(self, Self::Confirmed | Self::Withdrawn | Self::Superseded)
     }
 
-    /// Before release: the content may still change (which voids signatures).
-    fn is_editable(self) -> bool {
+    /// Before release: the content may still change (which voids signatures), and it may
+    /// still be signed.
+    #[must_use]
+    pub fn is_editable(self) -> bool {
         matches!(
             self,
             Self::Assessed | Self::ImpactAnalysed | Self::Validated | Self::Approved

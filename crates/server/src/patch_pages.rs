@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use medguard_accounts::Permission;
 use medguard_audit::{EventKind, Outcome};
-use medguard_patch::{Meaning, PatchRecord, PatchState};
+use medguard_patch::{Meaning, PatchRecord};
 use medguard_proto::codes;
 use medguard_web::patches::{RecordPage, RolloutBrief, RolloutPage};
 use serde::Deserialize;
@@ -121,14 +121,7 @@ fn parse_meaning(text: &str) -> Option<Meaning> {
 /// The meanings `reader` may sign on `record` now: their role's, while the record is still
 /// before release (the record's own rules refuse the rest, with their reason).
 fn may_sign(state: &AppState, reader: &Reader, record: &PatchRecord) -> Vec<Meaning> {
-    let open = matches!(
-        record.state,
-        PatchState::Assessed
-            | PatchState::ImpactAnalysed
-            | PatchState::Validated
-            | PatchState::Approved
-    );
-    if !open {
+    if !record.state.is_editable() {
         return Vec::new();
     }
     [
