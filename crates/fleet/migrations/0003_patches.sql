@@ -68,6 +68,10 @@ CREATE TABLE device_commands (
     kind          TEXT NOT NULL,
     requested_by  TEXT NOT NULL,
     requested_at  BIGINT NOT NULL,
-    delivered_at  BIGINT
+    delivered_at  BIGINT,
+    -- The order they were queued in, per device: two commands queued in one second are
+    -- handed out in the order a person gave them.
+    seq           BIGINT NOT NULL,
+    UNIQUE (device_id, seq)
 );
 CREATE INDEX device_commands_pending ON device_commands (device_id, delivered_at);

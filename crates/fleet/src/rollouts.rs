@@ -381,18 +381,30 @@ impl Fleet {
             }
         };
         let id = format!("cmd-{}", hex::encode(crate::random_bytes::<8>()?));
-        sqlx::query(
-            "INSERT INTO device_commands (id, device_id, kind, requested_by, requested_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(device)
-        .bind(kind)
-        .bind(by)
-        .bind(self.now_secs())
-        .execute(&self.store.write)
-        .await?;
-        Ok(id)
+        // The next number in the device's queue; two people queueing at the same moment
+        // collide on (device_id, seq), and the later one takes the number after.
+        let mut attempts = 0;
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO device_commands (id, device_id, kind, requested_by, requested_at, seq) \
+                 SELECT $1, $2, $3, $4, $5, COALESCE(MAX(seq), 0) + 1 FROM device_commands \
+                 WHERE device_id = $2",
+            )
+            .bind(&id)
+            .bind(device)
+            .bind(kind)
+            .bind(by)
+            .bind(self.now_secs())
+            .execute(&self.store.write)
+            .await;
+            match inserted {
+                Ok(_) => return Ok(id),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempts < 5 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The commands people queued for `device` and not yet handed out; marks them handed out
@@ -400,7 +412,7 @@ impl Fleet {
     async fn take_queued_commands(&self, device: &str) -> Result<Vec<Command>, FleetError> {
         let rows = sqlx::query(
             "SELECT id, kind FROM device_commands WHERE device_id = $1 AND delivered_at IS NULL \
-             ORDER BY requested_at, id",
+             ORDER BY seq",
         )
         .bind(device)
         .fetch_all(&self.store.read)
