@@ -376,8 +376,11 @@ async fn sign_out(
             ),
         );
     }
-    if state.fleet.end_session(&reader.token).await.is_ok() {
-        let _ = state
+    // Signing out always ends the session (the safe direction); a sign-out the trail could
+    // not record is said on the page instead of being dropped.
+    let mut r = Redirect::to("/sign-in").into_response();
+    if state.fleet.end_session(&reader.token).await.is_ok()
+        && let Err(e) = state
             .trail
             .record(Action {
                 kind: EventKind::Logout,
@@ -386,9 +389,19 @@ async fn sign_out(
                 address: address.as_deref(),
                 detail: "signed out".into(),
             })
-            .await;
+            .await
+    {
+        r = html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            medguard_web::message_page(
+                &reader.viewer,
+                "Signed out, not recorded",
+                &format!(
+                    "You are signed out, but the server's audit trail could not record it: {e}"
+                ),
+            ),
+        );
     }
-    let mut r = Redirect::to("/sign-in").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static(

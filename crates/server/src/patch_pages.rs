@@ -79,7 +79,7 @@ async fn csrf(
     if reader.token.check_csrf(Some(token)).is_ok() {
         return Ok(());
     }
-    let _ = state
+    state
         .trail
         .record(Action {
             kind: EventKind::AccessDenied,
@@ -88,7 +88,7 @@ async fn csrf(
             address: who.address.as_deref(),
             detail: "a form without its session's CSRF token was refused".into(),
         })
-        .await;
+        .await?;
     Err(ApiError::new(
         codes::CSRF,
         "the form did not come from this session",

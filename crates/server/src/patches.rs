@@ -78,7 +78,7 @@ fn now() -> time::OffsetDateTime {
 
 /// Records a refused change in the audit trail, then answers with the refusal.
 pub(crate) async fn refused(state: &AppState, who: &Person, what: &str, e: FleetError) -> ApiError {
-    let _ = state
+    let recorded = state
         .trail
         .record(Action {
             kind: EventKind::AccessDenied,
@@ -88,7 +88,12 @@ pub(crate) async fn refused(state: &AppState, who: &Person, what: &str, e: Fleet
             detail: format!("{what} refused: {e}"),
         })
         .await;
-    e.into()
+    // A refusal the trail could not hold is answered with the trail's failure, as the
+    // authorisation checks do: the person learns the server cannot account for its actions.
+    match recorded {
+        Ok(_) => e.into(),
+        Err(trail) => trail.into(),
+    }
 }
 
 /// Applies `change` to record `id`, recording the outcome (done or refused) in the trail.
