@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 use medguard_fleet::rollouts::RolloutRequest;
 use medguard_fleet::{Fleet, FleetSettings, Store};
 use medguard_host::SystemClock;
-use medguard_patch::{
-    Advance, BundleSummary, ErrorThreshold, Evidence, EvidenceKind, ImpactAnalysis, Meaning,
-    PatchRecord, Permille, Person, WavePlan, WaveSelection,
-};
+use medguard_patch::{Advance, ErrorThreshold, Permille, WavePlan, WaveSelection};
 use medguard_pki::{CertificateAuthority, DeviceKey};
 use medguard_proto::{
     BundleRef, DeviceFacts, EnrollRequest, EnrollmentToken, InstallOutcome, InstallReport,
@@ -29,82 +26,20 @@ use medguard_proto::{
 };
 use time::OffsetDateTime;
 
+#[path = "../tests/support/records.rs"]
+mod records;
+
 const MODEL: &str = "CT-9000";
 
-fn person(id: &str) -> Person {
-    Person {
-        id: id.into(),
-        printed_name: id.into(),
-    }
-}
-
 /// A record carried through the state machine to "released", as the server's routes do.
-fn released(id: &str, key: &medguard_digest::SigningKey) -> PatchRecord {
-    let now = OffsetDateTime::now_utc();
-    let (eng, val, app) = (person("eng"), person("val"), person("app"));
-    let mut r = PatchRecord::open(id, "bench patch", Vec::new(), &eng, now, "bench").unwrap();
-    let digest = "ab".repeat(32);
-    r.attach_bundle(
-        BundleSummary {
-            digest: digest.clone(),
-            version: "2".into(),
-            models: vec![MODEL.into()],
-            signer: "vendor".into(),
-            operations: Vec::new(),
-            profile_diff: (0, 0, 1),
-            components_changed: Vec::new(),
-            reach: Vec::new(),
-        },
-        &eng,
-        now,
+fn released(id: &str, key: &medguard_digest::SigningKey) -> medguard_patch::PatchRecord {
+    records::released_record(
+        id,
+        MODEL,
+        &format!("{MODEL}/bench.bundle"),
+        OffsetDateTime::now_utc(),
+        key,
     )
-    .unwrap();
-    r.record_impact(
-        ImpactAnalysis {
-            clinical_functions: "none".into(),
-            safety_and_effectiveness: "none".into(),
-            regression_tests: "self-test".into(),
-            performance: "none".into(),
-            author: eng.clone(),
-            at: now,
-        },
-        now,
-    )
-    .unwrap();
-    for (n, kind) in [
-        EvidenceKind::MalwareScan {
-            bundle: digest.clone(),
-            files: 1,
-            findings: 0,
-            rules: "bench".into(),
-        },
-        EvidenceKind::ReferenceInstall {
-            device: "lab".into(),
-            bundle: digest.clone(),
-            outcome: "installed".into(),
-            self_tests_passed: true,
-            verification_intact: true,
-        },
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        r.add_evidence(
-            Evidence {
-                digest: format!("{n:064}"),
-                kind,
-                added_by: eng.clone(),
-                at: now,
-            },
-            now,
-        )
-        .unwrap();
-    }
-    r.sign(Meaning::Validated, &val, now, key).unwrap();
-    r.sign(Meaning::Approved, &app, now, key).unwrap();
-    r.release(&format!("{MODEL}/bench.bundle"), &app, now)
-        .unwrap();
-    r
 }
 
 fn installed(rollout: &str) -> InstallReport {
@@ -250,7 +185,7 @@ async fn main() {
                 models: Vec::new(),
                 waves,
             },
-            &person("app"),
+            &records::person("app"),
         )
         .await
         .unwrap();

@@ -25,6 +25,9 @@ use medguard_proto::{
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
+
+#[path = "support/records.rs"]
+mod support;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -737,77 +740,8 @@ async fn rusqlite_free_insert(url: &str) -> Store {
     Store::connect(url).await.unwrap()
 }
 
-/// A record carried through the state machine to "released", as the server's routes do.
-fn released_record(id: &str, key: &medguard_digest::SigningKey) -> medguard_patch::PatchRecord {
-    use medguard_patch::{BundleSummary, Evidence, EvidenceKind, ImpactAnalysis, Meaning, Person};
-    let person = |n: &str| Person {
-        id: n.into(),
-        printed_name: n.into(),
-    };
-    let (eng, val, app) = (person("eng"), person("val"), person("app"));
-    let mut r =
-        medguard_patch::PatchRecord::open(id, "fix", Vec::new(), &eng, START, "test").unwrap();
-    let digest = "ab".repeat(32);
-    r.attach_bundle(
-        BundleSummary {
-            digest: digest.clone(),
-            version: "2".into(),
-            models: vec!["CT 9000".into()],
-            signer: "vendor".into(),
-            operations: Vec::new(),
-            profile_diff: (0, 0, 1),
-            components_changed: Vec::new(),
-            reach: Vec::new(),
-        },
-        &eng,
-        START,
-    )
-    .unwrap();
-    r.record_impact(
-        ImpactAnalysis {
-            clinical_functions: "none".into(),
-            safety_and_effectiveness: "none".into(),
-            regression_tests: "self-test".into(),
-            performance: "none".into(),
-            author: eng.clone(),
-            at: START,
-        },
-        START,
-    )
-    .unwrap();
-    for (n, kind) in [
-        EvidenceKind::MalwareScan {
-            bundle: digest.clone(),
-            files: 1,
-            findings: 0,
-            rules: "test".into(),
-        },
-        EvidenceKind::ReferenceInstall {
-            device: "lab".into(),
-            bundle: digest.clone(),
-            outcome: "installed".into(),
-            self_tests_passed: true,
-            verification_intact: true,
-        },
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        r.add_evidence(
-            Evidence {
-                digest: format!("{n:064}"),
-                kind,
-                added_by: eng.clone(),
-                at: START,
-            },
-            START,
-        )
-        .unwrap();
-    }
-    r.sign(Meaning::Validated, &val, START, key).unwrap();
-    r.sign(Meaning::Approved, &app, START, key).unwrap();
-    r.release("CT 9000/fix.bundle", &app, START).unwrap();
-    r
+fn released_record_at(id: &str, key: &medguard_digest::SigningKey) -> medguard_patch::PatchRecord {
+    support::released_record(id, "CT 9000", "CT 9000/fix.bundle", START, key)
 }
 
 fn install_report(rollout: &str) -> ReportBody {
@@ -841,7 +775,7 @@ on_both!(
         let outside = enroll(fleet, &token.secret, "OUT-1").await.unwrap();
         let key = medguard_digest::SigningKey::generate().unwrap().0;
         let record = fleet
-            .open_patch_record(|id| Ok(released_record(id, &key)))
+            .open_patch_record(|id| Ok(released_record_at(id, &key)))
             .await
             .unwrap();
         fleet
