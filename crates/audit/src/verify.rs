@@ -524,6 +524,18 @@ impl Walk {
             let frame = located.frame;
             let seq = frame.seq;
             self.records += 1;
+            // The writer numbers records from 1: a record 0 was not written by it, and
+            // would otherwise pass as the start of a chain no checkpoint needs to cover.
+            if seq == 0 {
+                self.problem(
+                    ProblemKind::CorruptFrame,
+                    path.to_owned(),
+                    located.offset,
+                    Some(0),
+                    "record 0: the log numbers its records from 1, so this one was not written by it".to_owned(),
+                );
+                continue;
+            }
             if seq > proven_through && self.tail_start.is_none() {
                 self.tail_start = Some((path.to_owned(), located.offset));
             }

@@ -429,3 +429,30 @@ mod any_byte {
         }
     }
 }
+
+/// Found by the `audit_segment` fuzz target: a segment holding one well-formed record
+/// numbered 0 was called intact with no key and no checkpoint.
+#[test]
+fn a_record_numbered_zero_is_never_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = br#"{"x":1}"#;
+    let frame = medguard_audit::record::Frame {
+        seq: 0,
+        payload,
+        digest: medguard_audit::ChainDigest::GENESIS.next(0, payload),
+    };
+    let mut bytes = medguard_audit::segment::segment_header(1).to_vec();
+    frame.encode(&mut bytes);
+    std::fs::write(segment_path(dir.path(), 1), &bytes).unwrap();
+    let report = verify(dir.path(), &[]).unwrap();
+    assert!(!report.is_intact(), "{:?}", report.problems);
+    assert!(report.is_tampered(), "{:?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::CorruptFrame && p.seq == Some(0)),
+        "{:?}",
+        report.problems
+    );
+}
