@@ -1,8 +1,9 @@
 //! Parsing and signing of TUF metadata, and the medguard fields inside it.
 //!
 //! Every byte of metadata the client trusts first passes [`TrustedRoot::parse`] (the root a
-//! device ships with, or the newer one it saved) or `tough`'s loader; [`parse_role`] is the
-//! same deserialisation, exposed for the editor and the fuzz target. Nothing here decides
+//! device ships with, or the newer one it saved) or the client workflow's parser
+//! ([`exercise_parser`] runs it for the fuzz target); [`parse_role`] is `tough`'s
+//! deserialisation, for the editor and the fuzz target. Nothing here decides
 //! trust on its own except [`TrustedRoot::parse`], which checks the root's self-signature.
 
 use std::cmp::Ordering;
@@ -16,6 +17,7 @@ use tough::schema::{Role, Root, Signature, Signed, Target};
 
 use crate::error::TufError;
 use crate::keys::RoleKey;
+pub use crate::schema::exercise_parser;
 
 /// The TUF specification version medguard writes.
 pub const SPEC_VERSION: &str = "1.0.31";

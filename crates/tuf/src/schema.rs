@@ -250,11 +250,11 @@ fn expires_of(common: &Common) -> Result<jiff::Timestamp, serde_json::Error> {
 
 /// The `signed` object as received, handed to `tough`'s signature check: it serialises to
 /// exactly what was signed.
-struct AsSigned<'a, K> {
-    value: &'a Value,
-    version: NonZeroU64,
-    expires: jiff::Timestamp,
-    kind: PhantomData<K>,
+pub(crate) struct AsSigned<'a, K> {
+    pub(crate) value: &'a Value,
+    pub(crate) version: NonZeroU64,
+    pub(crate) expires: jiff::Timestamp,
+    pub(crate) kind: PhantomData<K>,
 }
 
 impl<K> Serialize for AsSigned<'_, K> {
@@ -400,6 +400,39 @@ fn delegation_keys(delegations: &Delegations, role: &DelegatedRole) -> Root {
         )]),
         _extra: HashMap::new(),
     }
+}
+
+/// Parses `bytes` as a served file of each role kind the way the client does, up to and
+/// including the signature check (a root against its own keys; the others against no keys
+/// at all, so they are refused there), and reads each typed view without trusting it.
+/// Trusts nothing; for the fuzz target. Never panics.
+pub fn exercise_parser(bytes: &[u8]) {
+    let Ok(unverified) = Unverified::parse("fuzz", bytes.to_vec()) else {
+        return;
+    };
+    if let Ok((_, common)) = unverified.common::<RootRole>()
+        && let Ok(root) = RootRole::from_value(&unverified.signed, common)
+    {
+        let _ = Unverified::parse("fuzz", bytes.to_vec()).and_then(|u| u.verify_root(&root.0));
+    }
+    read_unchecked::<TimestampRole>(&unverified);
+    read_unchecked::<SnapshotRole>(&unverified);
+    if let Some(targets) = read_unchecked::<TargetsRole>(&unverified) {
+        for (name, target) in &targets.targets {
+            let _ = target.bundle();
+            let _ = target.check(name, bytes);
+            if let Some(d) = &targets.delegations {
+                for role in &d.roles {
+                    let _ = crate::workflow::is_delegated(role, name);
+                }
+            }
+        }
+    }
+}
+
+fn read_unchecked<K: RoleKind>(u: &Unverified) -> Option<K> {
+    let (_, common) = u.common::<K>().ok()?;
+    K::from_value(&u.signed, common).ok()
 }
 
 impl Verified<RootRole> {

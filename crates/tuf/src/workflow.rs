@@ -253,29 +253,54 @@ pub(crate) fn path_matches(pattern: &str, target: &str) -> bool {
         })
 }
 
-/// Shell wildcard match of one path part (no `/` in either).
+/// Shell wildcard match of one path part (no `/` in either). Every token but `*` matches
+/// exactly one character, so the greedy match with one backtrack point (the last `*`) is
+/// exact and takes O(pattern × text) steps: a pattern in a (signed, but maybe hostile)
+/// delegation cannot make a lookup exponential.
 fn glob(p: &[char], t: &[char]) -> bool {
-    match p.split_first() {
-        None => t.is_empty(),
-        Some(('*', rest)) => (0..=t.len()).any(|i| t.get(i..).is_some_and(|tail| glob(rest, tail))),
-        Some(('?', rest)) => t.split_first().is_some_and(|(_, tt)| glob(rest, tt)),
-        Some(('[', rest)) => match class(rest) {
-            Some((negated, set, after)) => t
-                .split_first()
-                .is_some_and(|(c, tt)| set_contains(set, *c) != negated && glob(after, tt)),
+    let (mut pi, mut ti) = (0, 0);
+    // After the last `*`: where the pattern resumes, and where in the text it was tried.
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(&c) = t.get(ti) {
+        if p.get(pi) == Some(&'*') {
+            pi += 1;
+            star = Some((pi, ti));
+            continue;
+        }
+        if let Some(next) = match_one(p, pi, c) {
+            pi = next;
+            ti += 1;
+            continue;
+        }
+        let Some((resume, tried)) = star else {
+            return false;
+        };
+        pi = resume;
+        ti = tried + 1;
+        star = Some((resume, tried + 1));
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
+}
+
+/// Does the token at `p[pi]` (not `*`) match `c`? Where the pattern goes on if so.
+fn match_one(p: &[char], pi: usize, c: char) -> Option<usize> {
+    match p.get(pi)? {
+        '?' => Some(pi + 1),
+        '[' => match p.get(pi + 1..).and_then(class) {
+            Some((negated, set, consumed)) => {
+                (set_contains(set, c) != negated).then_some(pi + 1 + consumed)
+            }
             // An unclosed `[` is a literal.
-            None => t
-                .split_first()
-                .is_some_and(|(c, tt)| *c == '[' && glob(rest, tt)),
+            None => (c == '[').then_some(pi + 1),
         },
-        Some((c, rest)) => t
-            .split_first()
-            .is_some_and(|(tc, tt)| tc == c && glob(rest, tt)),
+        other => (*other == c).then_some(pi + 1),
     }
 }
 
-/// A `[...]` class after its `[`: negated?, its members, what follows the `]`.
-fn class(p: &[char]) -> Option<(bool, &[char], &[char])> {
+/// A `[...]` class after its `[`: negated?, its members, and how many characters it takes
+/// up to and including its `]`.
+fn class(p: &[char]) -> Option<(bool, &[char], usize)> {
     let (negated, body) = match p.split_first() {
         Some(('!', rest)) => (true, rest),
         _ => (false, p),
@@ -283,7 +308,7 @@ fn class(p: &[char]) -> Option<(bool, &[char], &[char])> {
     // A `]` right after `[` or `[!` is a member, not the end.
     let start = usize::from(body.first() == Some(&']'));
     let end = body.iter().skip(start).position(|c| *c == ']')? + start;
-    Some((negated, body.get(..end)?, body.get(end + 1..)?))
+    Some((negated, body.get(..end)?, usize::from(negated) + end + 1))
 }
 
 fn set_contains(set: &[char], c: char) -> bool {
@@ -315,7 +340,7 @@ fn child_path(path: &[String], child: &str) -> Vec<String> {
 }
 
 /// Is `target` delegated to `role` by its paths or path hash prefixes?
-fn delegated(role: &crate::schema::DelegatedRole, target: &str) -> bool {
+pub(crate) fn is_delegated(role: &crate::schema::DelegatedRole, target: &str) -> bool {
     if let Some(paths) = &role.paths {
         return paths.iter().any(|p| path_matches(p, target));
     }
@@ -685,7 +710,7 @@ impl Session {
             let mut children = Vec::new();
             if let Some(delegations) = &targets.role.delegations {
                 for child in &delegations.roles {
-                    if !delegated(child, name) {
+                    if !is_delegated(child, name) {
                         continue;
                     }
                     children.push(child_path(&path, &child.name));
@@ -768,6 +793,10 @@ impl Session {
 }
 
 #[cfg(test)]
+#[path = "workflow_tests.rs"]
+mod repository_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -799,9 +828,23 @@ mod tests {
             ("*.txt", "a.txt", true),
             ("a*b*c", "aXbYc", true),
             ("a*b*c", "aXbY", false),
+            ("*x", "abx", true),
+            ("a*", "a", true),
+            ("**", "", true),
+            ("?", "", false),
+            ("[", "[", true),
         ] {
             assert_eq!(path_matches(pattern, target), want, "{pattern} {target}");
         }
+    }
+
+    #[test]
+    fn a_hostile_pattern_is_not_exponential() {
+        // Naive backtracking takes ~60^20 steps here; ours a few thousand.
+        let pattern = "*a".repeat(20) + "b";
+        let target = "a".repeat(60);
+        assert!(!path_matches(&pattern, &target));
+        assert!(path_matches(&pattern, &(target + "b")));
     }
 
     #[test]
