@@ -350,9 +350,7 @@ pub fn add_all(dir: &Path, bundles: &[(&Path, &AddOptions)]) -> Result<Vec<Strin
         }
     }
     let index: Vec<&StagedTarget> = index.values().collect();
-    let bytes = serde_json::to_vec_pretty(&index).map_err(|e| TufError::Refused {
-        reason: e.to_string(),
-    })?;
+    let bytes = serde_json::to_vec_pretty(&index).map_err(TufError::refused_by)?;
     write_file(&staged_index(dir), &bytes)?;
     Ok(names)
 }
@@ -488,9 +486,7 @@ fn read_current(dir: &Path) -> Result<Current, TufError> {
 fn next(v: u64) -> Result<NonZeroU64, TufError> {
     v.checked_add(1)
         .and_then(NonZeroU64::new)
-        .ok_or_else(|| TufError::Refused {
-            reason: "version overflow".into(),
-        })
+        .ok_or_else(|| TufError::refused("version overflow"))
 }
 
 /// Signs and writes a new consistent snapshot with everything staged.
@@ -590,11 +586,9 @@ pub fn publish(
             name: model.clone(),
             keyids: targets_listed.keyids.clone(),
             threshold: targets_listed.threshold,
-            paths: PathSet::Paths(vec![PathPattern::new(format!("{model}/*")).map_err(
-                |e| TufError::Refused {
-                    reason: e.to_string(),
-                },
-            )?]),
+            paths: PathSet::Paths(vec![
+                PathPattern::new(format!("{model}/*")).map_err(TufError::refused_by)?,
+            ]),
             terminating: true,
             targets: None,
         });

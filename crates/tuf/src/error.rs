@@ -1,4 +1,4 @@
-//! The one error type of this crate, and the translation of `tough`'s errors into it.
+//! The one error type of this crate.
 //!
 //! Attacks TUF defends against each get their own variant, so a caller (and a test) can tell
 //! a rollback from an expired role from a wrong signature without reading messages.
@@ -61,7 +61,13 @@ pub enum TufError {
 
     /// Metadata is not signed by a threshold of the keys trusted for its role.
     #[error("{role} metadata is not signed by its trusted keys: {reason}")]
-    BadSignature { role: Role, reason: String },
+    BadSignature {
+        role: Role,
+        reason: String,
+        /// The signature check's error (`tough`'s), if one refused it.
+        #[source]
+        source: Option<Cause>,
+    },
     /// Metadata is past its expiry (a freeze attack, or an unmaintained repository).
     #[error("{role} metadata expired at {expires}")]
     Expired { role: Role, expires: String },
@@ -79,12 +85,18 @@ pub enum TufError {
     #[error("{name} is longer than the {limit} bytes its metadata allows")]
     TooLong { name: String, limit: u64 },
     /// A downloaded file's hash differs from its metadata (arbitrary software).
-    #[error("{name}: hash mismatch, expected sha256 {expected}, got {actual}")]
+    #[error("{name}: hash mismatch, expected {algorithm} {expected}, got {actual}")]
     HashMismatch {
         name: String,
+        /// The hash algorithm as the metadata names it (`sha256`, `sha512`...).
+        algorithm: String,
         expected: String,
         actual: String,
     },
+    /// Metadata vouches for a file with a hash this client cannot compute, so the file
+    /// cannot be checked.
+    #[error("{name}: unknown hash algorithm {algorithm:?}")]
+    UnknownHashAlgorithm { name: String, algorithm: String },
     /// A downloaded target is shorter than its metadata says.
     #[error("{name}: {actual} bytes, metadata says {expected}")]
     LengthMismatch {
@@ -114,13 +126,34 @@ pub enum TufError {
     },
     /// Any other refusal by the TUF client.
     #[error("TUF: {reason}")]
-    Refused { reason: String },
+    Refused {
+        reason: String,
+        /// The error beneath, if one caused the refusal (`None` for a rule of ours).
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl TufError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { path, source }
+    }
+
+    /// A refusal caused by `err`: its message as the reason, the error as the source.
+    pub(crate) fn refused_by(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Refused {
+            reason: err.to_string(),
+            source: Some(Box::new(err)),
+        }
+    }
+
+    /// A refusal by a rule of ours (no error beneath).
+    pub(crate) fn refused(reason: impl ToString) -> Self {
+        Self::Refused {
+            reason: reason.to_string(),
+            source: None,
+        }
     }
 
     /// A file that breaks a check of ours (no error beneath).
@@ -153,126 +186,4 @@ impl TufError {
             source: Some(err),
         }
     }
-}
-
-/// Translates an error from `tough`, looking through transport errors for the cause that a
-/// stream adapter (hash, size limit) put there; a transport error keeps `tough`'s error as
-/// its source.
-pub(crate) fn from_tough(err: tough::error::Error) -> TufError {
-    match err {
-        tough::error::Error::Transport { url, source, .. } => {
-            if let Some(inner) = cause_in(&source) {
-                return from_tough_ref(inner);
-            }
-            crate::transport::transport_error(url.as_str(), source)
-        }
-        other => from_tough_ref(&other),
-    }
-}
-
-/// [`from_tough`] for an error found inside another (borrowed, so a transport error nested
-/// this deep carries its message without a source).
-fn from_tough_ref(err: &tough::error::Error) -> TufError {
-    use tough::error::Error as E;
-    match err {
-        E::ExpiredMetadata { role, .. } => TufError::Expired {
-            role: role.to_string(),
-            expires: "before the time of this refresh".into(),
-        },
-        E::VerifyMetadata { role, source, .. } => TufError::BadSignature {
-            role: role.to_string(),
-            reason: source.to_string(),
-        },
-        E::VerifyRoleMetadata { role, source, .. } => TufError::BadSignature {
-            role: role.clone(),
-            reason: source.to_string(),
-        },
-        E::VerifyTrustedMetadata { source, .. } => TufError::BadSignature {
-            role: "trusted root".into(),
-            reason: source.to_string(),
-        },
-        E::OlderMetadata {
-            role,
-            current_version,
-            new_version,
-            ..
-        } => TufError::Rollback {
-            role: role.to_string(),
-            trusted: *current_version,
-            offered: *new_version,
-        },
-        E::OlderSnapshotInTimestamp {
-            snapshot_new,
-            snapshot_old,
-            ..
-        } => TufError::Rollback {
-            role: "snapshot (in timestamp)".into(),
-            trusted: *snapshot_old,
-            offered: *snapshot_new,
-        },
-        E::SnapshotRoleRollback {
-            role,
-            old_role_version,
-            new_role_version,
-            ..
-        } => TufError::Rollback {
-            role: role.clone(),
-            trusted: *old_role_version,
-            offered: *new_role_version,
-        },
-        E::VersionMismatch {
-            role,
-            fetched,
-            expected,
-            ..
-        } => TufError::MixAndMatch {
-            role: role.to_string(),
-            reason: format!("fetched version {fetched}, expected {expected}"),
-        },
-        E::SnapshotRoleMissing { role, .. } | E::RoleNotInMeta { name: role, .. } => {
-            TufError::MixAndMatch {
-                role: role.clone(),
-                reason: err.to_string(),
-            }
-        }
-        E::HashMismatch {
-            context,
-            calculated,
-            expected,
-            ..
-        } => TufError::HashMismatch {
-            name: context.clone(),
-            expected: expected.clone(),
-            actual: calculated.clone(),
-        },
-        E::MaxSizeExceeded {
-            max_size,
-            specifier,
-            ..
-        } => TufError::TooLong {
-            name: (*specifier).to_string(),
-            limit: *max_size,
-        },
-        E::Transport { url, source, .. } => {
-            if let Some(inner) = cause_in(source) {
-                return from_tough_ref(inner);
-            }
-            crate::transport::transport_error_ref(url.as_str(), source)
-        }
-        other => TufError::Refused {
-            reason: other.to_string(),
-        },
-    }
-}
-
-/// The `tough` error a transport error wraps, if any.
-pub(crate) fn cause_in(err: &tough::TransportError) -> Option<&tough::error::Error> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
-    while let Some(e) = cur {
-        if let Some(t) = e.downcast_ref::<tough::error::Error>() {
-            return Some(t);
-        }
-        cur = e.source();
-    }
-    None
 }

@@ -7,30 +7,36 @@
 //! anything and must not print: the installer (`medguard-update`) takes the downloaded file
 //! and still checks the bundle's own Ed25519 signature.
 //!
-//! # Why `tough`
-//! The client is `tough` (awslabs; maintained, releases follow its advisories, TUF 1.0 with
-//! delegations, aws-lc-rs and rustls like the rest of medguard, no OpenSSL). `rust-tuf` was
-//! not chosen: it is a rarely released beta on a second HTTP and crypto stack. The repository
-//! side uses `tough`'s schema types (`Root`, `Targets`, `Delegations`, `Snapshot`,
-//! `Timestamp`) and its signers, but the editing workflow is ours ([`editor`]): `tough`'s
-//! `RepositoryEditor` starts from a `Repository` that has passed the client workflow (so a
-//! repository whose root was just rotated must be loadable first), edits delegated roles
-//! one `TargetsEditor` at a time, and writes files in its own order. What medguard needs
-//! (one delegated role per device model, all re-signed with the targets keys on each
-//! publish, roots cross-signed by old and new keys, `timestamp.json` renamed into place
-//! last) is a few hundred lines over `tough`'s types, so the narrow editor is ours.
-//! The TUF conformance suite passes 93 of its 113 tests against this client (see
-//! `bench/tuf-conformance.sh`); the failures are `tough`'s: it loads every delegated role
-//! eagerly instead of searching the delegation graph per target, keeps delegated roles under
-//! versioned names and re-serialises metadata in its cache, and requires SHA-256 target
-//! hashes.
+//! # The client workflow is ours, `tough` supplies the pieces
+//! `tough` (awslabs; maintained, releases follow its advisories, aws-lc-rs and rustls like
+//! the rest of medguard, no OpenSSL) provides the schema types, keys and signature checks;
+//! `rust-tuf` was not chosen (a rarely released beta on a second HTTP and crypto stack).
+//! The repository side uses `tough`'s schema types (`Root`, `Targets`, `Delegations`,
+//! `Snapshot`, `Timestamp`) and its signers, but the editing workflow is ours ([`editor`]):
+//! `tough`'s `RepositoryEditor` starts from a `Repository` that has passed the client
+//! workflow (so a repository whose root was just rotated must be loadable first), edits
+//! delegated roles one `TargetsEditor` at a time, and writes files in its own order. What
+//! medguard needs (one delegated role per device model, all re-signed with the targets keys
+//! on each publish, roots cross-signed by old and new keys, `timestamp.json` renamed into
+//! place last) is a few hundred lines over `tough`'s types, so the narrow editor is ours.
+//!
+//! The client workflow is ours too (`workflow.rs`, TUF 1.0.x §5.3–5.7 as python-tuf's
+//! `ngclient` runs it): `tough`'s `RepositoryLoader` passed only 93 of the 113 tests of the
+//! TUF conformance suite, because it loads every delegated role eagerly instead of searching
+//! the delegation graph per target (so one bad delegated role denied every target), keeps
+//! delegated roles in its cache under versioned names and re-serialised, requires SHA-256
+//! target hashes, and takes a timestamp of the same version as a new one. Ours verifies
+//! signatures over the canonical form of the metadata *as received* with `tough`'s keys and
+//! checks (`schema.rs`), reads it into types of our own (SHA-512-only targets, unknown
+//! fields kept in what is signed), stores the exact bytes served, and looks delegated roles
+//! up per target. It passes all 113 (see `bench/tuf-conformance.sh`; python-tuf passes 112).
 //!
 //! # HTTP
 //! `file://` goes through `tough`'s `FilesystemTransport`; `http://` and `https://` go through
-//! our own transport (`transport.rs`) over `reqwest` (the client `tough` itself uses, on
-//! rustls with aws-lc-rs and the platform's trusted roots), with `tough`'s `http` feature off
-//! so nothing falls back to `tough`'s `HttpTransport`. That transport (0.24) cannot be
-//! configured to do the right thing:
+//! our own transport (`transport.rs`) over `reqwest` (on rustls with aws-lc-rs and the
+//! platform's trusted roots), with `tough`'s `http` feature off so nothing falls back to
+//! `tough`'s `HttpTransport`. That transport (0.24) cannot be configured to do the right
+//! thing:
 //! - it sleeps its `initial_backoff` before *every* request, the first try included (its
 //!   retry state starts at `initial_backoff`, and each request is `sleep(wait)` then
 //!   `execute`). With its defaults a refresh waited 100 ms per file: `bench/tuf.sh` (10,001
@@ -50,19 +56,21 @@
 //! there" (the normal end of the root walk) and are never tried again; other 4xx and
 //! timeouts neither. [`Timeouts`] bounds the connection (10 s) and each request from connect
 //! to last byte (30 s), so a server that accepts and never answers, or drips bytes, ends in
-//! [`TufError::Timeout`]. Errors arrive through the byte stream, as with `tough`'s transport,
-//! because `tough`'s root walk takes an error from `fetch` itself for "no newer root". Length
-//! limits are not the transport's: `tough` (metadata) and [`fetch`] (targets) count
-//! the bytes it yields.
+//! [`TufError::Timeout`]. Errors arrive through the byte stream (the transport implements
+//! `tough`'s `Transport`, whose `file://` side is `tough`'s). Length limits are not the
+//! transport's: the workflow (metadata: the length the role above gives, else 512 kB for a
+//! root, 16 KiB for the timestamp, 2 MB for the snapshot, 10 MB for a targets role) and
+//! [`fetch`] (targets) count the bytes it yields.
 //!
 //! # Keys
 //! medguard's keys are PKCS#8 PEM files (`medguard key generate`). `tough` parses PKCS#8
 //! Ed25519 only as DER, so [`RoleKey::load`] strips the PEM armour and hands the DER over.
 //!
 //! # Time
-//! `tough` checks expiry against the system clock (and refuses a clock that stepped back
-//! since the last refresh). The client also takes the time as a parameter and checks every
-//! role's expiry against it, so tests and callers control the clock; both checks must pass.
+//! The client takes the time as a parameter and checks every role's expiry against it (the
+//! callers pass the system clock), so tests and callers control the clock. `tough`'s loader
+//! also refused a system clock that stepped back since the last refresh; python-tuf does not,
+//! and neither does this client: a device's clock is the caller's to trust.
 #![forbid(unsafe_code)]
 
 mod client;
@@ -70,7 +78,9 @@ pub mod editor;
 mod error;
 mod keys;
 pub mod metadata;
+mod schema;
 mod transport;
+mod workflow;
 
 pub use client::{FetchOptions, FetchedBundle, Refreshed, fetch, refresh, refresh_with_tls};
 pub use editor::{
@@ -80,10 +90,11 @@ pub use editor::{
 pub use error::{Cause, Role, TufError};
 pub use keys::RoleKey;
 pub use metadata::{BundleInfo, TrustedRoot};
+pub use schema::TargetInfo;
 pub use transport::Timeouts;
 
-/// Runs a future of `tough`'s async API to completion on a small runtime of its own: the
-/// callers of this crate (the CLI, the agent's update step) are synchronous.
+/// Runs a future of `tough`'s async API (its signers) to completion on a small runtime of
+/// its own: the callers of this crate (the CLI, the agent's update step) are synchronous.
 pub(crate) fn block_on<F: std::future::Future>(fut: F) -> Result<F::Output, TufError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

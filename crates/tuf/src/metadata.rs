@@ -1,8 +1,9 @@
 //! Parsing and signing of TUF metadata, and the medguard fields inside it.
 //!
 //! Every byte of metadata the client trusts first passes [`TrustedRoot::parse`] (the root a
-//! device ships with, or the newer one it saved) or `tough`'s loader; [`parse_role`] is the
-//! same deserialisation, exposed for the editor and the fuzz target. Nothing here decides
+//! device ships with, or the newer one it saved) or the client workflow's parser
+//! ([`exercise_parser`] runs it for the fuzz target); [`parse_role`] is `tough`'s
+//! deserialisation, for the editor and the fuzz target. Nothing here decides
 //! trust on its own except [`TrustedRoot::parse`], which checks the root's self-signature.
 
 use std::cmp::Ordering;
@@ -16,6 +17,7 @@ use tough::schema::{Role, Root, Signature, Signed, Target};
 
 use crate::error::TufError;
 use crate::keys::RoleKey;
+pub use crate::schema::exercise_parser;
 
 /// The TUF specification version medguard writes.
 pub const SPEC_VERSION: &str = "1.0.31";
@@ -42,6 +44,7 @@ impl TrustedRoot {
             .map_err(|e| TufError::BadSignature {
                 role: format!("root ({})", path.display()),
                 reason: e.to_string(),
+                source: Some(Box::new(e)),
             })?;
         Ok(Self {
             signed,
@@ -137,9 +140,7 @@ pub(crate) fn sign_role<T: Role + Serialize>(
     role: T,
     keys: &[&RoleKey],
 ) -> Result<Signed<T>, TufError> {
-    let data = role.canonical_form().map_err(|e| TufError::Refused {
-        reason: e.to_string(),
-    })?;
+    let data = role.canonical_form().map_err(TufError::refused_by)?;
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let mut signatures: Vec<Signature> = Vec::new();
     for key in keys {
@@ -165,30 +166,22 @@ pub(crate) fn sign_role<T: Role + Serialize>(
 
 /// The bytes of a metadata file as written: pretty JSON and a newline, like python-tuf.
 pub(crate) fn file_bytes<T: Serialize>(signed: &Signed<T>) -> Result<Vec<u8>, TufError> {
-    let mut out = serde_json::to_vec_pretty(signed).map_err(|e| TufError::Refused {
-        reason: e.to_string(),
-    })?;
+    let mut out = serde_json::to_vec_pretty(signed).map_err(TufError::refused_by)?;
     out.push(b'\n');
     Ok(out)
 }
 
 /// `now + after`, truncated to whole seconds (TUF's date format has no fraction).
 pub(crate) fn expiry(now: SystemTime, after: Duration) -> Result<jiff::Timestamp, TufError> {
-    let at = now.checked_add(after).ok_or_else(|| TufError::Refused {
-        reason: "expiry out of range".into(),
-    })?;
+    let at = now
+        .checked_add(after)
+        .ok_or_else(|| TufError::refused("expiry out of range"))?;
     let secs = at
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_err(|_| TufError::Refused {
-            reason: "time before 1970".into(),
-        })?
+        .map_err(|_| TufError::refused("time before 1970"))?
         .as_secs();
-    let secs = i64::try_from(secs).map_err(|_| TufError::Refused {
-        reason: "expiry out of range".into(),
-    })?;
-    jiff::Timestamp::from_second(secs).map_err(|e| TufError::Refused {
-        reason: e.to_string(),
-    })
+    let secs = i64::try_from(secs).map_err(|_| TufError::refused("expiry out of range"))?;
+    jiff::Timestamp::from_second(secs).map_err(TufError::refused_by)
 }
 
 /// The jiff form of a `SystemTime`.

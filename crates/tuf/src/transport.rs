@@ -54,8 +54,8 @@ fn backoff(tries_done: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// Why one HTTP fetch failed: the cause inside the `TransportError` `tough` sees, found again
-/// by [`crate::error::from_tough`] to report timeouts with their own variant.
+/// Why one HTTP fetch failed: the cause inside the `TransportError` the stream yields, found
+/// again by [`transport_error`] to report timeouts with their own variant.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HttpError {
     /// The server answered with an HTTP error status.
@@ -158,11 +158,6 @@ impl ClientTransport {
             http: Arc::new(OnceLock::new()),
             tls,
         }
-    }
-
-    /// The same policy with a client not yet built, for use on another tokio runtime.
-    pub(crate) fn fresh(&self) -> Self {
-        Self::with_tls(self.timeouts, self.tls.clone())
     }
 
     fn client(&self) -> Result<reqwest::Client, String> {

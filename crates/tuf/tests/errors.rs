@@ -58,6 +58,19 @@ fn regression_12_tuf_errors_keep_their_cause_as_source() {
             .is_some(),
         "{err:?}"
     );
+    // A root whose signature does not cover its content: tough's signature check beneath.
+    let root = String::from_utf8(std::fs::read(lab.meta("1.root.json")).unwrap()).unwrap();
+    let edited = root.replacen("\"version\": 1", "\"version\": 7", 1);
+    assert_ne!(root, edited);
+    let err = TrustedRoot::parse(edited.as_bytes(), Path::new("1.root.json")).unwrap_err();
+    assert!(matches!(err, TufError::BadSignature { .. }), "{err:?}");
+    assert!(
+        err.source()
+            .and_then(|s| s.downcast_ref::<tough::schema::Error>())
+            .is_some(),
+        "{err:?}"
+    );
+
     // A role key whose own check refuses it carries no cause: nothing is invented.
     let pem = dir.path().join("cert.pem");
     std::fs::write(
