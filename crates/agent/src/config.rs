@@ -23,7 +23,8 @@
 //! interval = "24h"
 //! ```
 //!
-//! and, beside it: `[server] url, ca` (default: what `agent enroll` recorded), `[device]
+//! and, beside it: `[server] url, ca` (default: what `agent enroll` recorded),
+//! `connect_timeout, request_timeout` (how long to wait on the server), `[device]
 //! model, serial`, `[inventory] root, vendor, evidence, interval`, `[services] interval`,
 //! `[allowlist] list, trust, mode, audit_log`, `[audit] log` (the agent's own log; default
 //! `STATE/audit`), `[report] within, outbox_max`, `[update] root, state_dir, bundle_trust,
@@ -36,6 +37,8 @@ use std::time::Duration;
 use medguard_clinical::{ClinicalStateSource, MaintenanceWindow};
 use serde::Deserialize;
 use url::Url;
+
+use crate::transport::Timeouts;
 
 /// Why a configuration file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +125,9 @@ pub struct AgentConfig {
     pub source: PathBuf,
     /// The server; `None`: the one `agent enroll` recorded.
     pub server: Option<ServerConfig>,
+    /// How long to wait on the server (`[server] connect_timeout, request_timeout`; the
+    /// defaults of [`Timeouts`] when not set).
+    pub timeouts: Timeouts,
     /// What the device says about itself.
     pub device: DeviceConfig,
     /// Profile verification; `None`: not configured (the device's integrity is then reported
@@ -339,6 +345,8 @@ struct RawConfig {
 struct RawServer {
     url: Option<String>,
     ca: Option<PathBuf>,
+    connect_timeout: Option<String>,
+    request_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -631,8 +639,27 @@ fn parse_raw(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
 }
 
 fn resolve(raw: RawConfig, c: &Checker<'_>, path: &Path) -> Result<AgentConfig, ConfigError> {
+    let defaults = Timeouts::default();
+    let timeouts = Timeouts {
+        connect: c.duration(
+            "server.connect_timeout",
+            raw.server
+                .as_ref()
+                .and_then(|s| s.connect_timeout.as_deref()),
+            defaults.connect,
+        )?,
+        request: c.duration(
+            "server.request_timeout",
+            raw.server
+                .as_ref()
+                .and_then(|s| s.request_timeout.as_deref()),
+            defaults.request,
+        )?,
+    };
     let server = raw
         .server
+        // Timeouts alone keep the server `agent enroll` recorded.
+        .filter(|s| s.url.is_some() || s.ca.is_some())
         .map(|s| {
             let url = s.url.ok_or_else(|| c.missing("server.url"))?;
             let url = Url::parse(&url).map_err(|e| c.value("server.url", e.to_string()))?;
@@ -883,6 +910,7 @@ fn resolve(raw: RawConfig, c: &Checker<'_>, path: &Path) -> Result<AgentConfig, 
     Ok(AgentConfig {
         source: path.to_owned(),
         server,
+        timeouts,
         device,
         profile,
         clinical,
@@ -1013,6 +1041,39 @@ interval = "24h"
         let err = load(&d, "[server]\nurl = \"http://fleet\"\n").unwrap_err();
         assert!(
             matches!(err, ConfigError::Value { ref key, .. } if key == "server.url"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn timeouts_on_the_server_have_defaults_and_may_be_set_without_a_url() {
+        let d = dir();
+        let c = load(&d, STABLE).unwrap();
+        assert_eq!(c.timeouts, Timeouts::default());
+        let c = load(
+            &d,
+            "[server]\nconnect_timeout = \"3s\"\nrequest_timeout = \"45s\"\n",
+        )
+        .unwrap();
+        assert!(c.server.is_none(), "the enrolled server is kept");
+        assert_eq!(
+            c.timeouts,
+            Timeouts {
+                connect: Duration::from_secs(3),
+                request: Duration::from_secs(45),
+            }
+        );
+        for key in ["connect_timeout", "request_timeout"] {
+            for bad in ["\"0s\"", "\"soon\""] {
+                match load(&d, &format!("[server]\n{key} = {bad}\n")).unwrap_err() {
+                    ConfigError::Value { key: k, .. } => assert_eq!(k, format!("server.{key}")),
+                    other => panic!("{key} = {bad}: {other}"),
+                }
+            }
+        }
+        let err = load(&d, "[server]\nca = \"vendor.pub\"\n").unwrap_err();
+        assert!(
+            matches!(err, ConfigError::Missing { ref key, .. } if key == "server.url"),
             "{err}"
         );
     }

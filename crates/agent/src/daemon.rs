@@ -378,6 +378,8 @@ pub async fn run_daemon(
     // Said before the closing checkpoint, which may take a moment: systemd then knows the
     // stop was seen.
     let _ = manager.stopping();
+    // A gap still open is recorded if the log can take it now: the next start uploads it.
+    let _ = agent.record_gap();
     let queued = agent.outbox().stats()?.reports;
     agent.close()?;
     Ok(DaemonSummary { rounds, queued })
@@ -394,6 +396,11 @@ async fn round(
 ) -> Result<Round, AgentError> {
     let at = clock.now();
     let mut problems = Vec::new();
+    // What earlier rounds could not write (a full disk) goes on record first, as soon as the
+    // log can take it; this round's audit upload carries it to the server.
+    if let Some(Ok(text)) = agent.record_gap() {
+        problems.push(format!("space is back; recorded in the audit log: {text}"));
+    }
     if let Err(e) = agent.renew_if_due().await {
         problems.push(format!("certificate renewal: {e}"));
     }
@@ -439,8 +446,22 @@ async fn round(
     let mut send = None;
     let mut checkin = None;
     if backoff.may_send(clock.now()) {
-        let s = agent.send().await?;
-        if let Some(e) = &s.error {
+        let (s, failed) = match agent.send().await {
+            Ok(s) => {
+                let failed = s.error.as_ref().map(ToString::to_string);
+                (s, failed)
+            }
+            // The outbox could not be updated (a full disk): what the server acknowledged
+            // is sent again later and held once by the server (a duplicate).
+            Err(e) => {
+                let s = SendSummary {
+                    remaining: agent.outbox().stats()?.reports,
+                    ..SendSummary::default()
+                };
+                (s, Some(e.to_string()))
+            }
+        };
+        if let Some(e) = failed {
             problems.push(format!("sending: {e}"));
             backoff.failed(clock.now());
         } else {
@@ -478,6 +499,8 @@ async fn round(
         }
         send = Some(s);
     }
+    // Said last, so it is the unit's status line while it lasts.
+    problems.extend(agent.storage_problem());
     Ok(Round {
         at,
         tasks,

@@ -26,7 +26,9 @@
 //! does), and must not open a listening port: the device pulls.
 //!
 //! Dependencies: `reqwest` over rustls with `medguard-pki`'s pinned-CA client settings (no
-//! platform trust store: the agent trusts its fleet's CA and nothing else); `rusqlite`
+//! platform trust store: the agent trusts its fleet's CA and nothing else), and `hyper`
+//! (already beneath reqwest, no features of its own) only to tell an answer that is not HTTP
+//! from an unreachable server among reqwest's causes; `rusqlite`
 //! (bundled SQLite, already in the build for the RPM database) for the outbox, because a
 //! queue that survives power loss needs atomic multi-row updates (a report and the audit
 //! cursor it advances commit together), which SQLite gives in one transaction; `tokio` for
@@ -39,6 +41,7 @@ pub mod daemon;
 mod enroll;
 mod error;
 mod events;
+mod gap;
 pub mod outbox;
 mod run;
 mod send;

@@ -20,6 +20,7 @@ use url::Url;
 use crate::config::AgentConfig;
 use crate::enroll::check_certificate;
 use crate::events::AgentLog;
+use crate::gap::Gap;
 use crate::outbox::{Cursor, CursorMove, Outbox, RefusedReport};
 use crate::send::{SendSummary, send_queued};
 use crate::state::{CertificateRecord, Enrollment, StateDir};
@@ -164,6 +165,8 @@ pub struct Agent {
     timeouts: Timeouts,
     /// The last deferral queued (rollout, outcome, what it waited for).
     last_deferral: std::sync::Mutex<Option<String>>,
+    /// What could not be written while the state directory could not be (a full disk).
+    gap: Gap,
 }
 
 impl Agent {
@@ -195,6 +198,7 @@ impl Agent {
             clock,
             timeouts,
             last_deferral: std::sync::Mutex::new(None),
+            gap: Gap::default(),
         })
     }
 
@@ -247,7 +251,15 @@ impl Agent {
         let now = self.clock.now();
         let (status, summary, queued) = match result {
             Ok(r) => r,
-            Err(e) => (TaskStatus::Failed, e.to_string(), Vec::new()),
+            Err(e) => {
+                if could_not_write(&e) {
+                    // An audit upload that failed loses nothing: its records stay in the log
+                    // behind the cursor and go with the next upload.
+                    let lost = (task != "audit").then(|| format!("the {task} task's report"));
+                    self.gap.note(now, &e, lost);
+                }
+                (TaskStatus::Failed, e.to_string(), Vec::new())
+            }
         };
         let error = (status == TaskStatus::Failed).then_some(summary.as_str());
         let recorded = self
@@ -255,7 +267,11 @@ impl Agent {
             .record_task(task, now, error, interval.as_secs());
         let summary = match recorded {
             Ok(()) => summary,
-            Err(e) => format!("{summary} (its health could not be recorded: {e})"),
+            Err(e) => {
+                let e = AgentError::from(e);
+                self.gap.note(now, &e, None);
+                format!("{summary} (its health could not be recorded: {e})")
+            }
         };
         TaskResult {
             task,
@@ -263,6 +279,49 @@ impl Agent {
             summary,
             queued,
         }
+    }
+
+    /// Appends an event to the agent's audit log. When it cannot be written (a full disk),
+    /// the gap remembers it and the caller goes on: its report is still queued if the outbox
+    /// can take it, and the gap is recorded once writes succeed again.
+    fn record_event(&self, kind: EventKind, outcome: Outcome, detail: String, objects: &[String]) {
+        let named = format!("{} event: {}", kind.as_str(), wire_text(&detail, 300));
+        if let Err(e) = self.log.record(kind, outcome, detail, objects) {
+            self.gap.note(self.clock.now(), &e, Some(named));
+        }
+    }
+
+    /// Records the open gap, if any: what could not be written while the state directory
+    /// could not be (a full disk), as an `audit-log-recovery` event in the agent's audit log,
+    /// which the next audit upload carries to the server. Returns the record's text, or the
+    /// error when it still cannot be written (the gap stays open); `None` without a gap.
+    pub fn record_gap(&self) -> Option<Result<String, AgentError>> {
+        let open = self.gap.open()?;
+        let text = open.record_text(self.state.dir(), self.clock.now());
+        Some(
+            match self.log.record(
+                EventKind::AuditLogRecovery,
+                Outcome::SeriousFailure,
+                text.clone(),
+                &[],
+            ) {
+                Ok(_) => {
+                    self.gap.recorded(&open);
+                    Ok(text)
+                }
+                Err(e) => {
+                    self.gap.note(self.clock.now(), &e, None);
+                    Err(e)
+                }
+            },
+        )
+    }
+
+    /// While writes to the state directory fail (a full disk): since when, why, and how many
+    /// events or reports could not be recorded so far.
+    #[must_use]
+    pub fn storage_problem(&self) -> Option<String> {
+        self.gap.problem(self.state.dir())
     }
 
     fn enqueue(&self, body: ReportBody) -> Result<u64, AgentError> {
@@ -297,7 +356,7 @@ impl Agent {
             let run = tasks::verify::verify(config.as_ref(), progress);
             let (status, line) = match &run.report.outcome {
                 VerificationOutcome::NotRun { reason } => {
-                    self.log.record(
+                    self.record_event(
                         EventKind::IntegrityDeviation,
                         Outcome::MajorFailure,
                         format!(
@@ -305,7 +364,7 @@ impl Agent {
                             run.report.root
                         ),
                         &[],
-                    )?;
+                    );
                     (TaskStatus::Found, format!("NOT RUN: {reason}"))
                 }
                 VerificationOutcome::Completed { summary: s, .. } => {
@@ -316,12 +375,12 @@ impl Agent {
                     if run.is_intact() {
                         (TaskStatus::Clean, format!("intact: {line}"))
                     } else {
-                        self.log.record(
+                        self.record_event(
                             EventKind::IntegrityDeviation,
                             Outcome::SeriousFailure,
                             format!("{} deviates from its profile: {line}", run.report.root),
                             &run.deviating_paths,
-                        )?;
+                        );
                         (TaskStatus::Found, format!("DEVIATIONS: {line}"))
                     }
                 }
@@ -658,12 +717,12 @@ impl Agent {
                 reason: e.to_string(),
             })?;
             for f in run.findings.iter().take(crate::events::MAX_OBJECTS) {
-                self.log.record(
+                self.record_event(
                     EventKind::MalwareFound,
                     Outcome::SeriousFailure,
                     format!("malware scan: {f}"),
                     &[],
-                )?;
+                );
             }
             let r = &run.report;
             let line = format!(
@@ -880,7 +939,7 @@ impl Agent {
         self.state
             .store(&enrollment, &issued.certificate_pem, &pinned)?;
         self.enrollment = enrollment;
-        self.log.record(
+        self.record_event(
             EventKind::ConfigurationChange,
             Outcome::Success,
             format!(
@@ -888,7 +947,7 @@ impl Agent {
                 record.serial, record.not_after
             ),
             &[],
-        )?;
+        );
         Ok(Some(record))
     }
 
@@ -909,7 +968,13 @@ impl Agent {
             }
             Err(e) => return Err(e),
         };
-        let summary = send_queued(&self.outbox, &link, self.clock.as_ref()).await?;
+        let summary = send_queued(&self.outbox, &link, self.clock.as_ref())
+            .await
+            .map_err(|e| {
+                let e = AgentError::from(e);
+                self.gap.note(self.clock.now(), &e, None);
+                e
+            })?;
         let sent: Vec<u64> = summary
             .stored
             .iter()
@@ -917,7 +982,7 @@ impl Agent {
             .copied()
             .collect();
         if !sent.is_empty() {
-            self.log.record(
+            self.record_event(
                 EventKind::Export,
                 Outcome::Success,
                 format!(
@@ -930,10 +995,10 @@ impl Agent {
                     sent.iter().max().unwrap_or(&0)
                 ),
                 &[],
-            )?;
+            );
         }
         if let Some(e) = &summary.error {
-            self.log.record(
+            self.record_event(
                 EventKind::Export,
                 Outcome::MinorFailure,
                 format!(
@@ -941,10 +1006,10 @@ impl Agent {
                     summary.remaining
                 ),
                 &[],
-            )?;
+            );
         }
         for r in &summary.refused {
-            self.log.record(
+            self.record_event(
                 EventKind::Export,
                 Outcome::SeriousFailure,
                 format!(
@@ -955,7 +1020,7 @@ impl Agent {
                     r.problem.detail.as_deref().unwrap_or(&r.problem.title)
                 ),
                 &[],
-            )?;
+            );
         }
         Ok(summary)
     }
@@ -975,6 +1040,15 @@ impl Agent {
     pub fn close(self) -> Result<(), AgentError> {
         self.log.close()
     }
+}
+
+/// Whether `e` is a failure to write the agent's own state (the outbox, the audit log, or
+/// any file on a full disk), which loses what was being recorded.
+fn could_not_write(e: &AgentError) -> bool {
+    matches!(
+        e,
+        AgentError::Outbox(crate::OutboxError::Database { .. }) | AgentError::Audit { .. }
+    ) || crate::gap::is_disk_full(e)
 }
 
 /// `medguard agent report`: renews the certificate if due, runs each task once (verify,
@@ -1008,6 +1082,11 @@ pub async fn report_once(
     }
     results.push(agent.allowlist());
     results.push(agent.health());
+    // What this run could not write (a full disk) is recorded as soon as it can be, before
+    // the upload that carries it.
+    if let Some(Err(e)) = agent.record_gap() {
+        errors.push(format!("the gap in what was recorded: {e}"));
+    }
     // The audit upload goes last of the reports, so it carries what this run recorded.
     results.push(agent.audit_upload());
     match agent.compact() {
@@ -1018,6 +1097,7 @@ pub async fn report_once(
         Err(e) => errors.push(e.to_string()),
     }
     let send = agent.send().await?;
+    errors.extend(agent.storage_problem());
     let refused = agent.outbox().refused()?;
     let summary = RunSummary {
         device_id: agent.enrollment().device_id.to_string(),

@@ -4,8 +4,10 @@
 //! This module owns the HTTP exchange and the classification of what can go wrong, so
 //! callers decide by kind: the server could not be reached (try later, keep the queue), is
 //! not the fleet's (refused: its certificate is from another CA), refused the request with a
-//! problem document (act on its stable `code`), or answered something that is not the
-//! protocol (garbage: keep the queue). Every answer body is read up to a limit and parsed by
+//! problem document (act on its stable `code`), answered something that is not the
+//! protocol (garbage, not even HTTP: keep the queue), or took longer than the configured
+//! [`Timeouts`] to connect or to answer in full (a silent or dripping server: keep the
+//! queue). Every answer body is read up to a limit and parsed by
 //! `medguard_proto::parse`, the same parser the server uses on device input: the server is
 //! trusted for what it says only after its answer parses. It must not decide what to send or
 //! what to do about a refusal.
@@ -54,6 +56,25 @@ pub enum SendError {
         #[source]
         source: reqwest::Error,
     },
+    /// The server took too long: no connection within the connect timeout, or no complete
+    /// answer within the request timeout (a server that accepts and never answers, or
+    /// answers a few bytes at a time). Try later; nothing is known to have been stored.
+    #[error("{url}: {what} within {} ([server] {key}): {reason}", humantime(*waited))]
+    TimedOut {
+        /// The URL.
+        url: String,
+        /// What did not come in time.
+        what: &'static str,
+        /// The configuration key that sets the wait.
+        key: &'static str,
+        /// How long the agent waited.
+        waited: Duration,
+        /// What the HTTP client said.
+        reason: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
     /// The server's certificate is not from the pinned fleet CA (or the handshake failed
     /// otherwise): it is not this fleet's server, and nothing was sent.
     #[error("{url}: the server is not trusted: {reason}")]
@@ -90,6 +111,15 @@ pub enum SendError {
         #[source]
         source: ProtoError,
     },
+    /// The answer is not HTTP at all (bytes that are no status line or headers): something
+    /// else answers on the server's address. Nothing is known to have been stored.
+    #[error("{url}: the answer is not HTTP: {reason}")]
+    NotHttp {
+        /// The URL.
+        url: String,
+        /// What the HTTP parser said.
+        reason: String,
+    },
     /// The answer parsed but does not answer the request (receipts for other reports).
     #[error("{url}: the answer does not fit the request: {reason}")]
     Protocol {
@@ -119,7 +149,7 @@ impl SendError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Unreachable { .. } => true,
+            Self::Unreachable { .. } | Self::TimedOut { .. } => true,
             Self::Refused { status, .. } | Self::Status { status, .. } => {
                 matches!(status, 408 | 429) || *status >= 500
             }
@@ -142,6 +172,7 @@ impl SendError {
 pub struct ServerLink {
     base: Url,
     client: reqwest::Client,
+    timeouts: Timeouts,
 }
 
 impl ServerLink {
@@ -191,6 +222,7 @@ impl ServerLink {
         Ok(Self {
             base: base.clone(),
             client,
+            timeouts,
         })
     }
 
@@ -228,10 +260,10 @@ impl ServerLink {
             .body(body)
             .send()
             .await
-            .map_err(|e| classify(&url, e))?;
+            .map_err(|e| classify(&url, e, self.timeouts))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
-            let bytes = read_limited(&url, response, limit).await?;
+            let bytes = read_limited(&url, response, limit, self.timeouts).await?;
             return parse::<T>(&bytes, limit)
                 .map_err(|source| SendError::BadAnswer { url, source });
         }
@@ -240,7 +272,7 @@ impl ServerLink {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with(paths::PROBLEM_JSON));
-        let bytes = read_limited(&url, response, MAX_PROBLEM_BYTES)
+        let bytes = read_limited(&url, response, MAX_PROBLEM_BYTES, self.timeouts)
             .await
             .unwrap_or_default();
         match parse::<Problem>(&bytes, MAX_PROBLEM_BYTES) {
@@ -266,12 +298,12 @@ impl ServerLink {
             .get(&url)
             .send()
             .await
-            .map_err(|e| classify(&url, e))?;
+            .map_err(|e| classify(&url, e, self.timeouts))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(SendError::Status { url, status });
         }
-        read_limited(&url, response, limit).await
+        read_limited(&url, response, limit, self.timeouts).await
     }
 }
 
@@ -279,9 +311,14 @@ async fn read_limited(
     url: &str,
     mut response: reqwest::Response,
     limit: usize,
+    timeouts: Timeouts,
 ) -> Result<Vec<u8>, SendError> {
     let mut out = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(url, e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify(url, e, timeouts))?
+    {
         if out.len() + chunk.len() > limit {
             return Err(SendError::BadAnswer {
                 url: url.to_owned(),
@@ -323,6 +360,20 @@ fn tls_failure(e: &reqwest::Error) -> Option<String> {
     None
 }
 
+/// What the HTTP parser said, if the answer could not be parsed as HTTP.
+fn http_parse_failure(e: &reqwest::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(h) = c.downcast_ref::<hyper::Error>()
+            && h.is_parse()
+        {
+            return Some(h.to_string());
+        }
+        cause = c.source();
+    }
+    None
+}
+
 /// `e` as a rustls error, looking inside the `io::Error`s that tokio-rustls and hyper wrap it
 /// in (an `io::Error`'s own `source` skips the error it wraps).
 fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
@@ -333,20 +384,49 @@ fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rust
     rustls_error(inner)
 }
 
-fn classify(url: &str, e: reqwest::Error) -> SendError {
+/// A duration as people write it in the configuration (`10s`, `2m`, `1.5s`).
+fn humantime(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 60_000 == 0 && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn classify(url: &str, e: reqwest::Error, timeouts: Timeouts) -> SendError {
     if let Some(reason) = tls_failure(&e) {
         return SendError::NotTrusted {
             url: url.to_owned(),
             reason,
         };
     }
+    if let Some(reason) = http_parse_failure(&e) {
+        return SendError::NotHttp {
+            url: url.to_owned(),
+            reason,
+        };
+    }
+    if e.is_timeout() {
+        let (what, key, waited) = if e.is_connect() {
+            ("no connection", "connect_timeout", timeouts.connect)
+        } else {
+            ("no complete answer", "request_timeout", timeouts.request)
+        };
+        return SendError::TimedOut {
+            url: url.to_owned(),
+            what,
+            key,
+            waited,
+            reason: chain(&e),
+            source: e,
+        };
+    }
     SendError::Unreachable {
         url: url.to_owned(),
-        reason: if e.is_timeout() {
-            "timed out".to_owned()
-        } else {
-            chain(&e)
-        },
+        reason: chain(&e),
         source: e,
     }
 }

@@ -184,7 +184,7 @@ fn run_daemon(a: &RunArgs) -> anyhow::Result<ExitCode> {
         backoff_max: a.retry_max,
         // The binary is the unit's main process: it may answer NOTIFY_SOCKET.
         notify: medguard_agent::ServiceNotify::FromEnvironment,
-        ..DaemonOptions::default()
+        timeouts: config.timeouts,
     };
     let json = a.json;
     let summary = runtime()?
@@ -289,7 +289,9 @@ fn enroll(a: EnrollArgs) -> anyhow::Result<ExitCode> {
         ca_pem: read(&a.ca)?,
         facts: medguard_agent::device_facts(model, serial),
         audit_log,
-        timeouts: Timeouts::default(),
+        timeouts: config
+            .as_ref()
+            .map_or_else(Timeouts::default, |c| c.timeouts),
     };
     let outcome = runtime()?
         .block_on(medguard_agent::enroll(
@@ -355,7 +357,7 @@ fn report(a: &ReportArgs) -> anyhow::Result<ExitCode> {
             ScanWhen::Now => ScanPolicy::Now,
             ScanWhen::Skip => ScanPolicy::Skip,
         },
-        timeouts: Timeouts::default(),
+        timeouts: config.timeouts,
     };
     let summary = runtime()?
         .block_on(medguard_agent::report_once(
