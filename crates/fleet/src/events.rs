@@ -81,14 +81,30 @@ impl Fleet {
         device: Option<&str>,
         limit: u32,
     ) -> Result<Vec<SecurityEvent>, FleetError> {
-        let rows = sqlx::query(
-            "SELECT id, at, kind, outcome, actor, device_id, address, detail FROM security_events \
-             WHERE ($1 IS NULL OR device_id = $1) ORDER BY at DESC, id DESC LIMIT $2",
-        )
-        .bind(device)
-        .bind(i64::from(limit.min(10_000)))
-        .fetch_all(&self.store.read)
-        .await?;
+        // One device's events come from its index; the condition is left out for all events,
+        // so neither query is planned around a parameter that may be NULL.
+        const COLUMNS: &str =
+            "SELECT id, at, kind, outcome, actor, device_id, address, detail FROM security_events";
+        let limit = i64::from(limit.min(10_000));
+        let rows = match device {
+            Some(device) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{COLUMNS} WHERE device_id = $1 ORDER BY at DESC, id DESC LIMIT $2"
+                )))
+                .bind(device)
+                .bind(limit)
+                .fetch_all(&self.store.read)
+                .await?
+            }
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{COLUMNS} ORDER BY at DESC, id DESC LIMIT $1"
+                )))
+                .bind(limit)
+                .fetch_all(&self.store.read)
+                .await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 Ok(SecurityEvent {

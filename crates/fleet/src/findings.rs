@@ -476,6 +476,19 @@ impl Fleet {
                 .await?;
             }
         }
+        // The device's tallies follow its findings in the same transaction.
+        sqlx::query("DELETE FROM finding_tallies WHERE device_id = $1")
+            .bind(device)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO finding_tallies (device_id, state, relevance, n) \
+             SELECT device_id, state, relevance, COUNT(*) FROM findings WHERE device_id = $1 \
+             GROUP BY device_id, state, relevance",
+        )
+        .bind(device)
+        .execute(&mut **tx)
+        .await?;
         sqlx::query(
             "INSERT INTO finding_runs (device_id, inventory_digest, context, advisories_revision, at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (device_id) DO UPDATE SET inventory_digest = excluded.inventory_digest, context = excluded.context, \
@@ -493,6 +506,12 @@ impl Fleet {
 
     /// Lists findings across the fleet, most urgent first.
     ///
+    /// Only the conditions a filter sets are in the query, so each one is served by its index
+    /// (a condition such as `$1 IS NULL OR advisory = $1` is planned without one). The page is
+    /// chosen in an index (`findings_list`, `findings_device`: schema version 4) and only its
+    /// rows are read; the total of a list not limited to an advisory or a device is the sum of
+    /// the devices' tallies (`finding_tallies`), not a count of every finding.
+    ///
     /// # Errors
     /// [`FleetError::Database`], [`FleetError::Corrupt`].
     pub async fn findings(
@@ -500,38 +519,93 @@ impl Fleet {
         filter: &FindingFilter,
     ) -> Result<crate::Page<FleetFinding>, FleetError> {
         let state = filter.state.clone().unwrap_or_else(|| "open".into());
+        let state = (state != "all").then_some(state);
         let limit = i64::from(filter.limit.clamp(1, 1_000));
         let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-        let conditions = "($1 IS NULL OR f.advisory = $1) AND ($2 IS NULL OR f.device_id = $2) \
-             AND ($3 IS NULL OR d.site = $3) AND ($4 IS NULL OR d.model = $4) \
-             AND ($5 = 'all' OR f.state = $5) AND ($6 IS NULL OR f.relevance = $6)";
-        let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM findings f JOIN devices d ON d.id = f.device_id WHERE {conditions}"
-        )))
-        .bind(&filter.advisory)
-        .bind(&filter.device)
-        .bind(&filter.site)
-        .bind(&filter.model)
-        .bind(&state)
-        .bind(&filter.relevance)
-        .fetch_one(&self.store.read)
-        .await?
-        .try_get(0)?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let by_device = filter.site.is_some() || filter.model.is_some();
+
+        // The conditions set, each with its value (the values are bound, never written in).
+        let mut on_findings: Vec<(&str, &String)> = Vec::new();
+        let mut on_devices: Vec<(&str, &String)> = Vec::new();
+        if let Some(v) = &filter.advisory {
+            on_findings.push(("advisory", v));
+        }
+        if let Some(v) = &filter.device {
+            on_findings.push(("device_id", v));
+        }
+        if let Some(v) = &state {
+            on_findings.push(("state", v));
+        }
+        if let Some(v) = &filter.relevance {
+            on_findings.push(("relevance", v));
+        }
+        if let Some(v) = &filter.site {
+            on_devices.push(("site", v));
+        }
+        if let Some(v) = &filter.model {
+            on_devices.push(("model", v));
+        }
+        let join = if by_device {
+            " JOIN devices d ON d.id = f.device_id"
+        } else {
+            ""
+        };
+        let conditions = |table: &str| -> String {
+            let all: Vec<String> = on_findings
+                .iter()
+                .map(|(c, _)| format!("{table}.{c}"))
+                .chain(on_devices.iter().map(|(c, _)| format!("d.{c}")))
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ${}", i + 1))
+                .collect();
+            if all.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", all.join(" AND "))
+            }
+        };
+        let values: Vec<&String> = on_findings
+            .iter()
+            .chain(on_devices.iter())
+            .map(|(_, v)| *v)
+            .collect();
+
+        let count = if filter.advisory.is_some() || filter.device.is_some() {
+            // One advisory's or one device's findings: counted in their index.
+            format!("SELECT COUNT(*) FROM findings f{join}{}", conditions("f"))
+        } else {
+            format!(
+                "SELECT CAST(COALESCE(SUM(f.n), 0) AS BIGINT) FROM finding_tallies f{join}{}",
+                conditions("f")
+            )
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(count));
+        for v in &values {
+            query = query.bind(*v);
+        }
+        let total: i64 = query.fetch_one(&self.store.read).await?.try_get(0)?;
+
+        // The page's keys from the index, then the page's rows.
+        let n = values.len();
+        let rows_sql = format!(
             "SELECT f.device_id, f.advisory, f.component, f.state, f.first_seen, f.fixed_at, f.body \
-             FROM findings f JOIN devices d ON d.id = f.device_id WHERE {conditions} \
-             ORDER BY f.priority_rank DESC, f.advisory, f.device_id, f.component LIMIT $7 OFFSET $8"
-        )))
-        .bind(&filter.advisory)
-        .bind(&filter.device)
-        .bind(&filter.site)
-        .bind(&filter.model)
-        .bind(&state)
-        .bind(&filter.relevance)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.store.read)
-        .await?;
+             FROM (SELECT f.device_id, f.advisory, f.component, f.priority_rank FROM findings f{join}{} \
+                   ORDER BY f.priority_rank DESC, f.advisory, f.device_id, f.component LIMIT ${} OFFSET ${}) k \
+             JOIN findings f ON f.device_id = k.device_id AND f.advisory = k.advisory AND f.component = k.component \
+             ORDER BY k.priority_rank DESC, k.advisory, k.device_id, k.component",
+            conditions("f"),
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(rows_sql));
+        for v in &values {
+            query = query.bind(*v);
+        }
+        let rows = query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.store.read)
+            .await?;
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
             let body: String = r.try_get(6)?;

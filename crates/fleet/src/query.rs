@@ -94,40 +94,75 @@ impl Fleet {
 
     /// Lists devices, those needing attention first, then by site and name.
     ///
+    /// Only the conditions the filter sets are in the query; the count and the page's order
+    /// are read from the `devices_verdict` index (schema version 4), and only the page's rows
+    /// are read in full.
+    ///
     /// # Errors
     /// [`FleetError::Database`], [`FleetError::Corrupt`].
     pub async fn devices(&self, filter: &DeviceFilter) -> Result<Page<DeviceSummary>, FleetError> {
         let now = self.now_secs();
-        let conditions = format!(
-            "($3 IS NULL OR site = $3) AND ($4 IS NULL OR model = $4) AND ($5 IS NULL OR {STALE} = $5)"
-        );
         let status = filter.status.map(OverallStatus::as_str);
-        let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM devices WHERE {conditions}"
+        // The filter's conditions, numbered from `first`: the rows' query always computes the
+        // verdict, whose values ($1, the default interval; $2, now) come first; the count only
+        // when it filters by verdict.
+        let mut columns: Vec<&str> = Vec::new();
+        let mut values: Vec<&str> = Vec::new();
+        for (column, value) in [
+            ("site", filter.site.as_deref()),
+            ("model", filter.model.as_deref()),
+            (STALE, status),
+        ] {
+            if let Some(v) = value {
+                columns.push(column);
+                values.push(v);
+            }
+        }
+        let conditions = |first: usize| {
+            if columns.is_empty() {
+                String::new()
+            } else {
+                let all: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{c} = ${}", first + i))
+                    .collect();
+                format!(" WHERE {}", all.join(" AND "))
+            }
+        };
+        let by_verdict = status.is_some();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM devices{}",
+            conditions(if by_verdict { 3 } else { 1 })
+        )));
+        if by_verdict {
+            query = query.bind(self.within_default()).bind(now);
+        }
+        for v in &values {
+            query = query.bind(*v);
+        }
+        let total: i64 = query.fetch_one(&self.store.read).await?.try_get(0)?;
+        let conditions = conditions(3);
+        let n = values.len();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT d.id, d.name, d.site, d.model, d.serial, d.last_seen, {STALE} AS verdict, d.status_detail \
+             FROM (SELECT id AS key, CASE {STALE} WHEN 'attention' THEN 0 WHEN 'stale' THEN 1 WHEN 'unknown' THEN 2 \
+                   WHEN 'revoked' THEN 4 ELSE 3 END AS rank, site AS key_site, name AS key_name FROM devices{conditions} \
+                   ORDER BY rank, key_site, key_name, key LIMIT ${} OFFSET ${}) k \
+             JOIN devices d ON d.id = k.key ORDER BY k.rank, k.key_site, k.key_name, k.key",
+            n + 3,
+            n + 4
         )))
         .bind(self.within_default())
-        .bind(now)
-        .bind(&filter.site)
-        .bind(&filter.model)
-        .bind(status)
-        .fetch_one(&self.store.read)
-        .await?
-        .try_get(0)?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, name, site, model, serial, last_seen, {STALE} AS verdict, status_detail FROM devices \
-             WHERE {conditions} \
-             ORDER BY CASE {STALE} WHEN 'attention' THEN 0 WHEN 'stale' THEN 1 WHEN 'unknown' THEN 2 \
-             WHEN 'revoked' THEN 4 ELSE 3 END, site, name, id LIMIT $6 OFFSET $7"
-        )))
-        .bind(self.within_default())
-        .bind(now)
-        .bind(&filter.site)
-        .bind(&filter.model)
-        .bind(status)
-        .bind(i64::from(filter.limit.clamp(1, 1_000)))
-        .bind(i64::try_from(filter.offset).unwrap_or(i64::MAX))
-        .fetch_all(&self.store.read)
-        .await?;
+        .bind(now);
+        for v in &values {
+            query = query.bind(*v);
+        }
+        let rows = query
+            .bind(i64::from(filter.limit.clamp(1, 1_000)))
+            .bind(i64::try_from(filter.offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.store.read)
+            .await?;
         let items = rows.iter().map(summary_of).collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             total: u64::try_from(total).unwrap_or(0),
@@ -263,14 +298,19 @@ impl Fleet {
         &self,
         site: Option<&str>,
     ) -> Result<Vec<(OverallStatus, u64)>, FleetError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {STALE} AS verdict, COUNT(*) FROM devices WHERE ($3 IS NULL OR site = $3) GROUP BY verdict"
-        )))
-        .bind(self.within_default())
-        .bind(self.now_secs())
-        .bind(site)
-        .fetch_all(&self.store.read)
-        .await?;
+        let query = match site {
+            Some(_) => format!(
+                "SELECT {STALE} AS verdict, COUNT(*) FROM devices WHERE site = $3 GROUP BY verdict"
+            ),
+            None => format!("SELECT {STALE} AS verdict, COUNT(*) FROM devices GROUP BY verdict"),
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(query))
+            .bind(self.within_default())
+            .bind(self.now_secs());
+        if let Some(site) = site {
+            query = query.bind(site);
+        }
+        let rows = query.fetch_all(&self.store.read).await?;
         let mut out = Vec::new();
         for r in &rows {
             let s: String = r.try_get(0)?;

@@ -52,10 +52,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "fleet", include_str!("../migrations/0001_fleet.sql")),
     (2, "people", include_str!("../migrations/0002_people.sql")),
     (3, "patches", include_str!("../migrations/0003_patches.sql")),
+    (
+        4,
+        "dashboard",
+        include_str!("../migrations/0004_dashboard.sql"),
+    ),
 ];
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// What [`Store::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -696,6 +696,94 @@ on_both!(
         assert_eq!(fixed.total, 1);
         assert_eq!(fixed.items[0].device_id, a.id);
         assert!(fixed.items[0].fixed_at.is_some());
+        // Totals over the fleet are the devices' tallies (kept as findings are written), with
+        // the devices joined for a site; one device's or advisory's are counted; a page deep in
+        // the list is read from the index.
+        let all = |f: FindingFilter| FindingFilter {
+            state: Some("all".into()),
+            limit: 1,
+            ..f
+        };
+        for (what, filter, total, shown) in [
+            ("all", all(FindingFilter::default()), 2, 1),
+            (
+                "the second page of all",
+                all(FindingFilter {
+                    offset: 1,
+                    ..Default::default()
+                }),
+                2,
+                1,
+            ),
+            (
+                "past the end",
+                all(FindingFilter {
+                    offset: 2,
+                    ..Default::default()
+                }),
+                2,
+                0,
+            ),
+            (
+                "open at the site",
+                FindingFilter {
+                    site: Some("site".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+                1,
+                1,
+            ),
+            (
+                "another site",
+                all(FindingFilter {
+                    site: Some("elsewhere".into()),
+                    ..Default::default()
+                }),
+                0,
+                0,
+            ),
+            (
+                "not relevant",
+                all(FindingFilter {
+                    relevance: Some("not_relevant".into()),
+                    ..Default::default()
+                }),
+                0,
+                0,
+            ),
+            (
+                "of the advisory",
+                all(FindingFilter {
+                    advisory: Some("DSA-9001-1".into()),
+                    ..Default::default()
+                }),
+                2,
+                1,
+            ),
+            (
+                "of device a, open",
+                FindingFilter {
+                    device: Some(a.id.clone()),
+                    limit: 10,
+                    ..Default::default()
+                },
+                0,
+                0,
+            ),
+            (
+                "of device a, all",
+                all(FindingFilter {
+                    device: Some(a.id.clone()),
+                    ..Default::default()
+                }),
+                1,
+                1,
+            ),
+        ] {
+            let page = fleet.findings(&filter).await.unwrap();
+            assert_eq!((page.total, page.items.len()), (total, shown), "{what}");
+        }
         let detail = fleet.device(&b.id).await.unwrap();
         assert_eq!(detail.summary.detail.unwrap().vulnerabilities.critical, 1);
     }

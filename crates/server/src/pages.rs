@@ -203,7 +203,23 @@ async fn overview(
     }
 }
 
-async fn device(State(state): Shared, reader: Reader, Path(id): Path<String>) -> Response {
+/// Open findings on one page of a device's page: a device with thousands shows them a page at
+/// a time.
+const DEVICE_FINDINGS_PER_PAGE: u32 = 50;
+
+#[derive(Debug, Deserialize)]
+struct DevicePageQuery {
+    /// Open findings skipped before this page.
+    #[serde(default)]
+    offset: u64,
+}
+
+async fn device(
+    State(state): Shared,
+    reader: Reader,
+    Path(id): Path<String>,
+    Query(q): Query<DevicePageQuery>,
+) -> Response {
     let result = async {
         let detail = state.fleet.device(&id).await?;
         reader.may(&state, Permission::ReadDevice, Some(&detail.summary.site))?;
@@ -212,7 +228,8 @@ async fn device(State(state): Shared, reader: Reader, Path(id): Path<String>) ->
             .findings(&FindingFilter {
                 device: Some(id.clone()),
                 state: Some("open".into()),
-                limit: 200,
+                limit: DEVICE_FINDINGS_PER_PAGE,
+                offset: q.offset,
                 ..FindingFilter::default()
             })
             .await?;
@@ -222,6 +239,7 @@ async fn device(State(state): Shared, reader: Reader, Path(id): Path<String>) ->
             &reader.viewer,
             &detail,
             &findings,
+            DEVICE_FINDINGS_PER_PAGE,
             &events,
             inventory.as_deref(),
         ))

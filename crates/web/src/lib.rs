@@ -283,12 +283,14 @@ fn tile(label: &str, value: &str, good: bool, bad: bool) -> Markup {
 }
 
 /// A device: status tiles, why, deviations, allowlist denials, scan, findings with their
-/// rationale, installs, services, audit chains, security events.
+/// rationale (one page of `findings_per_page`, with links to the others), installs, services,
+/// audit chains, security events.
 #[must_use]
 pub fn device_page(
     viewer: &Viewer,
     d: &DeviceDetail,
     findings: &Page<FleetFinding>,
+    findings_per_page: u32,
     events: &[medguard_fleet::SecurityEvent],
     inventory: Option<&[medguard_inventory::Component]>,
 ) -> String {
@@ -337,8 +339,11 @@ pub fn device_page(
                 }
             }
         }
-        h2 { "Vulnerabilities" }
+        h2 id="vulnerabilities" { "Vulnerabilities" }
         (findings_table(findings, false))
+        @if findings.total > u64::from(findings_per_page) || findings.offset > 0 {
+            (pager(findings.total, findings.offset, findings_per_page, |o| format!("?offset={o}#vulnerabilities")))
+        }
         h2 { "Inventory" }
         @match inventory {
             None => p { "The device has not reported its inventory." },
