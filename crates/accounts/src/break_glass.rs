@@ -182,6 +182,12 @@ impl BreakGlass {
         self.expires_at
     }
 
+    /// Who ended it early, and when (kept after a review too).
+    #[must_use]
+    pub fn ending(&self) -> Option<&Ending> {
+        self.ended.as_ref()
+    }
+
     /// Where it stands now.
     #[must_use]
     pub fn state(&self, clock: &dyn Clock) -> BreakGlassState {

@@ -56,8 +56,8 @@ pub use events::{SecurityEvent, SecurityEventInput};
 pub use findings::{AdvisoryIngest, FindingFilter, FleetFinding};
 pub use patches::{EvidenceFile, MAX_EVIDENCE_BYTES, PatchSummary, ValidatedPatch};
 pub use people::{
-    BreakGlassRecord, IssuedApiToken, IssuedSetup, LoginRefused, PeoplePolicy, Person, Principal,
-    SecondFactor, SignedIn,
+    BreakGlassRecord, IssuedApiToken, IssuedSetup, LoginRefused, PeoplePolicy, Person, PersonToken,
+    Principal, SecondFactor, SignedIn,
 };
 pub use query::{DeviceDetail, DeviceFilter, DeviceSummary, Page};
 pub use status::{DeviceStatus, OverallStatus};

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::error::corrupt;
-use crate::{Fleet, FleetError, rfc3339};
+use crate::{Fleet, FleetError, Page, rfc3339};
 
 /// Longest evidence file kept (a test report, a protocol).
 pub const MAX_EVIDENCE_BYTES: usize = 32 << 20;
@@ -69,6 +69,15 @@ impl From<PatchError> for FleetError {
     fn from(source: PatchError) -> Self {
         Self::Patch { source }
     }
+}
+
+fn patch_summary_of(r: &sqlx::any::AnyRow) -> Result<PatchSummary, FleetError> {
+    Ok(PatchSummary {
+        id: r.try_get(0)?,
+        title: r.try_get(1)?,
+        state: r.try_get(2)?,
+        updated_at: rfc3339(r.try_get(3)?),
+    })
 }
 
 impl Fleet {
@@ -188,16 +197,39 @@ impl Fleet {
         )
         .fetch_all(&self.store.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PatchSummary {
-                    id: r.try_get(0)?,
-                    title: r.try_get(1)?,
-                    state: r.try_get(2)?,
-                    updated_at: rfc3339(r.try_get(3)?),
-                })
-            })
-            .collect()
+        rows.iter().map(patch_summary_of).collect()
+    }
+
+    /// One page of the records, newest change first, with how many there are in all: `limit`
+    /// (1 to 1,000) records after the first `offset`.
+    ///
+    /// # Errors
+    /// [`FleetError::Database`].
+    pub async fn patch_records_page(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<PatchSummary>, FleetError> {
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM patch_records")
+            .fetch_one(&self.store.read)
+            .await?
+            .try_get(0)?;
+        let rows = sqlx::query(
+            "SELECT id, title, state, updated_at FROM patch_records \
+             ORDER BY updated_at DESC, number DESC LIMIT $1 OFFSET $2",
+        )
+        .bind(i64::from(limit.clamp(1, 1_000)))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.store.read)
+        .await?;
+        Ok(Page {
+            total: u64::try_from(total).unwrap_or(0),
+            offset,
+            items: rows
+                .iter()
+                .map(patch_summary_of)
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// Changes a record with `change` (which calls the record's own methods: the state machine

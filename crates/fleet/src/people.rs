@@ -173,6 +173,26 @@ pub struct BreakGlassRecord {
     record: BreakGlass,
 }
 
+/// A person's API token as listed (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonToken {
+    /// Its id (to revoke it).
+    pub id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// What it may do.
+    pub permissions: PermissionSet,
+    /// When it was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// When it was revoked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
 /// An API token just made: the secret is shown once.
 #[derive(Debug)]
 pub struct IssuedApiToken {
@@ -262,12 +282,14 @@ fn break_glass_of(
     let id: String = row.try_get(0)?;
     let record: BreakGlass =
         serde_json::from_str(&row.try_get::<String, _>(1)?).map_err(corrupt("break-glass"))?;
-    let (state, review, ended) = match record.state(clock) {
-        BreakGlassState::Active { .. } => ("active", None, None),
-        BreakGlassState::Expired { .. } => ("expired", None, None),
-        BreakGlassState::Ended(e) => ("ended", None, Some(e)),
-        BreakGlassState::Reviewed(r) => ("reviewed", Some(r), None),
+    let (state, review) = match record.state(clock) {
+        BreakGlassState::Active { .. } => ("active", None),
+        BreakGlassState::Expired { .. } => ("expired", None),
+        BreakGlassState::Ended(_) => ("ended", None),
+        BreakGlassState::Reviewed(r) => ("reviewed", Some(r)),
     };
+    // An early end stays known after the review: how long the rights were raised.
+    let ended = record.ending().cloned();
     Ok(BreakGlassRecord {
         id,
         user: record.user().clone(),
@@ -952,6 +974,72 @@ impl Fleet {
             serde_json::from_str(&row.try_get::<String, _>(0)?).map_err(corrupt("API token"))?;
         let permissions = record.check(token, self.clock.as_ref())?;
         self.principal(&record.owner, Some(permissions)).await
+    }
+
+    /// A person's API tokens (revoked and expired ones too), newest first.
+    ///
+    /// # Errors
+    /// [`FleetError::Database`], [`FleetError::Corrupt`].
+    pub async fn person_tokens(&self, owner: &UserName) -> Result<Vec<PersonToken>, FleetError> {
+        let rows = sqlx::query("SELECT id, name, data FROM user_tokens WHERE user_name = $1")
+            .bind(owner.as_str())
+            .fetch_all(&self.store.read)
+            .await?;
+        let mut tokens = rows
+            .iter()
+            .map(|row| {
+                let record: ApiTokenRecord = serde_json::from_str(&row.try_get::<String, _>(2)?)
+                    .map_err(corrupt("API token"))?;
+                Ok(PersonToken {
+                    id: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                    permissions: record.permissions,
+                    created_at: record.created_at,
+                    expires_at: record.expires_at,
+                    revoked_at: record.revoked_at,
+                })
+            })
+            .collect::<Result<Vec<_>, FleetError>>()?;
+        tokens.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        Ok(tokens)
+    }
+
+    /// Whose an API token is, by its id.
+    ///
+    /// # Errors
+    /// [`FleetError::NotFound`], [`FleetError::Database`].
+    pub async fn person_token_owner(&self, id: &str) -> Result<UserName, FleetError> {
+        let row = sqlx::query("SELECT user_name FROM user_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.store.read)
+            .await?
+            .ok_or_else(|| FleetError::NotFound {
+                what: format!("API token {id}"),
+            })?;
+        Ok(UserName::parse(&row.try_get::<String, _>(0)?)?)
+    }
+
+    /// When each person last signed in (the start of their newest session), for those who
+    /// ever did.
+    ///
+    /// # Errors
+    /// [`FleetError::Database`], [`FleetError::Corrupt`].
+    pub async fn last_sign_ins(
+        &self,
+    ) -> Result<std::collections::BTreeMap<UserName, OffsetDateTime>, FleetError> {
+        let rows = sqlx::query("SELECT data FROM sessions")
+            .fetch_all(&self.store.read)
+            .await?;
+        let mut last = std::collections::BTreeMap::new();
+        for row in &rows {
+            let session: Session =
+                serde_json::from_str(&row.try_get::<String, _>(0)?).map_err(corrupt("session"))?;
+            let at = last
+                .entry(session.user)
+                .or_insert(OffsetDateTime::UNIX_EPOCH);
+            *at = (*at).max(session.created_at);
+        }
+        Ok(last)
     }
 
     /// Revokes an API token by id (its owner or an administrator; the caller checks).

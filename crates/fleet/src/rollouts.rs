@@ -25,7 +25,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::error::corrupt;
-use crate::{Fleet, FleetError, rfc3339};
+use crate::{Fleet, FleetError, Page, rfc3339};
 
 /// How many times a change is tried again when another writer changed the rollout first.
 const CAS_TRIES: usize = 8;
@@ -157,6 +157,15 @@ pub fn device_report(r: &InstallReport) -> DeviceReport {
         },
         _ => DeviceReport::Failed { reason: reason() },
     }
+}
+
+fn rollout_summary_of(r: &sqlx::any::AnyRow) -> Result<RolloutSummary, FleetError> {
+    Ok(RolloutSummary {
+        id: r.try_get(0)?,
+        record: r.try_get(1)?,
+        state: r.try_get(2)?,
+        updated_at: rfc3339(r.try_get(3)?),
+    })
 }
 
 impl Fleet {
@@ -300,16 +309,43 @@ impl Fleet {
         .bind(record)
         .fetch_all(&self.store.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RolloutSummary {
-                    id: r.try_get(0)?,
-                    record: r.try_get(1)?,
-                    state: r.try_get(2)?,
-                    updated_at: rfc3339(r.try_get(3)?),
-                })
-            })
-            .collect()
+        rows.iter().map(rollout_summary_of).collect()
+    }
+
+    /// One page of the rollouts (of one record or all), newest first, with how many there are
+    /// in all: `limit` (1 to 1,000) rollouts after the first `offset`.
+    ///
+    /// # Errors
+    /// [`FleetError::Database`].
+    pub async fn rollouts_page(
+        &self,
+        record: Option<&str>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<RolloutSummary>, FleetError> {
+        let total: i64 =
+            sqlx::query("SELECT COUNT(*) FROM rollouts WHERE ($1 IS NULL OR record_id = $1)")
+                .bind(record)
+                .fetch_one(&self.store.read)
+                .await?
+                .try_get(0)?;
+        let rows = sqlx::query(
+            "SELECT id, record_id, state, updated_at FROM rollouts \
+             WHERE ($1 IS NULL OR record_id = $1) ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+        )
+        .bind(record)
+        .bind(i64::from(limit.clamp(1, 1_000)))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.store.read)
+        .await?;
+        Ok(Page {
+            total: u64::try_from(total).unwrap_or(0),
+            offset,
+            items: rows
+                .iter()
+                .map(rollout_summary_of)
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// Changes a rollout with `change` (the rollout's own methods decide), stored only if

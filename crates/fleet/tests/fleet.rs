@@ -916,6 +916,26 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(rollout.device_count(), 1);
+        // The lists come a page at a time, with how many there are in all.
+        let page = fleet.rollouts_page(None, 10, 0).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (1, 1));
+        assert_eq!(page.items[0].id, rollout.id());
+        let page = fleet.rollouts_page(None, 10, 1).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (1, 0));
+        let page = fleet.rollouts_page(Some("PR-9999"), 10, 0).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (0, 0));
+        for _ in 0..6 {
+            fleet
+                .open_patch_record(|id| Ok(released_record(id, &key)))
+                .await
+                .unwrap();
+        }
+        let all = fleet.patch_records().await.unwrap();
+        let first = fleet.patch_records_page(3, 0).await.unwrap();
+        let last = fleet.patch_records_page(3, 6).await.unwrap();
+        assert_eq!((first.total, last.total), (7, 7));
+        assert_eq!(first.items, all[..3]);
+        assert_eq!(last.items, all[6..]);
         assert_eq!(fleet.checkin_commands(&inside.id).await.unwrap().len(), 1);
         assert!(
             fleet

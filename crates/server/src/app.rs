@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::people::pages())
         .merge(crate::pages::routes())
         .merge(crate::patch_pages::routes())
+        .merge(crate::people_pages::routes())
         .merge(crate::patches::routes())
         .merge(crate::rollouts::routes())
         .merge(crate::mds2::routes())

@@ -20,12 +20,14 @@ mod pages;
 mod patch_pages;
 mod patches;
 mod people;
+mod people_pages;
 pub mod problem;
 pub mod repository;
 mod rollouts;
 pub mod serve;
 pub mod settings;
 pub mod trail;
+pub mod trail_search;
 pub use people::grant_of;
 
 use std::path::PathBuf;

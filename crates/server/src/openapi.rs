@@ -360,11 +360,13 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/api/v1/audit",
-        summary: "The server's audit log: what people did, newest first",
+        summary: "The server's audit log: what people did, newest first; searched by actor (user name), action (event type), object (words in the record), since and until (UTC), a page at a time (limit, offset)",
         caller: Caller::Person(Some(Permission::ReadAudit)),
         request: None,
         response: (200, "AuditRecord[]"),
-        query: &["limit"],
+        query: &[
+            "limit", "offset", "actor", "action", "object", "since", "until",
+        ],
     },
     Route {
         method: "get",

@@ -80,11 +80,13 @@ impl FromRequestParts<Arc<AppState>> for Reader {
                 b.reason()
             ));
         }
+        let mut break_glass_to_review = 0;
         if let Ok(open) = state
             .fleet
             .break_glass_sessions(true, principal.site())
             .await
         {
+            break_glass_to_review = open.iter().filter(|b| b.state != "active").count();
             for b in open.iter().filter(|b| b.state != "active") {
                 alerts.push(format!(
                     "Break-glass access by {} ({}, from {}) awaits review: {}",
@@ -97,6 +99,8 @@ impl FromRequestParts<Arc<AppState>> for Reader {
             role: Some(principal.person.role.as_str().replace('-', " ")),
             csrf: Some(token.csrf_token().reveal().to_owned()),
             alerts,
+            sections: crate::people_pages::sections(state, &principal),
+            break_glass_to_review,
         };
         Ok(Self {
             principal,

@@ -43,16 +43,16 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/validated-patches", get(validated))
 }
 
-fn status_of(e: &ApiError) -> StatusCode {
+pub(crate) fn status_of(e: &ApiError) -> StatusCode {
     StatusCode::from_u16(e.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// What a person reads of a refusal: its detail, else its title.
-fn refusal(e: &ApiError) -> String {
+pub(crate) fn refusal(e: &ApiError) -> String {
     e.0.detail.clone().unwrap_or_else(|| e.0.title.clone())
 }
 
-fn page(result: Result<String, ApiError>, reader: &Reader) -> Response {
+pub(crate) fn page(result: Result<String, ApiError>, reader: &Reader) -> Response {
     match result {
         Ok(page) => html(StatusCode::OK, page),
         Err(e) => error_page(&reader.viewer, &e),
@@ -60,7 +60,7 @@ fn page(result: Result<String, ApiError>, reader: &Reader) -> Response {
 }
 
 /// The person behind a form, as the API's core functions take them.
-fn person(reader: &Reader, peer: Option<Extension<PeerAddress>>) -> Person {
+pub(crate) fn person(reader: &Reader, peer: Option<Extension<PeerAddress>>) -> Person {
     Person {
         principal: reader.principal.clone(),
         via: Via::Session(reader.token.clone()),
@@ -70,7 +70,7 @@ fn person(reader: &Reader, peer: Option<Extension<PeerAddress>>) -> Person {
 
 /// Checks a form's CSRF token against the session's; a mismatch is recorded, as the API
 /// records a change without its header.
-async fn csrf(
+pub(crate) async fn csrf(
     state: &AppState,
     who: &Person,
     reader: &Reader,
@@ -95,13 +95,28 @@ async fn csrf(
     ))
 }
 
-async fn list(State(state): Shared, reader: Reader) -> Response {
+/// A list's page: `limit` items (50 unless asked, at most 500) after the first `offset`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PageQuery {
+    #[serde(default = "default_page")]
+    pub(crate) limit: u32,
+    #[serde(default)]
+    pub(crate) offset: u64,
+}
+
+fn default_page() -> u32 {
+    50
+}
+
+async fn list(State(state): Shared, reader: Reader, Query(q): Query<PageQuery>) -> Response {
     let result = async {
         reader.may(&state, Permission::ReadFleet, reader.home().as_deref())?;
-        let records = state.fleet.patch_records().await?;
+        let limit = q.limit.clamp(1, 500);
+        let records = state.fleet.patch_records_page(limit, q.offset).await?;
         Ok(medguard_web::patches::patch_list_page(
             &reader.viewer,
             &records,
+            limit,
         ))
     }
     .await;
@@ -250,13 +265,15 @@ async fn sign(
     }
 }
 
-async fn rollouts(State(state): Shared, reader: Reader) -> Response {
+async fn rollouts(State(state): Shared, reader: Reader, Query(q): Query<PageQuery>) -> Response {
     let result = async {
         reader.may(&state, Permission::ReadFleet, reader.home().as_deref())?;
-        let list = state.fleet.rollouts(None).await?;
+        let limit = q.limit.clamp(1, 500);
+        let list = state.fleet.rollouts_page(None, limit, q.offset).await?;
         Ok(medguard_web::patches::rollout_list_page(
             &reader.viewer,
             &list,
+            limit,
         ))
     }
     .await;

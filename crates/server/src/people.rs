@@ -14,7 +14,7 @@ use medguard_accounts::{
     BREAK_GLASS_DEFAULT_DURATION, Grant, Permission, PermissionSet, RecoveryCodeAttempt, Role,
     Scope, SetupPurpose, SetupToken, SiteId, TotpCode, TotpEnrollment, TotpSecret, UserName,
 };
-use medguard_audit::{AuditLog, EventKind, Outcome};
+use medguard_audit::{EventKind, Outcome};
 use medguard_fleet::{FleetError, SecondFactor};
 use medguard_proto::codes;
 use serde::Deserialize;
@@ -347,22 +347,35 @@ pub fn grant_of(role: Role, site: Option<&str>) -> Result<Grant, FleetError> {
     Ok(Grant::new(role, scope)?)
 }
 
-async fn add_person(State(state): Shared, who: Person, body: Body) -> Result<Response, ApiError> {
-    let bytes = read(body, MAX_BODY).await?;
-    let b: UserBody = json_body(&bytes)?;
-    let name = UserName::parse(&b.name).map_err(invalid)?;
-    let grant = grant_of(b.role, b.site.as_deref())?;
+/// Adds a person and records it in the server's audit trail: the JSON route and the page
+/// share it.
+pub(crate) async fn add_person_recorded(
+    state: &AppState,
+    who: &Person,
+    name: &str,
+    role: Role,
+    site: Option<&str>,
+) -> Result<medguard_fleet::IssuedSetup, ApiError> {
+    let name = UserName::parse(name).map_err(invalid)?;
+    let grant = grant_of(role, site)?;
     let issued = state
         .fleet
         .add_person(&name, &grant, SetupPurpose::NewAccount)
         .await?;
     audit(
-        &state,
-        &who,
+        state,
+        who,
         EventKind::SecurityRolesChanged,
-        format!("user {name} added as {} for {}", b.role, grant.scope()),
+        format!("user {name} added as {role} for {}", grant.scope()),
     )
     .await?;
+    Ok(issued)
+}
+
+async fn add_person(State(state): Shared, who: Person, body: Body) -> Result<Response, ApiError> {
+    let bytes = read(body, MAX_BODY).await?;
+    let b: UserBody = json_body(&bytes)?;
+    let issued = add_person_recorded(&state, &who, &b.name, b.role, b.site.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(setup_issued(&issued))).into_response())
 }
 
@@ -376,21 +389,51 @@ fn setup_issued(issued: &medguard_fleet::IssuedSetup) -> serde_json::Value {
     })
 }
 
+/// Issues a person a new set-up link and records it: the JSON route and the page share it.
+pub(crate) async fn reset_person_recorded(
+    state: &AppState,
+    who: &Person,
+    name: &str,
+) -> Result<medguard_fleet::IssuedSetup, ApiError> {
+    let name = UserName::parse(name).map_err(invalid)?;
+    let issued = state.fleet.reset_person(&name).await?;
+    audit(
+        state,
+        who,
+        EventKind::UserSecurityChanged,
+        format!("user {name} reset: a new set-up link was issued"),
+    )
+    .await?;
+    Ok(issued)
+}
+
 async fn reset_person(
     State(state): Shared,
     who: Person,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let name = UserName::parse(&name).map_err(invalid)?;
-    let issued = state.fleet.reset_person(&name).await?;
-    audit(
-        &state,
-        &who,
-        EventKind::UserSecurityChanged,
-        format!("user {name} reset: a new set-up link was issued"),
-    )
-    .await?;
+    let issued = reset_person_recorded(&state, &who, &name).await?;
     Ok((StatusCode::CREATED, Json(setup_issued(&issued))).into_response())
+}
+
+/// Releases a held account and records it: the JSON route and the page share it.
+pub(crate) async fn release_hold_recorded(
+    state: &AppState,
+    who: &Person,
+    name: &str,
+) -> Result<(), ApiError> {
+    let name = UserName::parse(name).map_err(invalid)?;
+    state
+        .fleet
+        .release_hold(&name, &who.principal.person.name)
+        .await?;
+    audit(
+        state,
+        who,
+        EventKind::UserSecurityChanged,
+        format!("sign-in hold on {name} released"),
+    )
+    .await
 }
 
 async fn release_hold(
@@ -398,18 +441,7 @@ async fn release_hold(
     who: Person,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let name = UserName::parse(&name).map_err(invalid)?;
-    state
-        .fleet
-        .release_hold(&name, &who.principal.person.name)
-        .await?;
-    audit(
-        &state,
-        &who,
-        EventKind::UserSecurityChanged,
-        format!("sign-in hold on {name} released"),
-    )
-    .await?;
+    release_hold_recorded(&state, &who, &name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -466,24 +498,37 @@ async fn create_token(State(state): Shared, who: Person, body: Body) -> Result<R
         .into_response())
 }
 
-async fn revoke_token(
-    State(state): Shared,
-    who: Person,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let owner = state.fleet.revoke_person_token(&id).await?;
+/// Revokes an API token (its owner's own, or anyone's for a person who manages people) and
+/// records it: the JSON route and the page share it. Who may is checked before anything
+/// changes. Returns the token's owner.
+pub(crate) async fn revoke_token_recorded(
+    state: &AppState,
+    who: &Person,
+    id: &str,
+) -> Result<UserName, ApiError> {
+    let owner = state.fleet.person_token_owner(id).await?;
     if owner != who.principal.person.name {
         state
             .fleet
             .authorize(&who.principal, Permission::ManageUsers, None)?;
     }
+    state.fleet.revoke_person_token(id).await?;
     audit(
-        &state,
-        &who,
+        state,
+        who,
         EventKind::UserSecurityChanged,
         format!("API token {id} of {owner} revoked"),
     )
     .await?;
+    Ok(owner)
+}
+
+async fn revoke_token(
+    State(state): Shared,
+    who: Person,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    revoke_token_recorded(&state, &who, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -568,6 +613,28 @@ struct ReviewBody {
     note: String,
 }
 
+/// Records a second person's review of a break-glass session, in the fleet and the audit
+/// trail: the JSON route and the page share it.
+pub(crate) async fn review_break_glass_recorded(
+    state: &AppState,
+    who: &Person,
+    id: &str,
+    note: &str,
+) -> Result<medguard_fleet::BreakGlassRecord, ApiError> {
+    let record = state
+        .fleet
+        .review_break_glass(&who.principal, id, note)
+        .await?;
+    audit(
+        state,
+        who,
+        EventKind::BreakGlassEnded,
+        format!("break-glass {id} of {} reviewed: {note}", record.user),
+    )
+    .await?;
+    Ok(record)
+}
+
 async fn review_break_glass(
     State(state): Shared,
     who: Person,
@@ -576,23 +643,20 @@ async fn review_break_glass(
 ) -> Result<Response, ApiError> {
     let bytes = read(body, MAX_BODY).await?;
     let b: ReviewBody = json_body(&bytes)?;
-    let record = state
-        .fleet
-        .review_break_glass(&who.principal, &id, &b.note)
-        .await?;
-    audit(
-        &state,
-        &who,
-        EventKind::BreakGlassEnded,
-        format!("break-glass {id} of {} reviewed: {}", record.user, b.note),
-    )
-    .await?;
+    let record = review_break_glass_recorded(&state, &who, &id, &b.note).await?;
     Ok(Json(record).into_response())
 }
 
 #[derive(Deserialize)]
 struct AuditQuery {
     limit: Option<usize>,
+    #[serde(default)]
+    offset: u64,
+    actor: Option<String>,
+    action: Option<String>,
+    object: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
 }
 
 async fn audit_log(
@@ -601,29 +665,28 @@ async fn audit_log(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(100).min(1000);
-    let dir = state.trail.dir().to_owned();
-    let records = tokio::task::spawn_blocking(move || -> Result<Vec<serde_json::Value>, String> {
-        let log = AuditLog::open(&dir).map_err(|e| e.to_string())?;
-        let mut all = Vec::new();
-        for record in log.records().map_err(|e| e.to_string())? {
-            let record = record.map_err(|e| e.to_string())?;
-            all.push(serde_json::json!({ "seq": record.seq, "event": record.event }));
-        }
-        all.reverse();
-        all.truncate(limit);
-        Ok(all)
-    })
-    .await
-    .map_err(|e| ApiError::new(codes::INTERNAL, e.to_string()))?
-    .map_err(|e| {
-        eprintln!("medguard server: reading the audit log: {e}");
-        ApiError::new(codes::INTERNAL, "the audit log could not be read")
-    })?;
+    let filter = crate::people_pages::trail_filter(
+        q.actor.as_deref(),
+        q.action.as_deref(),
+        q.object.as_deref(),
+        q.since.as_deref(),
+        q.until.as_deref(),
+    )?;
+    let page = crate::people_pages::search_trail(&state, filter, limit, q.offset).await?;
+    let records: Vec<serde_json::Value> = page
+        .records
+        .iter()
+        .map(|r| serde_json::json!({ "seq": r.seq, "event": r.event }))
+        .collect();
     audit(
         &state,
         &who,
         EventKind::AuditLogUsed,
-        format!("audit log queried ({} records)", records.len()),
+        format!(
+            "audit log queried ({} of {} matching records)",
+            records.len(),
+            page.total
+        ),
     )
     .await?;
     Ok(Json(records).into_response())

@@ -16,6 +16,7 @@
 
 pub mod mds2;
 pub mod patches;
+pub mod people;
 pub mod svg;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -41,6 +42,11 @@ pub struct Viewer {
     /// Alerts that stay on every page until a person deals with them (a break-glass session
     /// awaiting review, an account held after failed sign-ins).
     pub alerts: Vec<String>,
+    /// The sections beyond the fleet's this person may open ([`Section::People`],
+    /// [`Section::BreakGlass`], [`Section::Audit`]): the navigation shows only these.
+    pub sections: Vec<Section>,
+    /// Break-glass sessions awaiting a review, counted beside the navigation's entry.
+    pub break_glass_to_review: usize,
 }
 
 /// The sections of the navigation.
@@ -56,22 +62,29 @@ pub enum Section {
     Rollouts,
     /// Validated patches per model.
     Validated,
+    /// People, their roles and API tokens.
+    People,
+    /// Break-glass sessions and their review.
+    BreakGlass,
+    /// The server's audit trail.
+    Audit,
     /// None (sign-in).
     None,
 }
 
 fn layout(title: &str, viewer: &Viewer, section: Section, body: Markup) -> String {
-    let nav = [
-        (Section::Fleet, "/", "Fleet"),
-        (Section::Findings, "/findings", "Findings"),
-        (Section::Patches, "/patches", "Patch records"),
-        (Section::Rollouts, "/rollouts", "Rollouts"),
+    let mut nav = vec![
+        (Section::Fleet, "/", "Fleet".to_owned()),
+        (Section::Findings, "/findings", "Findings".to_owned()),
+        (Section::Patches, "/patches", "Patch records".to_owned()),
+        (Section::Rollouts, "/rollouts", "Rollouts".to_owned()),
         (
             Section::Validated,
             "/validated-patches",
-            "Validated patches",
+            "Validated patches".to_owned(),
         ),
     ];
+    nav.extend(people::nav_entries(viewer));
     html! {
         (DOCTYPE)
         html lang="en" {

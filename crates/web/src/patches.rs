@@ -7,15 +7,15 @@
 //! the auditor's record (the print rules are in the stylesheet).
 
 use maud::{Markup, html};
-use medguard_fleet::PatchSummary;
 use medguard_fleet::ValidatedPatch;
 use medguard_fleet::rollouts::RolloutSummary;
+use medguard_fleet::{Page, PatchSummary};
 use medguard_patch::{
     DeviceOutcome, DeviceStatus, EvidenceKind, Meaning, PatchRecord, ProfileVerification, Rollout,
     RolloutState, SignatureCheck, SignatureStatus, StatusCounts, WaveProgress,
 };
 
-use crate::{Section, Viewer, layout, when};
+use crate::{Section, Viewer, layout, pager, when};
 
 /// A rollout of a record, with its waves' progress, for the record's page.
 #[derive(Debug, Clone)]
@@ -85,17 +85,18 @@ fn meaning_value(m: Meaning) -> &'static str {
     }
 }
 
-/// The patch records, most recently changed first as the fleet lists them.
+/// The patch records, most recently changed first as the fleet lists them, a page at a time
+/// (`limit` a page).
 #[must_use]
-pub fn patch_list_page(viewer: &Viewer, records: &[PatchSummary]) -> String {
+pub fn patch_list_page(viewer: &Viewer, records: &Page<PatchSummary>, limit: u32) -> String {
     let body = html! {
         h1 { "Patch records" }
         p.note { "Each record follows a patch from the findings it answers to its confirmation on the devices." }
         table {
-            caption.note { (records.len()) " records" }
+            caption.note { (records.total) " records" }
             thead { tr { th scope="col" { "Record" } th scope="col" { "Title" } th scope="col" { "State" } th scope="col" { "Updated" } } }
             tbody {
-                @for r in records {
+                @for r in &records.items {
                     tr {
                         td { a href=(format!("/patches/{}", r.id)) { (r.id) } }
                         td { (r.title) }
@@ -103,9 +104,10 @@ pub fn patch_list_page(viewer: &Viewer, records: &[PatchSummary]) -> String {
                         td { (r.updated_at.as_deref().unwrap_or("—")) }
                     }
                 }
-                @if records.is_empty() { tr { td colspan="4" { "No patch record yet." } } }
+                @if records.items.is_empty() { tr { td colspan="4" { @if records.total == 0 { "No patch record yet." } @else { "No record on this page." } } } }
             }
         }
+        (pager(records.total, records.offset, limit, |o| format!("/patches?offset={o}&limit={limit}")))
     };
     layout("Patch records", viewer, Section::Patches, body)
 }
@@ -418,23 +420,25 @@ fn signing_dialog(page: &RecordPage<'_>, csrf: Option<&str>) -> Markup {
     }
 }
 
-/// The rollouts, newest first.
+/// Rollouts, newest first, a page at a time (`limit` a page).
 #[must_use]
-pub fn rollout_list_page(viewer: &Viewer, rollouts: &[RolloutSummary]) -> String {
+pub fn rollout_list_page(viewer: &Viewer, rollouts: &Page<RolloutSummary>, limit: u32) -> String {
     let body = html! {
         h1 { "Rollouts" }
         table {
+            caption.note { (rollouts.total) " rollouts" }
             thead { tr { th scope="col" { "Rollout" } th scope="col" { "Patch record" } th scope="col" { "State" } th scope="col" { "Updated" } } }
             tbody {
-                @for r in rollouts { tr {
+                @for r in &rollouts.items { tr {
                     td { a href=(format!("/rollouts/{}", r.id)) { (r.id) } }
                     td { a href=(format!("/patches/{}", r.record)) { (r.record) } }
                     td { (state_badge(&r.state)) }
                     td { (r.updated_at.as_deref().unwrap_or("—")) }
                 } }
-                @if rollouts.is_empty() { tr { td colspan="4" { "No rollout yet." } } }
+                @if rollouts.items.is_empty() { tr { td colspan="4" { @if rollouts.total == 0 { "No rollout yet." } @else { "No rollout on this page." } } } }
             }
         }
+        (pager(rollouts.total, rollouts.offset, limit, |o| format!("/rollouts?offset={o}&limit={limit}")))
     };
     layout("Rollouts", viewer, Section::Rollouts, body)
 }

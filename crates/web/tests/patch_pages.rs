@@ -24,6 +24,7 @@ fn viewer() -> Viewer {
         role: Some("validator".into()),
         csrf: Some("csrf-token-of-the-session".into()),
         alerts: Vec::new(),
+        ..Viewer::default()
     }
 }
 

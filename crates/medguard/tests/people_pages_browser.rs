@@ -1,0 +1,232 @@
+//! The pages for people, break-glass review and the audit trail in a real browser, against
+//! `medguard server run` (issue 18): the first administrator sets up their account from the
+//! link `server init` printed, signs in, adds an auditor from the people page (the answer shows
+//! their one-time set-up link), opens the break-glass review, and searches the audit trail for
+//! the account just added (the trail verified intact). Each page's screenshot is saved under
+//! `target/dashboard-screenshots/`; any console error or CSP violation fails the test. Without
+//! chromium and chromedriver the test fails, naming what to install.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod browser;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use browser::{Journey, free_port, oathtool, open_browser, screenshots, start_chromedriver};
+use fantoccini::Locator;
+
+/// `medguard server run` on a free loopback port, killed when dropped.
+struct RunningServer(Child);
+
+impl RunningServer {
+    fn start(data: &Path, port: u16) -> Self {
+        let mut child = Command::cargo_bin("medguard")
+            .unwrap()
+            .args(["server", "run", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("the server exited before it listened")
+                .unwrap();
+            if line.contains("listening on ") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Self(child)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Chooses an option of a select by its value.
+async fn choose(j: &Journey, select: &str, value: &str) {
+    j.browser
+        .find(Locator::Css(&format!("#{select} option[value='{value}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_adds_a_person_reviews_break_glass_and_searches_the_trail() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("server");
+    let out = Command::cargo_bin("medguard")
+        .unwrap()
+        .args(["server", "init", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let printed =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let token = printed
+        .split_whitespace()
+        .find(|w| w.contains("/setup/"))
+        .unwrap_or_else(|| panic!("no set-up link printed: {printed}"))
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let port = free_port();
+    let _server = RunningServer::start(&data, port);
+    let driver_port = free_port();
+    let _driver = start_chromedriver(driver_port);
+    let j = Journey {
+        browser: open_browser(driver_port).await,
+        shots: screenshots(),
+        base: format!("https://localhost:{port}"),
+    };
+
+    // The first administrator's set-up, then sign-in with a recovery code.
+    j.browser
+        .goto(&format!("{}/setup/{token}", j.base))
+        .await
+        .unwrap();
+    let secret = j
+        .browser
+        .find(Locator::Css("main p code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let phrase = "violet tractors mumble under seventeen lanterns";
+    j.fill("passphrase", phrase).await;
+    j.fill("code", &oathtool(&secret, 0)).await;
+    j.submit().await;
+    let code = j
+        .browser
+        .find(Locator::Css("ol.recovery li code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    j.browser
+        .goto(&format!("{}/sign-in", j.base))
+        .await
+        .unwrap();
+    j.fill("user", "admin").await;
+    j.fill("passphrase", phrase).await;
+    j.fill("code", &code).await;
+    j.submit().await;
+    assert!(j.text().await.contains("Fleet"));
+
+    // People: from the navigation, add an auditor; the answer shows their set-up link.
+    j.browser
+        .find(Locator::Css("header nav a[href='/people']"))
+        .await
+        .expect("People is in the administrator's navigation")
+        .click()
+        .await
+        .unwrap();
+    j.browser
+        .wait()
+        .for_element(Locator::Id("new-name"))
+        .await
+        .unwrap();
+    let people = j.text().await;
+    assert!(
+        people.contains("admin") && people.contains("Add a person"),
+        "{people}"
+    );
+    j.check("people-1-list").await;
+    j.fill("new-name", "nina").await;
+    choose(&j, "new-role", "auditor").await;
+    j.submit().await;
+    let added = j.text().await;
+    assert!(added.contains("nina is added"), "{added}");
+    assert!(added.contains("Set-up link for nina"), "{added}");
+    assert!(
+        added.contains(&format!("https://localhost:{port}/setup/")),
+        "{added}"
+    );
+    j.check("people-2-added").await;
+    j.browser
+        .find(Locator::Css("main table a[href='/people/nina']"))
+        .await
+        .expect("nina is listed")
+        .click()
+        .await
+        .unwrap();
+    j.browser
+        .wait()
+        .for_element(Locator::Css("main dl.facts"))
+        .await
+        .unwrap();
+    let nina = j.text().await;
+    assert!(
+        nina.contains("Account nina") && nina.contains("no API token"),
+        "{nina}"
+    );
+    j.check("people-3-person").await;
+
+    // Break-glass review: nothing awaits review on a new server.
+    j.browser
+        .find(Locator::Css("header nav a[href='/break-glass']"))
+        .await
+        .expect("Break-glass is in the administrator's navigation")
+        .click()
+        .await
+        .unwrap();
+    j.browser
+        .wait()
+        .for_element(Locator::Css("main h1"))
+        .await
+        .unwrap();
+    let review = j.text().await;
+    assert!(
+        review.contains("No break-glass session awaits review"),
+        "{review}"
+    );
+    j.check("people-4-break-glass").await;
+
+    // The audit trail: verified intact, searched for the change just made.
+    j.browser
+        .find(Locator::Css("header nav a[href='/audit']"))
+        .await
+        .expect("Audit trail is in the administrator's navigation")
+        .click()
+        .await
+        .unwrap();
+    j.browser
+        .wait()
+        .for_element(Locator::Id("actor"))
+        .await
+        .unwrap();
+    let audit = j.text().await;
+    assert!(audit.contains("Verified intact"), "{audit}");
+    j.fill("actor", "admin").await;
+    choose(&j, "action", "security-roles-changed").await;
+    j.fill("object", "nina").await;
+    j.submit().await;
+    let found = j.text().await;
+    assert!(found.contains("user nina added as auditor"), "{found}");
+    assert!(found.contains("1 matching records"), "{found}");
+    j.check("people-5-audit-search").await;
+    j.browser.close().await.unwrap();
+}
