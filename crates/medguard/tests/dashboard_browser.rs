@@ -1,9 +1,11 @@
 //! The dashboard in a real browser: Debian's `chromium` driven through `chromedriver` (both
 //! started here), against `medguard server quickstart` as a newcomer runs it. The journey: the
 //! first administrator's set-up page (a code from `oathtool`), the recovery codes, sign-in, the
-//! fleet overview, this machine's device page (status, inventory), findings, sign-out. Each page's
-//! screenshot is saved under `target/dashboard-screenshots/`; any console error or CSP violation
-//! fails the test. Without chromium and chromedriver the test fails, naming what to install.
+//! fleet overview, this machine's device page (status, inventory), its model's MDS2 form,
+//! findings, a page that is not there, sign-out. Each page's screenshot is saved under
+//! `target/dashboard-screenshots/`; any console error, CSP violation or serious accessibility
+//! violation (axe-core) fails the test. Without chromium, chromedriver or axe-core the test
+//! fails, naming what to install.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -77,6 +79,7 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
         shots,
         base: format!("https://localhost:{port}"),
     };
+    j.axe_self_test().await;
 
     // The first administrator's set-up.
     j.browser.goto(&link).await.unwrap();
@@ -126,6 +129,7 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
     );
     // The refusal's 401 is in the console as a failed load: expected here, and only here.
     j.browser.issue_cmd(BrowserLog).await.unwrap();
+    j.check("3-sign-in-refused").await;
     j.fill("user", "admin").await;
     j.fill("passphrase", phrase).await;
     j.fill("code", &first_code).await;
@@ -154,11 +158,35 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
     }
     j.check("5-device").await;
 
+    // The model's MDS2 form, from the device page's link.
+    j.browser
+        .find(Locator::Css("main a[href$='/mds2']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    j.browser
+        .wait()
+        .for_element(Locator::Css("article.mds2"))
+        .await
+        .unwrap();
+    assert!(j.text().await.contains("MDS2: This machine"));
+    j.check("5-mds2").await;
+
     j.browser
         .goto(&format!("{}/findings", j.base))
         .await
         .unwrap();
     j.check("6-findings").await;
+
+    // A page that is not there: the error page, with its 404 in the console (expected here).
+    j.browser
+        .goto(&format!("{}/devices/no-such-device", j.base))
+        .await
+        .unwrap();
+    j.browser.issue_cmd(BrowserLog).await.unwrap();
+    j.check("7-not-found").await;
 
     // Sign-out ends the session: the overview asks to sign in again.
     j.browser

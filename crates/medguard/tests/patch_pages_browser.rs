@@ -8,8 +8,10 @@
 //! signing dialog (a wrong passphrase first, refused on the page), with a code from `oathtool`;
 //! the page shows the valid signature. Through the API the approver signs, releases and starts
 //! a rollout to one device; in the browser the approver pauses it from its page with a reason,
-//! and the page shows it paused. Each page's screenshot is saved under
-//! `target/dashboard-screenshots/`; any console error or CSP violation fails the test.
+//! and the page shows it paused. Then the rollouts, the fleet's findings, a device with its
+//! findings and the model's MDS2 form. Each page's screenshot is saved under
+//! `target/dashboard-screenshots/`; any console error, CSP violation or serious accessibility
+//! violation (axe-core) fails the test.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -505,6 +507,7 @@ impl Journey {
             "{user} is signed in: {}",
             self.text().await
         );
+        self.check(&format!("fleet-as-{user}")).await;
     }
 }
 
@@ -524,6 +527,7 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
         shots: screenshots(),
         base: format!("https://localhost:{port}"),
     };
+    j.axe_self_test().await;
 
     // A patch record's sign-off: the validator reads the record, then signs it.
     let (val_token, val_secret, val_recovery) = &p.val;
@@ -592,6 +596,7 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
     assert!(refused.contains("Not signed yet"), "{refused}");
     // The refusal's 401 is in the console as a failed load: expected here, and only here.
     j.browser.issue_cmd(BrowserLog).await.unwrap();
+    j.check("patch-3-signing-refused").await;
 
     j.browser
         .find(Locator::Id("meaning-validated"))
@@ -695,6 +700,12 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
         None,
     );
     assert_eq!(through_api["state"]["state"], "paused", "{through_api:#}");
+    j.browser
+        .goto(&format!("{}/rollouts", j.base))
+        .await
+        .unwrap();
+    assert!(j.text().await.contains(&rollout_id));
+    j.check("rollout-3-list").await;
 
     // The record as released and rolling out, and the hospital's view per model.
     j.browser
@@ -716,5 +727,34 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
     assert!(validated.contains(MODEL), "{validated}");
     assert!(validated.contains("1.2.1-2.2+wheezy3"), "{validated}");
     j.check("patch-6-validated-patches").await;
+
+    // The advisory's findings across the fleet, a device with its findings, the model's MDS2
+    // form.
+    j.browser
+        .goto(&format!("{}/findings", j.base))
+        .await
+        .unwrap();
+    assert!(j.text().await.contains("DSA-3029-1"));
+    j.check("findings-matched").await;
+    j.browser
+        .find(Locator::Css("main table a[href^='/devices/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    j.browser
+        .wait()
+        .for_element(Locator::Css("ul.tiles"))
+        .await
+        .unwrap();
+    assert!(j.text().await.contains("DSA-3029-1"));
+    j.check("device-with-findings").await;
+    j.browser
+        .goto(&format!("{}/models/{MODEL}/mds2", j.base))
+        .await
+        .unwrap();
+    assert!(j.text().await.contains(&format!("MDS2: {MODEL}")));
+    j.check("mds2-form").await;
     j.browser.close().await.unwrap();
 }

@@ -395,6 +395,7 @@ pub fn device_page(
         h2 { "Listening services" }
         @match &d.state.services {
             None => p { "No services have been reported." },
+            Some(sv) if sv.listeners.is_empty() => p { "The device reported no listening service." },
             Some(sv) => table { thead { tr { th scope="col" { "Endpoint" } th scope="col" { "Executable" } th scope="col" { "Package" } } }
                 tbody { @for l in &sv.listeners { tr {
                     td.mono { (format!("{:?}", l.protocol).to_lowercase()) "/" (l.address) ":" (l.port) }

@@ -1,11 +1,20 @@
 //! What the browser tests share: chromedriver and Debian's chromium started by the test, a
-//! journey that saves each page's screenshot and fails on any console error (CSP violations
-//! are console errors in Chromium), and the form helpers.
+//! journey that saves each page's screenshot, fails on any console error (CSP violations are
+//! console errors in Chromium) and on any serious or critical accessibility violation found by
+//! axe-core, and the form helpers.
+//!
+//! axe-core is injected by WebDriver, not served: `.ci/install-deps` installs the pinned
+//! version with npm under `$MEDGUARD_NPM` (default `/opt/medguard-npm`). WebDriver's scripts
+//! run in the page through the DevTools protocol, which the page's Content-Security-Policy
+//! does not govern, so the policy served to users stays `default-src 'none'` (no script at
+//! all); the console is read again after axe has run, so a script axe itself evaluated against
+//! the policy would fail the test too.
 // Each test binary includes this module and uses a part of it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
@@ -76,12 +85,129 @@ pub struct Journey {
     pub base: String,
 }
 
+/// The pinned axe-core the tests inject (`.ci/install-deps` installs it).
+pub const AXE_VERSION: &str = "4.14.1";
+
+/// axe-core's `axe.min.js`, read once from `$MEDGUARD_NPM` (default `/opt/medguard-npm`).
+/// Fails, saying how to install it, when it is missing or not the pinned version: an
+/// accessibility check that cannot run must not pass.
+pub fn axe_script() -> &'static str {
+    static SCRIPT: OnceLock<String> = OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        let dir = std::env::var_os("MEDGUARD_NPM")
+            .map_or_else(|| PathBuf::from("/opt/medguard-npm"), PathBuf::from)
+            .join("node_modules/axe-core");
+        let how = format!(
+            "axe-core {AXE_VERSION} must be installed for the browser tests' accessibility check: \
+             run .ci/install-deps (npm install --prefix {} axe-core@{AXE_VERSION}), or set \
+             MEDGUARD_NPM to the folder holding node_modules/axe-core",
+            dir.parent()
+                .and_then(std::path::Path::parent)
+                .unwrap_or(&dir)
+                .display()
+        );
+        let package = std::fs::read_to_string(dir.join("package.json"))
+            .unwrap_or_else(|e| panic!("{how}: {}: {e}", dir.join("package.json").display()));
+        let package: Value = serde_json::from_str(&package).unwrap();
+        assert_eq!(
+            package["version"],
+            AXE_VERSION,
+            "{how}: {} holds another version",
+            dir.display()
+        );
+        std::fs::read_to_string(dir.join("axe.min.js"))
+            .unwrap_or_else(|e| panic!("{how}: {}: {e}", dir.join("axe.min.js").display()))
+    })
+}
+
+/// Runs axe-core (injected before) on the page shown with all its rules: every violation with
+/// its impact, the first few elements it found and what is wrong with the first; how many rules
+/// passed; which rules could not decide (they need a person's review).
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document).then(
+  (r) => done({
+    violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+      targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+      nodes: v.nodes.length,
+      summary: (v.nodes[0] && v.nodes[0].failureSummary) || "" })),
+    passes: r.passes.length,
+    incomplete: r.incomplete.map((v) => v.id + " (" + v.nodes.length + " element(s)"
+      + (v.nodes[0] ? ", first " + v.nodes[0].target.join(" ") + ": "
+        + v.nodes[0].any.concat(v.nodes[0].all, v.nodes[0].none).map((c) => c.message).join("; ")
+        : "") + ")") }),
+  (e) => done({ error: String(e) }));
+"#;
+
+/// What axe-core found on one page.
+#[derive(Debug)]
+pub struct Accessibility {
+    /// Serious and critical violations, one line each: rule, impact, what it asks, how many
+    /// elements, the first few, and what is wrong with the first.
+    pub serious: Vec<String>,
+    /// The other violations' rules (moderate, minor), reported but not failing.
+    pub other: Vec<String>,
+    /// How many rules passed.
+    pub passes: u64,
+    /// The rules that could not decide, with how many elements (for a person to review).
+    pub incomplete: Vec<String>,
+}
+
+/// A page with two violations axe-core must report as serious or worse: an image without a
+/// text alternative (critical) and faint text (serious contrast).
+const AXE_SELF_TEST: &str = "data:text/html,<!doctype html><html lang=en><title>axe self-test</title>\
+<main><h1>Self-test</h1><img width=10 height=10><p style='color:%23bbb;background:%23fff'>faint</p></main></html>";
+
 impl Journey {
-    /// Saves the page's screenshot and fails on any console error (CSP violations are
-    /// console errors in Chromium).
+    /// Saves the page's screenshot, fails on any console error (CSP violations are console
+    /// errors in Chromium), then runs axe-core on the page and fails on any serious or critical
+    /// accessibility violation, naming each.
     pub async fn check(&self, name: &str) {
         let png = self.browser.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+        self.console_errors(name, "the page").await;
+        let source = self.browser.source().await.unwrap();
+        assert!(source.contains("<main"), "{name}: no main landmark");
+        let found = self.accessibility().await;
+        let url = self.browser.current_url().await.unwrap();
+        eprintln!(
+            "axe-core {AXE_VERSION} on {name} ({}): {} rules passed; not failing: {:?}; to review: {:?}",
+            url.path(),
+            found.passes,
+            found.other,
+            found.incomplete
+        );
+        assert!(
+            found.serious.is_empty(),
+            "{name} ({}): {} serious or critical accessibility violation(s) found by axe-core \
+             {AXE_VERSION}:\n{}",
+            url.path(),
+            found.serious.len(),
+            found.serious.join("\n")
+        );
+        self.console_errors(name, "axe-core's run").await;
+    }
+
+    /// Proves the accessibility check can fail: axe-core, injected as on every page, must
+    /// report the two violations of a page made with them.
+    pub async fn axe_self_test(&self) {
+        self.browser.goto(AXE_SELF_TEST).await.unwrap();
+        let found = self.accessibility().await;
+        for rule in ["image-alt (critical)", "color-contrast (serious)"] {
+            assert!(
+                found
+                    .serious
+                    .iter()
+                    .any(|v| v.trim_start().starts_with(rule)),
+                "axe-core did not report {rule} on its self-test page: {found:?}"
+            );
+        }
+        self.console_errors("the axe-core self-test", "axe-core's run")
+            .await;
+    }
+
+    /// Fails on any console error or CSP violation since the console was last read.
+    async fn console_errors(&self, name: &str, during: &str) {
         let log = self.browser.issue_cmd(BrowserLog).await.unwrap();
         let errors: Vec<&Value> = log
             .as_array()
@@ -97,9 +223,52 @@ impl Journey {
                     .collect()
             })
             .unwrap_or_default();
-        assert!(errors.is_empty(), "{name}: console errors {errors:?}");
-        let source = self.browser.source().await.unwrap();
-        assert!(source.contains("<main"), "{name}: no main landmark");
+        assert!(
+            errors.is_empty(),
+            "{name}: console errors during {during}: {errors:?}"
+        );
+    }
+
+    /// axe-core injected into the page shown (through WebDriver, in the page's own context)
+    /// and run on its whole document.
+    pub async fn accessibility(&self) -> Accessibility {
+        let loaded = self
+            .browser
+            .execute(&format!("{}\nreturn typeof axe.run;", axe_script()), vec![])
+            .await
+            .unwrap();
+        assert_eq!(loaded, "function", "axe-core did not load in the page");
+        let result = self.browser.execute_async(AXE_RUN, vec![]).await.unwrap();
+        assert!(result["error"].is_null(), "axe-core failed: {result}");
+        let mut found = Accessibility {
+            serious: Vec::new(),
+            other: Vec::new(),
+            passes: result["passes"].as_u64().unwrap(),
+            incomplete: result["incomplete"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect(),
+        };
+        for v in result["violations"].as_array().unwrap() {
+            let (id, impact) = (
+                v["id"].as_str().unwrap_or_default(),
+                v["impact"].as_str().unwrap_or_default(),
+            );
+            if matches!(impact, "serious" | "critical") {
+                found.serious.push(format!(
+                    "  {id} ({impact}): {} — {} element(s), first {}; {}",
+                    v["help"].as_str().unwrap_or_default(),
+                    v["nodes"],
+                    v["targets"],
+                    v["summary"].as_str().unwrap_or_default().replace('\n', " ")
+                ));
+            } else {
+                found.other.push(format!("{id} ({impact})"));
+            }
+        }
+        found
     }
 
     pub async fn text(&self) -> String {
