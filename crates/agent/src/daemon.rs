@@ -399,7 +399,12 @@ async fn round(
     // What earlier rounds could not write (a full disk) goes on record first, as soon as the
     // log can take it; this round's audit upload carries it to the server.
     if let Some(Ok(text)) = agent.record_gap() {
-        problems.push(format!("space is back; recorded in the audit log: {text}"));
+        // The audit log took a record again; that is not proof the disk has room for the
+        // rest (a small append can fit where the outbox cannot), so a later failure opens a
+        // new gap, recorded in turn.
+        problems.push(format!(
+            "writes succeed again; the gap is recorded in the audit log: {text}"
+        ));
     }
     if let Err(e) = agent.renew_if_due().await {
         problems.push(format!("certificate renewal: {e}"));

@@ -128,7 +128,7 @@ impl Gap {
         Some(format!(
             "{head} cannot be written since {} ({}): {} security event(s) or report(s) not \
              recorded so far; what was queued before is kept and sent; the gap is recorded \
-             once space is back",
+             as soon as a write succeeds again",
             g.since, g.cause, g.lost
         ))
     }

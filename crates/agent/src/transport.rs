@@ -384,13 +384,11 @@ fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rust
     rustls_error(inner)
 }
 
-/// A duration as people write it in the configuration (`10s`, `2m`, `1.5s`).
+/// A duration as people write it in the configuration (`10s`, `2m`), in the configuration's
+/// own grammar; a fraction of a second (only tests set one) as `1.5s`.
 fn humantime(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
+    if d.subsec_nanos() == 0 {
+        medguard_host::format_duration(d)
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }

@@ -926,7 +926,7 @@ on_both!(
         assert_eq!((page.total, page.items.len()), (0, 0));
         for _ in 0..6 {
             fleet
-                .open_patch_record(|id| Ok(released_record(id, &key)))
+                .open_patch_record(|id| Ok(released_record_at(id, &key)))
                 .await
                 .unwrap();
         }

@@ -14,6 +14,7 @@
 )]
 
 mod browser;
+mod common;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;

@@ -18,102 +18,21 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command as StdCommand};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use assert_cmd::cargo::CommandCargoExt as _;
-use serde_json::{Value, json};
+use common::patch::{
+    Api, MODEL, Person, copy_tree, device, enroll, enroll_token, passphrase, person, report, run,
+    shared_data, write,
+};
+use common::{RunningServer, oathtool};
+use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(180);
-const MODEL: &str = "CT-9000";
-
-fn medguard() -> Command {
-    Command::cargo_bin("medguard").unwrap()
-}
-
-fn check(out: &std::process::Output, code: i32) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn run(args: &[&str], extra: &[&Path], code: i32) -> String {
-    let mut cmd = medguard();
-    cmd.args(args);
-    for a in extra {
-        cmd.arg(a);
-    }
-    check(&cmd.output().unwrap(), code)
-}
-
-fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-        PathBuf::from,
-    );
-    let dir = if dir.exists() {
-        dir
-    } else {
-        PathBuf::from("/work/shared/data")
-    };
-    assert!(
-        dir.exists(),
-        "shared test data not found at {}",
-        dir.display()
-    );
-    dir
-}
-
-/// `medguard server run` on a free loopback port, SIGKILLed when dropped.
-struct RunningServer {
-    child: Child,
-    url: String,
-}
-
-impl RunningServer {
-    fn start(data: &Path) -> Self {
-        let mut child = StdCommand::cargo_bin("medguard")
-            .unwrap()
-            .args(["server", "run", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("server exited before it listened")
-                .unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches('/')
-                    .to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Self { child, url }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `medguard agent run`, SIGKILLed when dropped.
 struct RunningAgent(Child);
@@ -148,229 +67,6 @@ impl Drop for RunningAgent {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The API through curl (an independent HTTPS client pinning the fleet CA).
-struct Api<'a> {
-    url: &'a str,
-    ca: PathBuf,
-}
-
-impl Api<'_> {
-    /// `method path` with a JSON body (or a file), as `token`: (HTTP status, body).
-    fn call(
-        &self,
-        token: &str,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-        file: Option<&Path>,
-    ) -> (u16, Value) {
-        let mut cmd = StdCommand::new("curl");
-        cmd.args(["--silent", "--show-error", "-X", method, "--cacert"])
-            .arg(&self.ca)
-            .args(["-H", &format!("Authorization: Bearer {token}")])
-            .args(["-w", "\n%{http_code}"]);
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
-                .arg(b.to_string());
-        }
-        if let Some(f) = file {
-            cmd.args([
-                "-H",
-                "Content-Type: application/octet-stream",
-                "--data-binary",
-            ])
-            .arg(format!("@{}", f.display()));
-        }
-        let out = cmd
-            .arg(format!("{}{path}", self.url))
-            .output()
-            .expect("curl must be installed for this test (.ci/install-deps)");
-        let text = check(&out, 0);
-        let (body, status) = text
-            .trim_end()
-            .rsplit_once('\n')
-            .unwrap_or(("", text.trim()));
-        (
-            status.parse().unwrap(),
-            serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
-        )
-    }
-
-    fn ok(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let (status, v) = self.call(token, method, path, body, None);
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: {status} {v:#}"
-        );
-        v
-    }
-}
-
-/// The current TOTP code of a base32 secret, one step ahead (the server accepts the next
-/// step, and the step of the set-up's own code cannot be used again).
-fn oathtool(secret: &str, ahead: u32) -> String {
-    let out = StdCommand::new("oathtool")
-        .args([
-            "--totp",
-            "-b",
-            "-N",
-            &format!("now + {} seconds", 30 * ahead),
-            secret,
-        ])
-        .output()
-        .expect("oathtool must be installed for this test (.ci/install-deps)");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A person added on the server host, set up through their link (passphrase, authenticator),
-/// with an API token; returns (token, TOTP secret).
-fn person(api: &Api<'_>, data: &Path, name: &str, role: &str) -> (String, String) {
-    let out = run(
-        &["server", "user", "add", name, "--role", role, "--data"],
-        &[data],
-        0,
-    );
-    let link = out
-        .split_whitespace()
-        .find(|w| w.contains("/setup/"))
-        .unwrap_or_else(|| panic!("no set-up link in {out}"));
-    let setup = link.rsplit('/').next().unwrap();
-    let offer = api.ok("none", "GET", &format!("/api/v1/setup/{setup}"), None);
-    let secret = offer["totp_secret"].as_str().unwrap().to_owned();
-    api.ok(
-        "none",
-        "POST",
-        &format!("/api/v1/setup/{setup}"),
-        Some(&json!({
-            "passphrase": passphrase(name),
-            "totp_secret": secret,
-            "code": oathtool(&secret, 0),
-        })),
-    );
-    let out = run(
-        &[
-            "server", "token", "create", "--user", name, "--name", "e2e", "--data",
-        ],
-        &[data],
-        0,
-    );
-    let token = out
-        .lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_owned();
-    (token, secret)
-}
-
-fn passphrase(name: &str) -> String {
-    format!("correct horse battery staple {name}")
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    let out = StdCommand::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .output()
-        .unwrap();
-    check(&out, 0);
-}
-
-/// A device imaged from the vendor's base tree: its root, profile and agent configuration.
-fn device(work: &Path, name: &str, base: &Path, vendor: &Path) -> PathBuf {
-    let dir = work.join(name);
-    copy_tree(base, &dir.join("root"));
-    run(
-        &["profile", "create"],
-        &[
-            &dir.join("root"),
-            Path::new("--out"),
-            &dir.join("device.profile"),
-            Path::new("--key"),
-            &vendor.with_extension("key"),
-        ],
-        0,
-    );
-    let config = dir.join("agent.toml");
-    write(
-        &config,
-        &format!(
-            "[device]\nmodel = \"{MODEL}\"\nserial = \"SN-{name}\"\n\
-             [profile]\nroot = \"root\"\nprofile = \"device.profile\"\ntrust = [{:?}]\ninterval = \"3s\"\n\
-             [inventory]\ninterval = \"1h\"\n[report]\nwithin = \"4s\"\n[update]\n",
-            vendor.with_extension("pub")
-        ),
-    );
-    config
-}
-
-fn enroll(server: &RunningServer, data: &Path, token: &str, config: &Path) -> String {
-    let out = run(
-        &[
-            "agent",
-            "enroll",
-            "--json",
-            "--server",
-            &server.url,
-            "--token",
-            token,
-        ],
-        &[
-            Path::new("--ca"),
-            &data.join("tls/ca.pem"),
-            Path::new("--state"),
-            &config.with_file_name("state"),
-            Path::new("--config"),
-            config,
-        ],
-        0,
-    );
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["device_id"].as_str().unwrap().to_owned()
-}
-
-fn report(config: &Path) {
-    run(
-        &["agent", "report"],
-        &[
-            Path::new("--state"),
-            &config.with_file_name("state"),
-            Path::new("--config"),
-            config,
-        ],
-        0,
-    );
-}
-
-fn enroll_token(data: &Path, site: &str, uses: &str) -> String {
-    let out = run(
-        &[
-            "server",
-            "enroll-token",
-            "--site",
-            site,
-            "--uses",
-            uses,
-            "--data",
-        ],
-        &[data],
-        0,
-    );
-    out.lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 #[test]
@@ -444,7 +140,7 @@ fn a_finding_becomes_a_validated_released_patch_confirmed_on_two_devices() {
         0,
     );
 
-    let server = RunningServer::start(&data);
+    let server = RunningServer::start(&data, "127.0.0.1:0");
     let api = Api {
         url: &server.url,
         ca: data.join("tls/ca.pem"),
@@ -473,9 +169,17 @@ fn a_finding_becomes_a_validated_released_patch_confirmed_on_two_devices() {
         0,
     );
 
-    let (eng, _) = person(&api, &data, "eng", "vendor-security-engineer");
-    let (val, val_secret) = person(&api, &data, "val", "validator");
-    let (app, app_secret) = person(&api, &data, "app", "release-approver");
+    let Person { token: eng, .. } = person(&api, &data, "eng", "vendor-security-engineer");
+    let Person {
+        token: val,
+        secret: val_secret,
+        ..
+    } = person(&api, &data, "val", "validator");
+    let Person {
+        token: app,
+        secret: app_secret,
+        ..
+    } = person(&api, &data, "app", "release-approver");
 
     let opened = api.ok(
         &eng,

@@ -20,321 +20,26 @@
 )]
 
 mod browser;
+mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
 
-use assert_cmd::Command;
-use assert_cmd::cargo::CommandCargoExt as _;
 use browser::{BrowserLog, Journey, free_port, oathtool, open_browser, screenshots};
+use common::RunningServer;
+use common::patch::{
+    Api, MODEL, Person, copy_tree, device, enroll, enroll_token, passphrase, person, report, run,
+    shared_data, write,
+};
 use fantoccini::Locator;
-use serde_json::{Value, json};
+use serde_json::json;
 
-const MODEL: &str = "CT-9000";
-
-fn medguard() -> Command {
-    Command::cargo_bin("medguard").unwrap()
-}
-
-fn check(out: &std::process::Output, code: i32) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn run(args: &[&str], extra: &[&Path], code: i32) -> String {
-    let mut cmd = medguard();
-    cmd.args(args);
-    for a in extra {
-        cmd.arg(a);
-    }
-    check(&cmd.output().unwrap(), code)
-}
-
-fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-        PathBuf::from,
-    );
-    let dir = if dir.exists() {
-        dir
-    } else {
-        PathBuf::from("/work/shared/data")
-    };
-    assert!(
-        dir.exists(),
-        "shared test data not found at {}",
-        dir.display()
-    );
-    dir
-}
-
-/// `medguard server run` on a free loopback port, SIGKILLed when dropped.
-struct RunningServer {
-    child: Child,
-    url: String,
-}
-
-impl RunningServer {
-    fn start(data: &Path, port: u16) -> Self {
-        let mut child = StdCommand::cargo_bin("medguard")
-            .unwrap()
-            .args(["server", "run", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data")
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("server exited before it listened")
-                .unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches('/')
-                    .to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Self { child, url }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The API through curl, pinning the fleet CA.
-struct Api<'a> {
-    url: &'a str,
-    ca: PathBuf,
-}
-
-impl Api<'_> {
-    fn call(
-        &self,
-        token: &str,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-        file: Option<&Path>,
-    ) -> (u16, Value) {
-        let mut cmd = StdCommand::new("curl");
-        cmd.args(["--silent", "--show-error", "-X", method, "--cacert"])
-            .arg(&self.ca)
-            .args(["-H", &format!("Authorization: Bearer {token}")])
-            .args(["-w", "\n%{http_code}"]);
-        if let Some(b) = body {
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
-                .arg(b.to_string());
-        }
-        if let Some(f) = file {
-            cmd.args([
-                "-H",
-                "Content-Type: application/octet-stream",
-                "--data-binary",
-            ])
-            .arg(format!("@{}", f.display()));
-        }
-        let out = cmd
-            .arg(format!("{}{path}", self.url))
-            .output()
-            .expect("curl must be installed for this test (.ci/install-deps)");
-        let text = check(&out, 0);
-        let (body, status) = text
-            .trim_end()
-            .rsplit_once('\n')
-            .unwrap_or(("", text.trim()));
-        (
-            status.parse().unwrap(),
-            serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
-        )
-    }
-
-    fn ok(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let (status, v) = self.call(token, method, path, body, None);
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: {status} {v:#}"
-        );
-        v
-    }
-}
-
-/// A person added on the server host and set up through their link: (API token, TOTP
-/// secret, a recovery code to sign in with in the browser; the set-up used the current TOTP
-/// step, and the signing dialog needs the next one).
-fn person(api: &Api<'_>, data: &Path, name: &str, role: &str) -> (String, String, String) {
-    let out = run(
-        &["server", "user", "add", name, "--role", role, "--data"],
-        &[data],
-        0,
-    );
-    let link = out
-        .split_whitespace()
-        .find(|w| w.contains("/setup/"))
-        .unwrap_or_else(|| panic!("no set-up link in {out}"));
-    let setup = link.rsplit('/').next().unwrap();
-    let offer = api.ok("none", "GET", &format!("/api/v1/setup/{setup}"), None);
-    let secret = offer["totp_secret"].as_str().unwrap().to_owned();
-    let done = api.ok(
-        "none",
-        "POST",
-        &format!("/api/v1/setup/{setup}"),
-        Some(&json!({
-            "passphrase": passphrase(name),
-            "totp_secret": secret,
-            "code": oathtool(&secret, 0),
-        })),
-    );
-    let recovery = done["recovery_codes"][0].as_str().unwrap().to_owned();
-    let out = run(
-        &[
-            "server", "token", "create", "--user", name, "--name", "e2e", "--data",
-        ],
-        &[data],
-        0,
-    );
-    let token = out
-        .lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_owned();
-    (token, secret, recovery)
-}
-
-fn passphrase(name: &str) -> String {
-    format!("correct horse battery staple {name}")
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    let out = StdCommand::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .output()
-        .unwrap();
-    check(&out, 0);
-}
-
-/// A device imaged from the vendor's base tree: its root, profile and agent configuration.
-fn device(work: &Path, name: &str, base: &Path, vendor: &Path) -> PathBuf {
-    let dir = work.join(name);
-    copy_tree(base, &dir.join("root"));
-    run(
-        &["profile", "create"],
-        &[
-            &dir.join("root"),
-            Path::new("--out"),
-            &dir.join("device.profile"),
-            Path::new("--key"),
-            &vendor.with_extension("key"),
-        ],
-        0,
-    );
-    let config = dir.join("agent.toml");
-    write(
-        &config,
-        &format!(
-            "[device]\nmodel = \"{MODEL}\"\nserial = \"SN-{name}\"\n\
-             [profile]\nroot = \"root\"\nprofile = \"device.profile\"\ntrust = [{:?}]\ninterval = \"3s\"\n\
-             [inventory]\ninterval = \"1h\"\n[report]\nwithin = \"4s\"\n[update]\n",
-            vendor.with_extension("pub")
-        ),
-    );
-    config
-}
-
-fn enroll(server: &RunningServer, data: &Path, token: &str, config: &Path) -> String {
-    let out = run(
-        &[
-            "agent",
-            "enroll",
-            "--json",
-            "--server",
-            &server.url,
-            "--token",
-            token,
-        ],
-        &[
-            Path::new("--ca"),
-            &data.join("tls/ca.pem"),
-            Path::new("--state"),
-            &config.with_file_name("state"),
-            Path::new("--config"),
-            config,
-        ],
-        0,
-    );
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["device_id"].as_str().unwrap().to_owned()
-}
-
-fn report(config: &Path) {
-    run(
-        &["agent", "report"],
-        &[
-            Path::new("--state"),
-            &config.with_file_name("state"),
-            Path::new("--config"),
-            config,
-        ],
-        0,
-    );
-}
-
-fn enroll_token(data: &Path, site: &str) -> String {
-    let out = run(
-        &[
-            "server",
-            "enroll-token",
-            "--site",
-            site,
-            "--uses",
-            "1",
-            "--data",
-        ],
-        &[data],
-        0,
-    );
-    out.lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_owned()
-}
-
-/// A record ready for the validator's signature, its server, and the validator and approver
-/// (API token, TOTP secret, recovery code).
+/// A record ready for the validator's signature, its server, and the validator and approver.
 struct Prepared {
     server: RunningServer,
     data: PathBuf,
     record: String,
-    val: (String, String, String),
-    app: (String, String, String),
+    val: Person,
+    app: Person,
 }
 
 /// The record brought to the validator's step through the binary and the API, as
@@ -401,7 +106,7 @@ fn prepare(work: &Path, port: u16) -> Prepared {
         0,
     );
 
-    let server = RunningServer::start(&data, port);
+    let server = RunningServer::start(&data, &format!("127.0.0.1:{port}"));
     let api = Api {
         url: &server.url,
         ca: data.join("tls/ca.pem"),
@@ -409,8 +114,13 @@ fn prepare(work: &Path, port: u16) -> Prepared {
     // One device in Radiology (the rollout's), one reference device in the vendor's lab.
     let ward = device(work, "ward", &base, &vendor);
     let lab = device(work, "lab", &base, &vendor);
-    enroll(&server, &data, &enroll_token(&data, "Radiology"), &ward);
-    let lab_id = enroll(&server, &data, &enroll_token(&data, "Lab"), &lab);
+    enroll(
+        &server,
+        &data,
+        &enroll_token(&data, "Radiology", "1"),
+        &ward,
+    );
+    let lab_id = enroll(&server, &data, &enroll_token(&data, "Lab", "1"), &lab);
     report(&ward);
     report(&lab);
     let advisory = shared_data()
@@ -421,7 +131,7 @@ fn prepare(work: &Path, port: u16) -> Prepared {
         0,
     );
 
-    let (eng, _, _) = person(&api, &data, "eng", "vendor-security-engineer");
+    let Person { token: eng, .. } = person(&api, &data, "eng", "vendor-security-engineer");
     let val = person(&api, &data, "val", "validator");
     let app = person(&api, &data, "app", "release-approver");
 
@@ -530,7 +240,11 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
     j.axe_self_test().await;
 
     // A patch record's sign-off: the validator reads the record, then signs it.
-    let (val_token, val_secret, val_recovery) = &p.val;
+    let Person {
+        token: val_token,
+        secret: val_secret,
+        recovery: val_recovery,
+    } = &p.val;
     j.sign_in("val", val_recovery).await;
     j.browser
         .goto(&format!("{}/patches", j.base))
@@ -635,7 +349,11 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
     assert_eq!(through_api["signatures"][0]["status"]["status"], "valid");
 
     // The approver signs and releases through the API, and starts a rollout to the ward.
-    let (app_token, app_secret, app_recovery) = &p.app;
+    let Person {
+        token: app_token,
+        secret: app_secret,
+        recovery: app_recovery,
+    } = &p.app;
     let (status, body) = tokio::task::block_in_place(|| {
         api.call(
             app_token,

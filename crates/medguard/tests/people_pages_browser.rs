@@ -13,51 +13,14 @@
 )]
 
 mod browser;
+mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt as _;
 use browser::{Journey, free_port, oathtool, open_browser, screenshots, start_chromedriver};
+use common::RunningServer;
 use fantoccini::Locator;
-
-/// `medguard server run` on a free loopback port, killed when dropped.
-struct RunningServer(Child);
-
-impl RunningServer {
-    fn start(data: &Path, port: u16) -> Self {
-        let mut child = Command::cargo_bin("medguard")
-            .unwrap()
-            .args(["server", "run", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data")
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        loop {
-            let line = lines
-                .next()
-                .expect("the server exited before it listened")
-                .unwrap();
-            if line.contains("listening on ") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Self(child)
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Chooses an option of a select by its value.
 async fn choose(j: &Journey, select: &str, value: &str) {
@@ -92,7 +55,7 @@ async fn the_administrator_adds_a_person_reviews_break_glass_and_searches_the_tr
         .unwrap()
         .to_owned();
     let port = free_port();
-    let _server = RunningServer::start(&data, port);
+    let _server = RunningServer::start(&data, &format!("127.0.0.1:{port}"));
     let driver_port = free_port();
     let _driver = start_chromedriver(driver_port);
     let j = Journey {

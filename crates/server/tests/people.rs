@@ -12,30 +12,10 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Server, client, start};
+use common::{Browser, client, oathtool, post, set_up, sign_in, start};
 use medguard_accounts::{Role, SetupPurpose};
 use medguard_server::openapi::{Caller, ROUTES};
 use serde_json::{Value, json};
-
-/// The current code of a base32 TOTP secret, from `oathtool`.
-fn oathtool(secret: &str) -> String {
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", secret])
-        .output()
-        .expect("oathtool must be installed for this test (.ci/install-deps)");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A browser-like session: the cookie and the CSRF token from sign-in.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
 
 impl Browser {
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -53,77 +33,6 @@ impl Browser {
         let r = r.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-async fn post(http: &reqwest::Client, url: String, body: Value) -> reqwest::Response {
-    http.post(url).json(&body).send().await.unwrap()
-}
-
-/// Completes a person's set-up from their one-time token; returns their recovery codes.
-async fn set_up(s: &Server, http: &reqwest::Client, token: &str, passphrase: &str) -> Vec<String> {
-    let offer: Value = http
-        .get(format!("{}/api/v1/setup/{token}", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = offer["totp_secret"].as_str().unwrap();
-    assert!(
-        offer["qr_svg"].as_str().unwrap().starts_with("<svg")
-            || offer["qr_svg"].as_str().unwrap().contains("<svg")
-    );
-    let r = post(
-        http,
-        format!("{}/api/v1/setup/{token}", s.base),
-        json!({ "passphrase": passphrase, "totp_secret": secret, "code": oathtool(secret) }),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    let done: Value = r.json().await.unwrap();
-    done["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Signs in with a recovery code (the TOTP code of the set-up cannot be used twice, and the
-/// next one is up to 30 s away).
-async fn sign_in(
-    s: &Server,
-    http: &reqwest::Client,
-    user: &str,
-    passphrase: &str,
-    code: &str,
-) -> Browser {
-    let r = post(
-        http,
-        format!("{}/api/v1/session", s.base),
-        json!({ "user": user, "passphrase": passphrase, "recovery_code": code }),
-    )
-    .await;
-    assert_eq!(r.status(), 201, "{:?}", r.text().await);
-    let cookie = r
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(cookie.starts_with("__Host-medguard-session="));
-    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(cookie.contains(attribute), "{cookie}");
-    }
-    let body: Value = r.json().await.unwrap();
-    Browser {
-        http: http.clone(),
-        base: s.base.clone(),
-        cookie: cookie.split(';').next().unwrap().to_owned(),
-        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -16,28 +16,9 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Server, start};
+use common::{Browser, Server, set_up, sign_in, start};
 use medguard_pgtest::PostgresCluster;
 use serde_json::{Value, json};
-
-fn oathtool(secret: &str) -> String {
-    let out = Command::new("oathtool")
-        .args(["--totp", "-b", secret])
-        .output()
-        .expect("oathtool must be installed for this test (.ci/install-deps)");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A signed-in browser: its session cookie and CSRF token.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
 
 impl Browser {
     async fn page(&self, path: &str) -> (u16, String) {
@@ -96,58 +77,6 @@ impl Browser {
         .await
         .unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-/// Completes a set-up through the API; the recovery codes.
-async fn set_up(s: &Server, http: &reqwest::Client, token: &str, phrase: &str) -> Vec<String> {
-    let offer: Value = http
-        .get(format!("{}/api/v1/setup/{token}", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = offer["totp_secret"].as_str().unwrap();
-    let done: Value = http
-        .post(format!("{}/api/v1/setup/{token}", s.base))
-        .json(&json!({ "passphrase": phrase, "totp_secret": secret, "code": oathtool(secret) }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    done["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect()
-}
-
-async fn sign_in(
-    s: &Server,
-    http: &reqwest::Client,
-    user: &str,
-    phrase: &str,
-    code: &str,
-) -> Browser {
-    let r = http
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&json!({ "user": user, "passphrase": phrase, "recovery_code": code }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let body: Value = r.json().await.unwrap();
-    Browser {
-        http: http.clone(),
-        base: s.base.clone(),
-        cookie: cookie.split(';').next().unwrap().to_owned(),
-        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -9,7 +9,7 @@
 //! does not govern, so the policy served to users stays `default-src 'none'` (no script at
 //! all); the console is read again after axe has run, so a script axe itself evaluated against
 //! the policy would fail the test too.
-// Each test binary includes this module and uses a part of it.
+// Each test binary includes this module (and `common`, which it uses) and uses a part of it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub use crate::common::{free_port, oathtool};
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -28,31 +29,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The TOTP code of a base32 secret, `ahead` steps of 30 s from now (a code's step cannot be
-/// used twice, so a second code soon after the first is asked one step ahead).
-pub fn oathtool(secret: &str, ahead: u32) -> String {
-    let out = Command::new("oathtool")
-        .args([
-            "--totp",
-            "-b",
-            "-N",
-            &format!("now + {} seconds", 30 * ahead),
-            secret,
-        ])
-        .output()
-        .expect("oathtool must be installed for this test (.ci/install-deps)");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// chromedriver's (legacy, still served) log endpoint: the browser console since the last call.

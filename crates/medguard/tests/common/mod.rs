@@ -1,6 +1,7 @@
-//! What the agent's end-to-end tests share: a server (`server init`, `server run` on a free
+//! What the binary's end-to-end tests share: a server (`server init`, `server run` on a free
 //! loopback port) with one enrolled device whose profiled root and configuration the test
-//! controls, the running agent with its round lines, and readers of the server's view.
+//! controls, the running agent with its round lines, readers of the server's view, TOTP codes
+//! from `oathtool`, and (in [`patch`]) the patch process's fixture.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use assert_cmd::cargo::CommandCargoExt as _;
 use serde_json::Value;
+
+pub mod patch;
 
 /// How long the test waits for something the daemon does within seconds (generous: the
 /// machine is shared; the test never asserts a wall-clock time).
@@ -46,9 +49,11 @@ pub fn secret(out: &str) -> String {
         .to_owned()
 }
 
-/// `medguard server run` on a fixed loopback address, SIGKILLed when dropped.
+/// `medguard server run` on a loopback address (port 0: one the system picks), SIGKILLed when
+/// dropped; `url` is the address it said it listens on.
 pub struct RunningServer {
     pub child: Child,
+    pub url: String,
 }
 
 impl RunningServer {
@@ -62,17 +67,22 @@ impl RunningServer {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        loop {
+        let url = loop {
             let line = lines
                 .next()
                 .expect("server exited before it listened")
                 .unwrap();
-            if line.contains("listening on ") {
-                break;
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_owned();
             }
-        }
+        };
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        Self { child }
+        Self { child, url }
     }
 }
 
@@ -225,6 +235,23 @@ pub fn wait_on_server(
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// The TOTP code of a base32 secret, `ahead` steps of 30 s from now (a code's step cannot be
+/// used twice, so a second code soon after the first is asked one step ahead).
+pub fn oathtool(secret: &str, ahead: u32) -> String {
+    let out = StdCommand::new("oathtool")
+        .args([
+            "--totp",
+            "-b",
+            "-N",
+            &format!("now + {} seconds", 30 * ahead),
+            secret,
+        ])
+        .output()
+        .expect("oathtool must be installed for this test (.ci/install-deps)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 pub fn free_port() -> u16 {
