@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt as _;
 use browser::{
-    BrowserLog, Journey, Killed, free_port, oathtool, open_browser, screenshots, start_chromedriver,
+    BrowserLog, Journey, Killed, free_port, open_browser, screenshots, start_chromedriver,
 };
 use fantoccini::Locator;
 
@@ -83,30 +83,10 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
     j.axe_self_test().await;
 
     // The first administrator's set-up.
-    j.browser.goto(&link).await.unwrap();
-    j.check("1-setup").await;
-    let secret = j
-        .browser
-        .find(Locator::Css("main p code"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     let phrase = "violet tractors mumble under seventeen lanterns";
-    j.fill("passphrase", phrase).await;
-    j.fill("code", &oathtool(&secret, 0)).await;
-    j.submit().await;
-    j.check("2-recovery-codes").await;
-    assert!(j.text().await.contains("Your account is set up"));
     let first_code = j
-        .browser
-        .find(Locator::Css("ol.recovery li code"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .set_up(&link, phrase, ["1-setup", "2-recovery-codes"])
+        .await;
 
     // Sign-in (the set-up's TOTP code cannot be used again: the recovery code signs in).
     j.browser.goto(&format!("{}/", j.base)).await.unwrap();

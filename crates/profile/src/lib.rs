@@ -175,21 +175,6 @@ pub fn load_mtree(path: &Path) -> Result<mtree::MtreeSpec, ProfileError> {
     })
 }
 
-/// Writes a file durably through `medguard_host::write_atomically` (mode 0644).
-///
-/// Kept only for callers outside this crate's owners that still use it (the update crate
-/// and `cmd/sbom.rs`); new code calls `medguard_host::write_atomically` directly, and this
-/// goes once they do.
-///
-/// # Errors
-/// [`ProfileError::Io`] naming `path`.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
-) -> Result<(), ProfileError> {
-    medguard_host::write_atomically(path, 0o644, write).map_err(ProfileError::from)
-}
-
 impl From<medguard_host::WriteError> for ProfileError {
     fn from(e: medguard_host::WriteError) -> Self {
         Self::Io {

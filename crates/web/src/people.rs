@@ -117,7 +117,7 @@ pub fn people_page(viewer: &Viewer, page: &PeoplePage<'_>) -> String {
         (notices(page.notice, page.error))
         @if let Some(link) = page.issued { (issued_link(link)) }
         table {
-            caption.note { (page.people.len()) " accounts" }
+            caption.note { (count(page.people.len() as u64, "account", "accounts")) }
             thead { tr {
                 th scope="col" { "User" } th scope="col" { "Role" } th scope="col" { "Scope" }
                 th scope="col" { "Set-up" } th scope="col" { "Sign-in" } th scope="col" { "Last sign-in" }
@@ -520,8 +520,13 @@ pub fn audit_page(viewer: &Viewer, page: &AuditPage<'_>) -> String {
             button type="submit" { "Search" }
         }
         @if page.rows.is_empty() { p { "No record matches." } }
-        @else { (trail_table(page.rows, &format!("{} matching records, newest first", page.total))) }
+        @else { (trail_table(page.rows, &format!("{}, newest first", count(page.total, "matching record", "matching records")))) }
         (pager(page.total, s.offset, s.limit, |o| s.link(o)))
     };
     layout("Audit trail", viewer, Section::Audit, body)
+}
+
+/// `1 account`, `2 accounts`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -149,7 +149,7 @@ fn collect(
     let mut text = serde_json::to_vec_pretty(&value)?;
     text.push(b'\n');
     match out {
-        Some(path) => medguard_profile::write_atomically(path, |w| w.write_all(&text))?,
+        Some(path) => medguard_host::write_atomically(path, 0o644, |w| w.write_all(&text))?,
         None => std::io::stdout().lock().write_all(&text)?,
     }
     Ok(ExitCode::SUCCESS)

@@ -164,6 +164,35 @@ impl Journey {
         self.console_errors(name, "axe-core's run").await;
     }
 
+    /// A person's set-up from their one-time link in the browser: the page (checked as
+    /// `names[0]`), passphrase and a TOTP code from `oathtool`, then the recovery codes
+    /// (checked as `names[1]`); returns the first recovery code (the set-up used the current
+    /// TOTP step, so signing in right after needs a recovery code or the next step).
+    pub async fn set_up(&self, link: &str, phrase: &str, names: [&str; 2]) -> String {
+        self.browser.goto(link).await.unwrap();
+        self.check(names[0]).await;
+        let secret = self
+            .browser
+            .find(Locator::Css("main p code"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        self.fill("passphrase", phrase).await;
+        self.fill("code", &oathtool(&secret, 0)).await;
+        self.submit().await;
+        self.check(names[1]).await;
+        assert!(self.text().await.contains("Your account is set up"));
+        self.browser
+            .find(Locator::Css("ol.recovery li code"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Proves the accessibility check can fail: axe-core, injected as on every page, must
     /// report the two violations of a page made with them.
     pub async fn axe_self_test(&self) {
