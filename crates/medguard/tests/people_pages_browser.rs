@@ -63,6 +63,7 @@ async fn the_administrator_adds_a_person_reviews_break_glass_and_searches_the_tr
         shots: screenshots(),
         base: format!("https://localhost:{port}"),
     };
+    j.axe_self_test().await;
 
     // The first administrator's set-up, then sign-in with a recovery code.
     let phrase = "violet tractors mumble under seventeen lanterns";
