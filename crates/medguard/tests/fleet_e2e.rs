@@ -10,91 +10,19 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
+mod common;
 
-use assert_cmd::Command;
-use assert_cmd::cargo::CommandCargoExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use common::{RunningServer, check, medguard, secret, shared_data};
 use medguard_pgtest::PostgresCluster;
 use serde_json::Value;
-
-fn medguard() -> Command {
-    Command::cargo_bin("medguard").unwrap()
-}
-
-fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-        PathBuf::from,
-    );
-    let dir = if dir.exists() {
-        dir
-    } else {
-        PathBuf::from("/work/shared/data")
-    };
-    assert!(
-        dir.exists(),
-        "shared test data not found at {}",
-        dir.display()
-    );
-    dir
-}
 
 /// DSA-3029-1: nginx in Debian 7, fixed in 1.2.1-2.2+wheezy3.
 fn advisory() -> PathBuf {
     shared_data()
         .join("osv-debian-ubuntu-samples/gcp/workers/oss_fuzz_worker/testdata/DSA-3029-1.json")
-}
-
-/// `medguard server run` on a free loopback port, stopped (SIGKILL) when dropped.
-struct RunningServer {
-    child: Child,
-    url: String,
-}
-
-impl RunningServer {
-    fn start(data: &Path) -> Self {
-        let mut child = StdCommand::cargo_bin("medguard")
-            .unwrap()
-            .args(["server", "run", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("server exited before it listened")
-                .unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        Self { child, url }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn check(out: &std::process::Output, code: i32) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 fn server_init(data: &Path, database: Option<&str>) {
@@ -104,15 +32,6 @@ fn server_init(data: &Path, database: Option<&str>) {
         cmd.args(["--database", url]);
     }
     check(&cmd.output().unwrap(), 0);
-}
-
-/// The last non-empty line of stdout: the secret the command shows once.
-fn secret(out: &str) -> String {
-    out.lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 /// A Debian 7 device image with nginx 1.2.1-2.2+wheezy2, its profile signed by the vendor
@@ -322,7 +241,7 @@ fn two_devices_on_sqlite() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("server");
     server_init(&data, None);
-    let server = RunningServer::start(&data);
+    let server = RunningServer::start(&data, "127.0.0.1:0");
     walk(work.path(), &[data], &[server]);
 }
 
@@ -333,7 +252,7 @@ fn two_devices_on_postgresql() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("server");
     server_init(&data, Some(&url));
-    let server = RunningServer::start(&data);
+    let server = RunningServer::start(&data, "127.0.0.1:0");
     walk(work.path(), &[data], &[server]);
 }
 
@@ -355,6 +274,9 @@ fn two_server_processes_on_one_postgresql() {
         .unwrap();
     assert!(copied.success());
     server_init(&second, None);
-    let servers = [RunningServer::start(&first), RunningServer::start(&second)];
+    let servers = [
+        RunningServer::start(&first, "127.0.0.1:0"),
+        RunningServer::start(&second, "127.0.0.1:0"),
+    ];
     walk(work.path(), &[first, second], &servers);
 }

@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::CommandCargoExt as _;
 use common::patch::{
     Api, MODEL, Person, copy_tree, device, enroll, enroll_token, passphrase, person, report, run,
-    shared_data, write,
+    write,
 };
-use common::{RunningServer, oathtool};
+use common::{RunningServer, oathtool, shared_data};
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(180);

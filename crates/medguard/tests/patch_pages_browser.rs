@@ -25,11 +25,11 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use browser::{BrowserLog, Journey, free_port, oathtool, open_browser, screenshots};
-use common::RunningServer;
 use common::patch::{
     Api, MODEL, Person, copy_tree, device, enroll, enroll_token, passphrase, person, report, run,
-    shared_data, write,
+    write,
 };
+use common::{RunningServer, shared_data};
 use fantoccini::Locator;
 use serde_json::json;
 

@@ -11,7 +11,7 @@
 )]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -252,6 +252,25 @@ pub fn oathtool(secret: &str, ahead: u32) -> String {
         .expect("oathtool must be installed for this test (.ci/install-deps)");
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// `../shared/data` (or `$MEDGUARD_SHARED_DATA`): the public test data.
+pub fn shared_data() -> PathBuf {
+    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from,
+    );
+    let dir = if dir.exists() {
+        dir
+    } else {
+        PathBuf::from("/work/shared/data")
+    };
+    assert!(
+        dir.exists(),
+        "shared test data not found at {}",
+        dir.display()
+    );
+    dir
 }
 
 pub fn free_port() -> u16 {

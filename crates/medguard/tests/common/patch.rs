@@ -22,25 +22,6 @@ pub fn run(args: &[&str], extra: &[&Path], code: i32) -> String {
     check(&cmd.output().unwrap(), code)
 }
 
-/// `../shared/data` (or `$MEDGUARD_SHARED_DATA`): the public test data.
-pub fn shared_data() -> PathBuf {
-    let dir = std::env::var_os("MEDGUARD_SHARED_DATA").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
-        PathBuf::from,
-    );
-    let dir = if dir.exists() {
-        dir
-    } else {
-        PathBuf::from("/work/shared/data")
-    };
-    assert!(
-        dir.exists(),
-        "shared test data not found at {}",
-        dir.display()
-    );
-    dir
-}
-
 /// The API through curl (an independent HTTPS client pinning the fleet CA).
 pub struct Api<'a> {
     pub url: &'a str,
