@@ -292,8 +292,23 @@ mod tests {
             .unwrap();
         assert!(killed.success());
         holder.wait().unwrap();
-        // Free again: begin takes it and keeps it; another process cannot take it.
-        let hold = gate.begin(now).unwrap();
+        // Free again once the killed `sleep` (which inherited the locked descriptor) has
+        // exited too: reaping flock(1) does not wait for it, so poll as when it was taken.
+        // Then begin takes it and keeps it; another process cannot take it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let hold = loop {
+            match gate.begin(now) {
+                Ok(hold) => break hold,
+                Err(Refusal::InClinicalUse { .. }) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the lock was never released after its holder was killed"
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        };
         assert!(hold.holds_lock());
         assert!(matches!(
             gate.may_continue_holding(&hold),
