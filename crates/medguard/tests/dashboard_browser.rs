@@ -140,18 +140,11 @@ async fn a_newcomer_reaches_their_machine_in_a_browser() {
     j.check("5-device").await;
 
     // The model's MDS2 form, from the device page's link.
-    j.browser
-        .find(Locator::Css("main a[href$='/mds2']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    j.browser
-        .wait()
-        .for_element(Locator::Css("article.mds2"))
-        .await
-        .unwrap();
+    j.follow(
+        Locator::Css("main a[href$='/mds2']"),
+        Locator::Css("article.mds2"),
+    )
+    .await;
     assert!(j.text().await.contains("MDS2: This machine"));
     j.check("5-mds2").await;
 

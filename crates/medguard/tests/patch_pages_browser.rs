@@ -252,21 +252,11 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
         .unwrap();
     assert!(j.text().await.contains("impact analysed"));
     j.check("patch-1-records").await;
-    j.browser
-        .find(Locator::Css(&format!(
-            "main a[href='/patches/{}']",
-            p.record
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    j.browser
-        .wait()
-        .for_element(Locator::Id("sign"))
-        .await
-        .unwrap();
+    j.follow(
+        Locator::Css(&format!("main a[href='/patches/{}']", p.record)),
+        Locator::Id("sign"),
+    )
+    .await;
     let record = j.text().await;
     for part in [
         "DSA-3029-1",
@@ -454,18 +444,11 @@ async fn a_record_is_signed_and_its_rollout_paused_in_a_browser() {
         .unwrap();
     assert!(j.text().await.contains("DSA-3029-1"));
     j.check("findings-matched").await;
-    j.browser
-        .find(Locator::Css("main table a[href^='/devices/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    j.browser
-        .wait()
-        .for_element(Locator::Css("ul.tiles"))
-        .await
-        .unwrap();
+    j.follow(
+        Locator::Css("main table a[href^='/devices/']"),
+        Locator::Css("ul.tiles"),
+    )
+    .await;
     assert!(j.text().await.contains("DSA-3029-1"));
     j.check("device-with-findings").await;
     j.browser

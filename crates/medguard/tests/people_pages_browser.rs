@@ -85,18 +85,11 @@ async fn the_administrator_adds_a_person_reviews_break_glass_and_searches_the_tr
     assert!(j.text().await.contains("Fleet"));
 
     // People: from the navigation, add an auditor; the answer shows their set-up link.
-    j.browser
-        .find(Locator::Css("header nav a[href='/people']"))
-        .await
-        .expect("People is in the administrator's navigation")
-        .click()
-        .await
-        .unwrap();
-    j.browser
-        .wait()
-        .for_element(Locator::Id("new-name"))
-        .await
-        .unwrap();
+    j.follow(
+        Locator::Css("header nav a[href='/people']"),
+        Locator::Id("new-name"),
+    )
+    .await;
     let people = j.text().await;
     assert!(
         people.contains("admin") && people.contains("Add a person"),
@@ -114,18 +107,11 @@ async fn the_administrator_adds_a_person_reviews_break_glass_and_searches_the_tr
         "{added}"
     );
     j.check("people-2-added").await;
-    j.browser
-        .find(Locator::Css("main table a[href='/people/nina']"))
-        .await
-        .expect("nina is listed")
-        .click()
-        .await
-        .unwrap();
-    j.browser
-        .wait()
-        .for_element(Locator::Css("main dl.facts"))
-        .await
-        .unwrap();
+    j.follow(
+        Locator::Css("main table a[href='/people/nina']"),
+        Locator::Css("main dl.facts"),
+    )
+    .await;
     let nina = j.text().await;
     assert!(
         nina.contains("Account nina") && nina.contains("no API token"),
@@ -134,18 +120,11 @@ async fn the_administrator_adds_a_person_reviews_break_glass_and_searches_the_tr
     j.check("people-3-person").await;
 
     // Break-glass review: nothing awaits review on a new server.
-    j.browser
-        .find(Locator::Css("header nav a[href='/break-glass']"))
-        .await
-        .expect("Break-glass is in the administrator's navigation")
-        .click()
-        .await
-        .unwrap();
-    j.browser
-        .wait()
-        .for_element(Locator::Css("main h1"))
-        .await
-        .unwrap();
+    j.follow(
+        Locator::Css("header nav a[href='/break-glass']"),
+        Locator::Css("main h1"),
+    )
+    .await;
     let review = j.text().await;
     assert!(
         review.contains("No break-glass session awaits review"),
@@ -154,18 +133,11 @@ async fn the_administrator_adds_a_person_reviews_break_glass_and_searches_the_tr
     j.check("people-4-break-glass").await;
 
     // The audit trail: verified intact, searched for the change just made.
-    j.browser
-        .find(Locator::Css("header nav a[href='/audit']"))
-        .await
-        .expect("Audit trail is in the administrator's navigation")
-        .click()
-        .await
-        .unwrap();
-    j.browser
-        .wait()
-        .for_element(Locator::Id("actor"))
-        .await
-        .unwrap();
+    j.follow(
+        Locator::Css("header nav a[href='/audit']"),
+        Locator::Id("actor"),
+    )
+    .await;
     let audit = j.text().await;
     assert!(audit.contains("Verified intact"), "{audit}");
     j.fill("actor", "admin").await;

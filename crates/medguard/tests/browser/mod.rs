@@ -164,6 +164,19 @@ impl Journey {
         self.console_errors(name, "axe-core's run").await;
     }
 
+    /// Clicks the link `link` (failing the test, naming it, when the page has none) and
+    /// waits until the page it opens shows `then`.
+    pub async fn follow(&self, link: Locator<'_>, then: Locator<'_>) {
+        self.browser
+            .find(link)
+            .await
+            .unwrap_or_else(|e| panic!("no link {link:?} on this page: {e}"))
+            .click()
+            .await
+            .unwrap();
+        self.browser.wait().for_element(then).await.unwrap();
+    }
+
     /// A person's set-up from their one-time link in the browser: the page (checked as
     /// `names[0]`), passphrase and a TOTP code from `oathtool`, then the recovery codes
     /// (checked as `names[1]`); returns the first recovery code (the set-up used the current
