@@ -32,21 +32,29 @@ impl TrailFilter {
     /// Whether `record` matches.
     #[must_use]
     pub fn matches(&self, record: &StoredRecord) -> bool {
+        self.matches_words(
+            record,
+            self.object.as_deref().map(str::to_lowercase).as_deref(),
+        )
+    }
+
+    /// [`Self::matches`] with the words already in lower case, so a search over the whole
+    /// trail lowers them once, not once per record.
+    fn matches_words(&self, record: &StoredRecord, words: Option<&str>) -> bool {
         let e = &record.event;
         self.since.is_none_or(|t| e.time >= t)
             && self.until.is_none_or(|t| e.time < t)
             && self.action.is_none_or(|k| e.kind == k)
             && self.actor.as_deref().is_none_or(|u| e.user() == Some(u))
-            && self.object.as_deref().is_none_or(|words| {
-                let words = words.to_lowercase();
+            && words.is_none_or(|words| {
                 e.detail
                     .as_deref()
-                    .is_some_and(|d| d.to_lowercase().contains(&words))
+                    .is_some_and(|d| d.to_lowercase().contains(words))
                     || e.objects.iter().any(|o| {
-                        o.id.to_lowercase().contains(&words)
+                        o.id.to_lowercase().contains(words)
                             || o.name
                                 .as_deref()
-                                .is_some_and(|n| n.to_lowercase().contains(&words))
+                                .is_some_and(|n| n.to_lowercase().contains(words))
                     })
             })
     }
@@ -74,10 +82,11 @@ pub fn search(
     offset: u64,
 ) -> Result<TrailPage, AuditError> {
     let log = AuditLog::open(dir)?;
+    let words = filter.object.as_deref().map(str::to_lowercase);
     let mut matching = Vec::new();
     for record in log.records()? {
         let record = record?;
-        if filter.matches(&record) {
+        if filter.matches_words(&record, words.as_deref()) {
             matching.push(record.seq);
         }
     }
